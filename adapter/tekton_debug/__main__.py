@@ -1,0 +1,3 @@
+from tekton_debug.cli.main import main
+
+raise SystemExit(main())
