@@ -146,6 +146,12 @@ class Runtime(Protocol):
     def start(self, run: TaskRun, plan: DebugPlan, listener: Listener) -> None:
         """Create and start the run. Raises UserError (bad input, no permission) before any event."""
 
+    def attach(self, task_run: str, plan: DebugPlan, listener: Listener) -> TaskRun:
+        """Connect to an existing TaskRun by name and report its state as events (a step already
+        paused is reported with StepPaused at once). Returns the TaskRun as the model sees it.
+        Raises UserError where the runtime cannot attach (the local runtime's runs live inside the
+        process that launched them)."""
+
     def step_environment(self, index: int) -> StepEnvironment:
         """The environment of step ``index`` (any step that has started or is paused before)."""
 
