@@ -1,0 +1,48 @@
+"""`tekton-debug dap`: the Debug Adapter Protocol on stdio, or on 127.0.0.1 with --port."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+
+from tekton_debug.errors import UserError
+
+
+def dap_main(args) -> int:
+    if args.log_file:
+        logging.basicConfig(filename=args.log_file, level=logging.DEBUG,
+                            format="%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s")
+    else:
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                            format="tekton-debug: %(levelname)s %(message)s")
+    from tekton_debug.dap import serve
+    from tekton_debug.dap.adapter import DebugAdapter
+
+    if args.port is None:
+        serve.serve_stdio(DebugAdapter)
+        return 0
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port {args.port}: not a port number", fix="use 0 to 65535 (0 picks one)")
+    if args.token_file:
+        try:
+            with open(args.token_file, encoding="utf-8") as f:
+                token = f.read().strip()
+        except OSError as exc:
+            raise UserError(f"--token-file {args.token_file}: {exc.strerror}",
+                            fix="name a readable file holding the token") from None
+        if not token:
+            raise UserError(f"--token-file {args.token_file} is empty", fix="write a token into it")
+        shown = "(from --token-file)"
+    else:
+        token = secrets.token_urlsafe(24)
+        shown = token
+
+    def listening(port: int) -> None:
+        print(f"tekton-debug dap listening on 127.0.0.1:{port} token {shown}", flush=True)
+
+    try:
+        serve.serve_tcp(args.port, DebugAdapter, on_listening=listening, token=token)
+    except KeyboardInterrupt:
+        pass
+    return 0

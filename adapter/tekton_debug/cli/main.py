@@ -1,0 +1,108 @@
+"""The `tekton-debug` command: run, dap, lsp, entrypoint, shell.
+
+Each subcommand imports only what it uses, so that `entrypoint` (started once per step container)
+and `dap` (started by an editor) start fast. User errors are printed here, in one place, as
+``error: FILE:LINE: message`` with the fix, and exit with status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+USAGE_EXIT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    from tekton_debug import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="tekton-debug",
+        description="A debugger for Tekton TaskRuns: a failed step pauses, and you get its live "
+                    "environment.")
+    parser.add_argument("--version", action="version", version=f"tekton-debug {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a Task or TaskRun; pause failed steps and open a shell",
+                         description="Run a Task or TaskRun file. When a step fails it pauses, and "
+                                     "(on a terminal) you get a shell inside it.")
+    run.add_argument("file", nargs="?", help="a Task or TaskRun YAML file")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="a param value (arrays: a,b,c or JSON; objects: k=v,k2=v2 or JSON)")
+    run.add_argument("-w", "--workspace", action="append", default=[], metavar="NAME=DIR",
+                     help="bind a workspace to a directory of this machine")
+    run.add_argument("--on-failure", choices=("shell", "continue", "fail", "stop"),
+                     help="what a failed step does: open a shell (default on a terminal), mark it "
+                          "passed, mark it failed, or stop as Tekton does without debug (default "
+                          "when stdin is not a terminal)")
+    run.add_argument("--break-before", action="append", default=[], metavar="STEP",
+                     help="pause before this step (Tekton's beforeSteps)")
+    run.add_argument("--runtime", choices=("local", "kubernetes"), default="local",
+                     help="where steps run: this machine (default) or a Kubernetes cluster")
+    run.add_argument("--timeout", help='the TaskRun timeout, a Go duration ("1h", "0s" for none)')
+    run.add_argument("--attach", metavar="TASKRUN", help="attach to an existing TaskRun (cluster)")
+    _cluster_flags(run)
+
+    dap = sub.add_parser("dap", help="serve the Debug Adapter Protocol (stdio, or TCP with --port)")
+    dap.add_argument("--port", type=int, help="listen on 127.0.0.1:PORT (0: pick one and print it)")
+    dap.add_argument("--token-file", help="TCP: read the token clients must send from this file")
+    dap.add_argument("--log-file", help="write a log (with the DAP trace) to this file")
+
+    sub.add_parser("lsp", help="serve the Tekton YAML language server on stdio")
+
+    sub.add_parser("entrypoint", add_help=False,
+                   help="the step lifecycle, with Tekton entrypoint's flags (for containers)")
+
+    shell = sub.add_parser("shell", help="open a shell in a paused step of a TaskRun on a cluster")
+    shell.add_argument("taskrun", help="the TaskRun's name")
+    shell.add_argument("--step", help="the step (default: the paused one)")
+    _cluster_flags(shell)
+    return parser
+
+
+def _cluster_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--namespace", help="the namespace (default: the context's)")
+    p.add_argument("--context", help="the kubeconfig context to use")
+    p.add_argument("--kubeconfig", help="the kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["entrypoint"]:
+        # Go-style flags that argparse cannot read; and the fastest path: nothing else imported
+        from tekton_debug.entrypoint.command import main as entrypoint_main
+        return entrypoint_main(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return USAGE_EXIT
+    from tekton_debug.errors import UserError
+    try:
+        if args.command == "run":
+            from tekton_debug.cli.run import run_main
+            return run_main(args)
+        if args.command == "dap":
+            from tekton_debug.cli.dap import dap_main
+            return dap_main(args)
+        if args.command == "lsp":
+            from tekton_debug.lsp.server import main as lsp_main
+            return lsp_main() or 0
+        if args.command == "shell":
+            from tekton_debug.cli.shell import shell_main
+            return shell_main(args)
+    except UserError as exc:
+        report(exc)
+        return USAGE_EXIT
+    return USAGE_EXIT
+
+
+def report(exc) -> None:
+    for problem in exc.problems:
+        text = str(problem)
+        sys.stderr.write(f"error: {text}\n")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

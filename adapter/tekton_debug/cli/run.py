@@ -1,0 +1,320 @@
+"""`tekton-debug run`: run a Task from the terminal; a failed step drops you into a shell inside it.
+
+The terminal front end of the session: it prints each step's log under the step's name, and when
+a step pauses it says where and why, then (by default, on a terminal) opens an interactive shell in
+the paused step's environment with the debug scripts on PATH. Running a script releases the step at
+once and ends the shell, as a container's exit ends a `kubectl exec` session; leaving the shell
+without one fails the step (or, before a step, runs it).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import IO, Sequence
+
+from tekton_debug.errors import UserError
+from tekton_debug.runtimes.base import (
+    LaunchOptions, Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished,
+    StepLog, StepOutcome, StepPaused, StepResumed, StepStarted,
+)
+from tekton_debug.session.session import Session
+
+ON_FAILURE = ("shell", "continue", "fail", "stop")
+
+
+class Printer:
+    """Writes the run to the terminal: step headers, prefixed log lines, outcomes."""
+
+    def __init__(self, out: IO[str], err: IO[str], *, color: bool) -> None:
+        self.out, self.err = out, err
+        self.color = color
+        self.lock = threading.Lock()
+        self._partial: dict[tuple[int, str], str] = {}
+
+    def _c(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color else text
+
+    def line(self, text: str = "", *, err: bool = False) -> None:
+        with self.lock:
+            stream = self.err if err else self.out
+            stream.write(text + "\n")
+            stream.flush()
+
+    def log(self, name: str, index: int, stream: str, text: str) -> None:
+        key = (index, stream)
+        lines = (self._partial.pop(key, "") + text).split("\n")
+        rest = lines.pop()
+        if rest:
+            self._partial[key] = rest
+        if lines:
+            self._write_lines(name, stream, lines)
+
+    def flush(self, name: str, index: int) -> None:
+        for stream in ("stdout", "stderr"):
+            rest = self._partial.pop((index, stream), None)
+            if rest:
+                self._write_lines(name, stream, [rest])
+
+    def _write_lines(self, name: str, stream: str, lines: list[str]) -> None:
+        prefix = self._c("2", f"[{name}]")
+        with self.lock:
+            target = self.err if stream == "stderr" else self.out
+            target.write("".join(f"{prefix} {line}\n" for line in lines))
+            target.flush()
+
+    def header(self, text: str) -> None:
+        self.line(self._c("1;36", text))
+
+    def good(self, text: str) -> None:
+        self.line(self._c("32", text))
+
+    def bad(self, text: str) -> None:
+        self.line(self._c("31", text))
+
+    def warn(self, text: str) -> None:
+        self.line(self._c("33", text), err=True)
+
+
+class TerminalRun:
+    """One `tekton-debug run`: a session with the terminal as its front end."""
+
+    def __init__(self, options: LaunchOptions, *, on_failure: str, break_before: Sequence[str],
+                 printer: Printer, stdin_is_tty: bool) -> None:
+        self.options = options
+        self.on_failure = on_failure
+        self.break_before = list(break_before)
+        self.printer = printer
+        self.tty = stdin_is_tty
+        self.events: queue.Queue[RuntimeEvent] = queue.Queue()
+        self.session = Session(options, self._on_event)
+        self._shell: subprocess.Popen | None = None
+        self._shell_lock = threading.Lock()
+
+    # ---- events (runtime threads) ----------------------------------------------------------------
+
+    def _on_event(self, ev: RuntimeEvent) -> None:
+        p, s = self.printer, self.session
+        if isinstance(ev, StepLog):
+            p.log(s.steps[ev.index].name, ev.index, ev.stream,
+                  s.masker.mask(s.steps[ev.index].last_text))
+        elif isinstance(ev, StepStarted):
+            p.header(f"▶ step {s.steps[ev.index].name}")
+        elif isinstance(ev, StepFinished):
+            st = s.steps[ev.index]
+            p.flush(st.name, ev.index)
+            took = f" in {st.duration:.2f} s" if st.duration is not None else ""
+            if ev.outcome is StepOutcome.SUCCEEDED:
+                note = " (marked passed)" if st.released_with is Release.CONTINUE and \
+                    st.pause is PauseKind.ON_FAILURE else ""
+                p.good(f"✓ step {st.name} succeeded{note}{took}")
+            elif ev.outcome is StepOutcome.SKIPPED:
+                p.line(f"- step {st.name} skipped" + (f": {ev.message}" if ev.message else ""))
+            else:
+                code = f" (exit code {ev.exit_code})" if ev.exit_code is not None else ""
+                p.bad(f"✗ step {st.name} {ev.outcome.value}{code}{took}")
+        elif isinstance(ev, StepPaused):
+            p.flush(s.steps[ev.index].name, ev.index)
+            self.events.put(ev)
+        elif isinstance(ev, StepResumed):
+            self._end_shell()
+            self.events.put(ev)
+        elif isinstance(ev, Notice):
+            (p.warn if ev.level != "info" else p.line)(
+                ("warning: " if ev.level == "warning" else "") + ev.message)
+        elif isinstance(ev, Progress):
+            if ev.message and not ev.done:
+                p.line(f"… {ev.message}")
+        elif isinstance(ev, RunFinished):
+            self._end_shell()
+            self.events.put(ev)
+
+    # ---- the main thread ----------------------------------------------------------------------------
+
+    def execute(self) -> int:
+        s = self.session
+        if self.options.task_run and not self.options.task_file:
+            run = s.attach()
+        else:
+            run = s.load()
+            for name in self.break_before:
+                if run.task.step_named(name) is None:
+                    names = ", ".join(st.debug_name for st in run.task.steps)
+                    raise UserError(f"--break-before {name}: the Task has no step named {name!r}",
+                                    fix=f"use one of: {names}")
+            s.plan.on_failure = self.on_failure != "stop"
+            s.plan.before_steps.update(self.break_before)
+            self.printer.header(f"TaskRun {run.name}: {len(run.task.steps)} steps "
+                                f"({self.options.runtime})")
+            s.start()
+        started = time.monotonic()
+        while True:
+            ev = self.events.get()
+            if isinstance(ev, StepPaused):
+                self._paused(ev)
+            elif isinstance(ev, RunFinished):
+                took = time.monotonic() - started
+                text = f"TaskRun {run.name} {ev.reason} in {took:.2f} s"
+                if ev.message and not ev.succeeded:
+                    text += f": {ev.message}"
+                (self.printer.good if ev.succeeded else self.printer.bad)(text)
+                return 0 if ev.succeeded else 1
+
+    def _paused(self, ev: StepPaused) -> None:
+        s = self.session
+        st = s.steps[ev.index]
+        if st.status != "paused":
+            return  # released already (e.g. by a script run from another terminal)
+        step = s.run.task.steps[ev.index]
+        where = ""
+        if s.run.source and s.run.source.file and step.pos:
+            where = f"{os.path.relpath(s.run.source.file)}:{step.pos.line}"
+        p = self.printer
+        failure = ev.kind is PauseKind.ON_FAILURE
+        if failure:
+            p.bad(f"⏸ step {st.name} failed with exit code {ev.exit_code}: paused "
+                  f"(onFailure breakpoint){'  ' + where if where else ''}")
+            tail = st.last_lines(10)
+            if tail:
+                p.line("  last output:")
+                for line in tail:
+                    p.line(f"  | {s.masker.mask(line)}")
+        else:
+            p.header(f"⏸ paused before step {st.name}{'  ' + where if where else ''}")
+        left = s.time_left()
+        if left is not None:
+            p.line(f"  the TaskRun times out in {int(left // 60)} min {int(left % 60)} s")
+        action = self.on_failure if failure else "shell"
+        if action == "continue":
+            p.line("  --on-failure continue: marking the step passed (debug-continue)")
+            self._release(Release.CONTINUE)
+        elif action == "fail":
+            p.line("  --on-failure fail: marking the step failed (debug-fail-continue)")
+            self._release(Release.FAIL_CONTINUE)
+        else:
+            self._shell_in(ev.index, failure)
+
+    def _release(self, release: Release) -> None:
+        try:
+            self.session.release(release)
+        except UserError as exc:
+            if self.session.paused is not None:
+                raise
+            del exc  # it was released meanwhile (by a script): nothing left to do
+
+    def _shell_in(self, index: int, failure: bool) -> None:
+        p, s = self.printer, self.session
+        name = s.steps[index].name
+        if failure:
+            p.line("  You are in a shell inside the step's environment (its env, working directory, "
+                   "params and workspaces).")
+            p.line("    debug-continue        mark the step passed and go on")
+            p.line("    debug-fail-continue   mark the step failed and go on")
+            p.line("    exit                  leave without deciding: the step is marked failed")
+        else:
+            p.line("  You are in a shell inside the step's environment, before it runs.")
+            p.line("    debug-beforestep-continue       run the step")
+            p.line("    debug-beforestep-fail-continue  skip it and mark it failed")
+            p.line("    exit                            leave without deciding: the step runs")
+        argv = s.shell_command(index)
+        if not self.tty:
+            argv = [a for a in argv if a != "-i"]  # commands come from stdin: no prompts
+        env = None
+        if self.tty:
+            env = {**os.environ, "PS1": f"[{name}] $ "}
+        saved = _save_tty()
+        try:
+            with self._shell_lock:
+                self._shell = subprocess.Popen(argv, env=env if argv[:1] != ["env"] else None)
+            proc = self._shell
+            try:
+                proc.wait()
+            except KeyboardInterrupt:
+                proc.wait()
+        finally:
+            with self._shell_lock:
+                self._shell = None
+            _restore_tty(saved)
+        if s.steps[index].status == "paused":
+            release = Release.FAIL_CONTINUE if failure else Release.CONTINUE
+            p.line(f"  shell closed without a decision: "
+                   f"{'marking step ' + name + ' failed' if failure else 'running step ' + name}")
+            self._release(release)
+
+    def _end_shell(self) -> None:
+        """A script released the step: the shell ends, as a container's exit ends `kubectl exec`."""
+        with self._shell_lock:
+            proc = self._shell
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            proc.send_signal(signal.SIGHUP)
+            proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        except OSError:
+            pass
+
+
+def _save_tty():
+    if not sys.stdin.isatty():
+        return None
+    try:
+        import termios
+        return termios.tcgetattr(sys.stdin.fileno())
+    except Exception:
+        return None
+
+
+def _restore_tty(saved) -> None:
+    if saved is None:
+        return
+    try:
+        import termios
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+    except Exception:
+        pass
+
+
+def parse_assignments(items: Sequence[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UserError(f"{flag} {item}: expected NAME=VALUE", fix=f"write e.g. {flag} name=value")
+        out[name] = value
+    return out
+
+
+def run_main(args) -> int:
+    """The `run` subcommand, with parsed arguments."""
+    stdin_tty = sys.stdin.isatty()
+    on_failure = args.on_failure or ("shell" if stdin_tty else "stop")
+    workspaces = parse_assignments(args.workspace, "-w")
+    for name, path in workspaces.items():
+        if not os.path.isdir(path):
+            raise UserError(f"-w {name}={path}: no such directory", fix="create it or fix the path")
+    options = LaunchOptions(
+        task_file=args.file, params=parse_assignments(args.param, "-p"),
+        workspaces={k: os.path.abspath(v) for k, v in workspaces.items()},
+        runtime=args.runtime, namespace=args.namespace, context=args.context,
+        kubeconfig=args.kubeconfig, timeout=args.timeout, task_run=args.attach)
+    if not args.file and not args.attach:
+        raise UserError("run: name a Task or TaskRun file", fix="tekton-debug run examples/failing-task.yaml")
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    printer = Printer(sys.stdout, sys.stderr, color=color)
+    run = TerminalRun(options, on_failure=on_failure, break_before=args.break_before,
+                      printer=printer, stdin_is_tty=stdin_tty)
+    try:
+        return run.execute()
+    except KeyboardInterrupt:
+        printer.warn("interrupted: cancelling the TaskRun")
+        run.session.close(terminate=True)
+        return 130
+    finally:
+        run.session.close(terminate=True)

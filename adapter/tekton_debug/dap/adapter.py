@@ -1,0 +1,643 @@
+"""The DAP request handlers: a TaskRun is a debug session, a failed step is a stopped thread.
+
+One ``DebugAdapter`` serves one client connection. Handlers are named after the protocol's
+commands (``configurationDone_request``); the wire (``dap.wire``) calls them one at a time and turns
+a returned dict into a response and a raised UserError into an error response the user sees.
+The mapping is the table in the design (architecture.md); this module only translates between DAP
+and the session, and never touches processes or Kubernetes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import threading
+from typing import Any
+
+from tekton_debug.dap import wire
+from tekton_debug.dap.launch_config import parse_launch
+from tekton_debug.dap.variables import Variables, frame_id, frame_step
+from tekton_debug.errors import UserError, WrongTime
+from tekton_debug.runtimes.base import (
+    Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished, StepLog,
+    StepPaused, StepResumed, StepStarted,
+)
+from tekton_debug.session.session import Session
+
+log = logging.getLogger(__name__)
+
+EXCEPTION_FILTER = "onFailure"
+
+
+class DebugAdapter:
+    def __init__(self, connection: wire.Connection) -> None:
+        self.conn = connection
+        self.client: dict[str, Any] = {}
+        self.session: Session | None = None
+        self.variables: Variables | None = None
+        self._flags: dict[str, Any] = {}
+        self._launch_request: wire.Request | None = None
+        self._configured = False
+        self._started = False
+        self._lock = threading.RLock()
+        # breakpoints: source path -> {line: breakpoint}; function breakpoints by step name
+        self._line_breakpoints: dict[str, list[dict]] = {}
+        self._function_breakpoints: list[dict] = []
+        self._next_breakpoint_id = 1
+        self._on_failure = True
+        self._pending_reason: str | None = None  # reason of the next before-step pause
+        self._progress_id: str | None = None
+        self._progress_count = 0
+        self._ended = False
+
+    # ---- setup ---------------------------------------------------------------------------------
+
+    def initialize_request(self, request: wire.Request) -> dict:
+        self.client = dict(request.arguments or {})
+        self.conn.send_event("initialized")
+        return {
+            "supportsConfigurationDoneRequest": True,
+            "supportsFunctionBreakpoints": True,
+            "supportsEvaluateForHovers": True,
+            "supportsExceptionInfoRequest": True,
+            "supportsTerminateRequest": True,
+            "supportsRestartRequest": True,
+            "supportTerminateDebuggee": True,
+            "supportsBreakpointLocationsRequest": True,
+            "supportsClipboardContext": True,
+            "supportsSetVariable": False,
+            "supportsStepBack": False,
+            "exceptionBreakpointFilters": [{
+                "filter": EXCEPTION_FILTER,
+                "label": "Failed steps",
+                "description": "Pause a step when it fails, with its environment alive "
+                               "(Tekton's onFailure breakpoint)",
+                "default": True,
+            }],
+        }
+
+    def launch_request(self, request: wire.Request) -> Any:
+        options, self._flags = parse_launch(request.arguments or {})
+        session = Session(options, self._on_event)
+        session.load()  # bad files and params are reported now, before anything runs
+        if self._flags.get("onFailure") is False or self._flags.get("noDebug"):
+            self._on_failure = False
+        self.session = session
+        self.variables = Variables(session)
+        self._apply_breakpoints()
+        with self._lock:
+            self._launch_request = request
+            ready = self._configured
+        if ready:
+            return self._begin()
+        return wire.DEFERRED
+
+    def attach_request(self, request: wire.Request) -> Any:
+        options, self._flags = parse_launch(request.arguments or {}, attach=True)
+        if options.runtime == "local":
+            raise UserError("attach needs a cluster: local runs live inside the adapter that "
+                            "launched them",
+                            fix='use "request": "launch" for a local run, or set "runtime": '
+                                '"kubernetes" to attach to a TaskRun on a cluster')
+        session = Session(options, self._on_event)
+        self.session = session
+        self.variables = Variables(session)
+        with self._lock:
+            self._launch_request = request
+            ready = self._configured
+        if ready:
+            return self._begin()
+        return wire.DEFERRED
+
+    def configurationDone_request(self, request: wire.Request) -> dict:
+        with self._lock:
+            self._configured = True
+            launch = self._launch_request
+        if launch is not None and not self._started:
+            # answer configurationDone first, then start and answer the launch (the spec's order)
+            threading.Thread(target=self._finish_launch, args=(launch,), daemon=True).start()
+        return {}
+
+    def _finish_launch(self, launch: wire.Request) -> None:
+        try:
+            body = self._begin()
+        except Exception as exc:  # UserError or a bug: either way the client hears of it
+            if not isinstance(exc, UserError):
+                log.exception("starting the TaskRun failed")
+            self.conn.fail(launch, exc)
+            return
+        self.conn.respond(launch, body)
+
+    def _begin(self) -> dict:
+        """Start (launch) or connect to (attach) the TaskRun, once configuration is done."""
+        session = self._require_session()
+        with self._lock:
+            if self._started:
+                return {}
+            self._started = True
+        session.plan.on_failure = self._on_failure
+        if self._flags.get("noDebug"):
+            session.plan.before_steps.clear()
+        if self._flags.get("stopOnEntry"):
+            session.plan.pause_before_next = True
+            self._pending_reason = "entry"
+        if session.attached:
+            session.attach()
+            self._apply_breakpoints()
+        else:
+            session.start()
+        return {}
+
+    # ---- breakpoints ---------------------------------------------------------------------------
+
+    def setBreakpoints_request(self, request: wire.Request) -> dict:
+        args = request.arguments or {}
+        source = args.get("source") or {}
+        path = source.get("path")
+        lines = [b.get("line") for b in args.get("breakpoints") or [] if isinstance(b, dict)]
+        if not lines and isinstance(args.get("lines"), list):
+            lines = list(args["lines"])
+        result = []
+        task = self._task_for_source(path)
+        for line in lines:
+            bp: dict[str, Any] = {"id": self._new_breakpoint_id(), "verified": False}
+            if not isinstance(line, int):
+                bp["message"] = "a breakpoint needs a line number"
+            elif task is None:
+                bp["line"] = line
+                bp["message"] = self._why_no_task(path)
+            else:
+                step = task.step_at_line(line)
+                if step is None:
+                    bp["line"] = line
+                    bp["message"] = (f"line {line} is not inside a step: a breakpoint pauses "
+                                     "before the step it is in; put it on a step's lines")
+                else:
+                    bp.update(verified=True, line=step.pos.line if step.pos else line,
+                              message=f"pauses before step {step.debug_name!r}")
+                    bp["_step"] = step.debug_name
+            if path:
+                bp["source"] = {"path": path, "name": os.path.basename(path)}
+            result.append(bp)
+        self._line_breakpoints[self._key(path)] = result
+        self._apply_breakpoints()
+        return {"breakpoints": [self._public(bp) for bp in result]}
+
+    def setFunctionBreakpoints_request(self, request: wire.Request) -> dict:
+        result = []
+        task = self.session.run.task if self.session and self.session.run else None
+        for item in (request.arguments or {}).get("breakpoints") or []:
+            name = item.get("name") if isinstance(item, dict) else None
+            bp: dict[str, Any] = {"id": self._new_breakpoint_id(), "verified": False}
+            if not isinstance(name, str) or not name:
+                bp["message"] = "a function breakpoint names a step"
+            elif task is not None and task.step_named(name) is None:
+                names = ", ".join(s.debug_name for s in task.steps)
+                bp["message"] = f"no step is named {name!r}; the steps are: {names}"
+            else:
+                bp.update(verified=True, _step=name)
+                if task is not None:
+                    step = task.step_named(name)
+                    if step and step.pos and self.session and self.session.run.source:
+                        bp["line"] = step.pos.line
+                        bp["source"] = self._source()
+            result.append(bp)
+        self._function_breakpoints = result
+        self._apply_breakpoints()
+        return {"breakpoints": [self._public(bp) for bp in result]}
+
+    def setExceptionBreakpoints_request(self, request: wire.Request) -> dict:
+        args = request.arguments or {}
+        filters = list(args.get("filters") or [])
+        filters += [o.get("filterId") for o in args.get("filterOptions") or [] if isinstance(o, dict)]
+        self._on_failure = EXCEPTION_FILTER in filters and not self._flags.get("noDebug")
+        if self.session is not None:
+            self.session.plan.on_failure = self._on_failure
+        return {"breakpoints": [{"verified": True}] if EXCEPTION_FILTER in filters else []}
+
+    def breakpointLocations_request(self, request: wire.Request) -> dict:
+        args = request.arguments or {}
+        task = self._task_for_source((args.get("source") or {}).get("path"))
+        if task is None:
+            return {"breakpoints": []}
+        first, last = args.get("line", 1), args.get("endLine") or args.get("line", 1)
+        return {"breakpoints": [{"line": s.pos.line} for s in task.steps
+                                if s.pos and first <= s.pos.line <= last]}
+
+    def _new_breakpoint_id(self) -> int:
+        self._next_breakpoint_id += 1
+        return self._next_breakpoint_id - 1
+
+    @staticmethod
+    def _public(bp: dict) -> dict:
+        return {k: v for k, v in bp.items() if not k.startswith("_")}
+
+    @staticmethod
+    def _key(path: str | None) -> str:
+        return os.path.realpath(path) if path else ""
+
+    def _task_for_source(self, path: str | None):
+        """The TaskSpec a breakpoint's file describes: the launched one, or the file itself."""
+        if not path:
+            return None
+        session = self.session
+        if session and session.run and session.run.source and session.run.source.file:
+            if self._key(session.run.source.file) == self._key(path):
+                return session.run.task
+            return None
+        if session is not None and session.run is not None:
+            return None
+        try:  # not launched yet: read the file to place the breakpoints
+            from tekton_debug.tekton.loader import load_file
+            return load_file(path).task
+        except (UserError, OSError):
+            return None
+
+    def _why_no_task(self, path: str | None) -> str:
+        session = self.session
+        if session and session.run and session.run.source and session.run.source.file:
+            return (f"this file is not the Task being debugged "
+                    f"({os.path.basename(session.run.source.file)})")
+        return "this file is not a valid Tekton Task or TaskRun"
+
+    def _apply_breakpoints(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        names = {bp["_step"] for bps in self._line_breakpoints.values() for bp in bps
+                 if bp.get("_step")}
+        names |= {bp["_step"] for bp in self._function_breakpoints if bp.get("_step")}
+        if session.run is not None and session.run.debug is not None:
+            names |= set(session.run.debug.before_steps)
+        session.plan.before_steps.clear()
+        session.plan.before_steps.update(names)
+
+    def _hit_breakpoints(self, step_name: str) -> list[int]:
+        hits = [bp["id"] for bps in self._line_breakpoints.values() for bp in bps
+                if bp.get("_step") == step_name]
+        return hits + [bp["id"] for bp in self._function_breakpoints if bp.get("_step") == step_name]
+
+    # ---- threads, frames, variables ------------------------------------------------------------
+
+    def threads_request(self, request: wire.Request) -> dict:
+        session = self.session
+        if session is None or session.run is None:
+            return {"threads": []}
+        return {"threads": [{"id": st.index + 1, "name": f"{st.name} ({st.label})"}
+                            for st in session.steps]}
+
+    def stackTrace_request(self, request: wire.Request) -> dict:
+        session = self._require_session()
+        args = request.arguments or {}
+        index = self._thread_index(args.get("threadId"))
+        top = session.step(index)
+        frames = [self._frame(args.get("threadId"), top, top=True)]
+        finished = [st for st in session.steps
+                    if st.index != index and st.status not in ("waiting",) and st.index < index]
+        for st in reversed(finished):
+            frames.append(self._frame(args.get("threadId"), st, top=False))
+        start = args.get("startFrame") or 0
+        levels = args.get("levels") or len(frames)
+        return {"stackFrames": frames[start:start + levels], "totalFrames": len(frames)}
+
+    def _frame(self, thread_id: int, st, *, top: bool) -> dict:
+        session = self._require_session()
+        step = session.run.task.steps[st.index]
+        frame: dict[str, Any] = {
+            "id": frame_id(thread_id, st.index),
+            "name": f"step {st.name}: {st.label}",
+            "line": step.pos.line if step.pos else 0,
+            "column": step.pos.column if step.pos else 0,
+        }
+        if step.pos and step.pos.end_line:
+            frame["endLine"] = step.pos.end_line
+        source = self._source()
+        if source:
+            frame["source"] = source
+        if not top:
+            frame["presentationHint"] = "subtle"
+        return frame
+
+    def _source(self) -> dict | None:
+        session = self.session
+        if session is None or session.run is None:
+            return None
+        src = session.run.source
+        if src and src.file and os.path.exists(src.file):
+            return {"name": os.path.basename(src.file), "path": os.path.abspath(src.file)}
+        if src:
+            return {"name": f"{session.run.name}.yaml", "sourceReference": 1,
+                    "origin": f"TaskRun {session.run.name}"}
+        return None
+
+    def source_request(self, request: wire.Request) -> dict:
+        session = self._require_session()
+        src = session.run.source if session.run else None
+        if src is None:
+            raise UserError("this TaskRun has no source to show")
+        return {"content": src.text, "mimeType": "text/x-yaml"}
+
+    def scopes_request(self, request: wire.Request) -> dict:
+        index = frame_step((request.arguments or {}).get("frameId"))
+        return {"scopes": self._require_variables().scopes(index)}
+
+    def variables_request(self, request: wire.Request) -> dict:
+        args = request.arguments or {}
+        return {"variables": self._require_variables().children(
+            args.get("variablesReference"), args.get("start"), args.get("count"))}
+
+    def exceptionInfo_request(self, request: wire.Request) -> dict:
+        session = self._require_session()
+        index = self._thread_index((request.arguments or {}).get("threadId"))
+        st = session.step(index)
+        if st.pause is not PauseKind.ON_FAILURE and st.status != "failed":
+            raise WrongTime(f"step {st.name!r} has not failed ({st.label})")
+        step = session.run.task.steps[index]
+        command = step.script.strip() if step.script else shlex.join(step.command + step.args)
+        tail = "\n".join(session.masker.mask(line) for line in st.last_lines(15))
+        return {
+            "exceptionId": f"exit code {st.exit_code}",
+            "description": f"step {st.name!r} failed with exit code {st.exit_code}",
+            "breakMode": "unhandled",
+            "details": {
+                "message": f"step {st.name!r} failed with exit code {st.exit_code}",
+                "typeName": "StepFailed",
+                "stackTrace": (f"$ {command}\n" if command else "") + tail,
+            },
+        }
+
+    # ---- evaluate --------------------------------------------------------------------------------
+
+    def evaluate_request(self, request: wire.Request) -> Any:
+        args = request.arguments or {}
+        expression = args.get("expression")
+        if not isinstance(expression, str):
+            raise UserError("evaluate needs an expression")
+        context = args.get("context") or "repl"
+        variables = self._require_variables()
+        index = self._evaluation_step(args.get("frameId"))
+        if context in ("hover", "watch", "clipboard", "variables"):
+            return variables.lookup(index, expression)
+        # the REPL: a shell command, run in a thread so that a slow one does not block the client
+        threading.Thread(target=self._repl, args=(request, index, expression), daemon=True).start()
+        return wire.DEFERRED
+
+    def _repl(self, request: wire.Request, index: int, expression: str) -> None:
+        try:
+            body = self._require_variables().run_command(index, expression)
+        except Exception as exc:
+            if not isinstance(exc, UserError):
+                log.exception("evaluate failed")
+            self.conn.fail(request, exc)
+            return
+        self.conn.respond(request, body)
+
+    def _evaluation_step(self, frame: Any) -> int:
+        session = self._require_session()
+        if isinstance(frame, int):
+            return frame_step(frame)
+        paused = session.paused
+        if paused is not None:
+            return paused.index
+        running = next((s for s in session.steps if s.status == "running"), None)
+        if running is not None:
+            return running.index
+        raise WrongTime("no step is paused or running to evaluate in",
+                        fix="evaluate while a step is paused (a failure or a breakpoint)")
+
+    # ---- execution control -------------------------------------------------------------------
+
+    def continue_request(self, request: wire.Request) -> dict:
+        session = self._require_session()
+        index = self._paused_thread(request)
+        session.release(Release.CONTINUE, index)
+        return {"allThreadsContinued": True}
+
+    def next_request(self, request: wire.Request) -> dict:
+        session = self._require_session()
+        index = self._paused_thread(request)
+        self._pending_reason = "step"
+        session.step_over(index)
+        return {}
+
+    def stepIn_request(self, request: wire.Request) -> dict:
+        raise UserError("step into is not available: a step is one process",
+                        fix="use Step Over to pause before the next step, or Continue")
+
+    def stepOut_request(self, request: wire.Request) -> dict:
+        raise UserError("step out is not available: a step is one process",
+                        fix="use Step Over to pause before the next step, or Continue")
+
+    def pause_request(self, request: wire.Request) -> dict:
+        session = self._require_session()
+        if session.paused is not None:
+            return {}
+        self._pending_reason = "pause"
+        session.pause_before_next()
+        self.conn.send_event("output", {
+            "category": "console",
+            "output": "A running step cannot be interrupted: the run will pause before the next "
+                      "step starts.\n"})
+        return {}
+
+    def tekton_failContinue_request(self, request: wire.Request) -> dict:
+        session = self._require_session()
+        session.release(Release.FAIL_CONTINUE, self._paused_thread(request))
+        return {"allThreadsContinued": True}
+
+    def tekton_openShell_request(self, request: wire.Request) -> Any:
+        session = self._require_session()
+        args = request.arguments or {}
+        thread = args.get("threadId")
+        index = self._thread_index(thread) if thread is not None else self._evaluation_step(None)
+        st = session.step(index)
+        argv = session.shell_command(index)
+        command = shlex.join(argv)
+        if not self.client.get("supportsRunInTerminalRequest"):
+            self.conn.send_event("output", {
+                "category": "important",
+                "output": f"To open a shell in step {st.name!r}, run in a terminal:\n  {command}\n"})
+            return {"command": command, "args": argv, "terminal": False}
+        cwd = os.getcwd()
+
+        def done(success: bool, body: Any) -> None:
+            if success:
+                self.conn.respond(request, {"command": command, "args": argv, "terminal": True,
+                                            **({"processId": body.get("processId")}
+                                               if isinstance(body, dict) and body.get("processId")
+                                               else {})})
+            else:
+                self.conn.fail(request, UserError(
+                    f"the editor could not open a terminal ({body}); run this by hand: {command}"))
+
+        self.conn.send_request("runInTerminal", {
+            "kind": "integrated", "title": f"tekton: {st.name}", "cwd": cwd, "args": argv,
+        }, done)
+        return wire.DEFERRED
+
+    def terminate_request(self, request: wire.Request) -> dict:
+        session = self._require_session()
+        threading.Thread(target=session.terminate, daemon=True).start()
+        return {}
+
+    def restart_request(self, request: wire.Request) -> dict:
+        session = self._require_session()
+        if session.attached:
+            raise UserError("restart is for launched runs; this session is attached to "
+                            f"{session.options.task_run}", fix="launch the Task to re-run it")
+        self.conn.send_event("output", {"category": "console", "output": "Restarting the TaskRun\n"})
+        session.restart()
+        return {}
+
+    def disconnect_request(self, request: wire.Request) -> dict:
+        session = self.session
+        args = request.arguments or {}
+        if session is not None:
+            terminate = args.get("terminateDebuggee")
+            if terminate is None:
+                terminate = not session.attached
+            if terminate:
+                session.close(terminate=True)
+            elif session.attached:
+                session.close(terminate=False)  # the TaskRun stays as it is, paused or not
+            # a launched run with terminateDebuggee false is left paused while this adapter lives
+            self._ended = True
+        return {}
+
+    def on_disconnect(self) -> None:
+        """The client went away without a disconnect: never leave a launched run behind."""
+        session = self.session
+        if session is not None and not self._ended:
+            session.close(terminate=not session.attached)
+
+    # ---- helpers -----------------------------------------------------------------------------------
+
+    def _require_session(self) -> Session:
+        if self.session is None:
+            raise WrongTime("nothing is being debugged yet", fix="send launch or attach first")
+        return self.session
+
+    def _require_variables(self) -> Variables:
+        self._require_session()
+        assert self.variables is not None
+        return self.variables
+
+    def _thread_index(self, thread_id: Any) -> int:
+        session = self._require_session()
+        if not isinstance(thread_id, int) or not 1 <= thread_id <= len(session.steps):
+            raise UserError(f"unknown thread {thread_id!r}: threads are the steps, 1 to "
+                            f"{len(session.steps)}")
+        return thread_id - 1
+
+    def _paused_thread(self, request: wire.Request) -> int | None:
+        thread = (request.arguments or {}).get("threadId")
+        session = self._require_session()
+        if thread is None:
+            return None
+        index = self._thread_index(thread)
+        if session.steps[index].status != "paused" and session.paused is not None:
+            return session.paused.index  # "continue" on any thread continues the paused step
+        if session.paused is None:
+            raise WrongTime("no step is paused", fix="wait for a step to fail or hit a breakpoint")
+        return index
+
+    # ---- runtime events -> DAP events --------------------------------------------------------------
+
+    def _on_event(self, ev: RuntimeEvent) -> None:
+        session = self.session
+        if session is None:
+            return
+        send = self.conn.send_event
+        if isinstance(ev, StepLog):
+            # the session decoded the chunk as it applied the event (split characters kept whole)
+            send("output", {"category": ev.stream,
+                            "output": session.masker.mask(session.steps[ev.index].last_text)})
+        elif isinstance(ev, StepStarted):
+            st = session.steps[ev.index]
+            body: dict[str, Any] = {"category": "console", "output": f"step {st.name}\n",
+                                    "group": "start"}
+            step = session.run.task.steps[ev.index]
+            source = self._source()
+            if source and step.pos:
+                body.update(source=source, line=step.pos.line)
+            send("output", body)
+        elif isinstance(ev, StepFinished):
+            st = session.steps[ev.index]
+            text = f"step {st.name} {ev.outcome.value}"
+            if ev.exit_code is not None:
+                text += f" (exit code {ev.exit_code})"
+            if ev.message and ev.outcome.value == "skipped":
+                text += f": {ev.message}"
+            send("output", {"category": "console", "output": text + "\n", "group": "end"})
+        elif isinstance(ev, StepPaused):
+            self._stopped(ev)
+        elif isinstance(ev, StepResumed):
+            if self.variables:
+                self.variables.invalidate()
+            send("continued", {"threadId": ev.index + 1, "allThreadsContinued": True})
+        elif isinstance(ev, Progress):
+            self._progress(ev)
+        elif isinstance(ev, Notice):
+            category = "important" if ev.level == "important" else "console"
+            prefix = "warning: " if ev.level == "warning" else ""
+            send("output", {"category": category, "output": f"{prefix}{ev.message}\n"})
+        elif isinstance(ev, RunFinished):
+            if self._progress_id:
+                self._progress(Progress("", done=True))
+            text = f"TaskRun {session.run.name if session.run else ''} {ev.reason}"
+            if ev.message:
+                text += f": {ev.message}"
+            send("output", {"category": "console", "output": text + "\n"})
+            send("exited", {"exitCode": 0 if ev.succeeded else 1})
+            send("terminated")
+
+    def _stopped(self, ev: StepPaused) -> None:
+        session = self._require_session()
+        st = session.steps[ev.index]
+        if self.variables:
+            self.variables.invalidate()
+        body: dict[str, Any] = {"threadId": ev.index + 1, "allThreadsStopped": True}
+        left = session.time_left()
+        left_text = f"; the TaskRun times out in {_minutes(left)}" if left is not None else ""
+        if ev.kind is PauseKind.ON_FAILURE:
+            body.update(reason="exception", text=f"exit code {ev.exit_code}",
+                        description=f"Step {st.name!r} failed with exit code {ev.exit_code}"
+                                    f"{left_text}")
+        else:
+            reason = "breakpoint"
+            hits = self._hit_breakpoints(st.name)
+            if hits:
+                body["hitBreakpointIds"] = hits
+            elif self._pending_reason:
+                reason = self._pending_reason
+            body.update(reason=reason, description=f"Paused before step {st.name!r}{left_text}")
+        self._pending_reason = None
+        self.conn.send_event("stopped", body)
+
+    def _progress(self, ev: Progress) -> None:
+        if not self.client.get("supportsProgressReporting"):
+            if not ev.done and ev.message:
+                self.conn.send_event("output", {"category": "console", "output": ev.message + "\n"})
+            return
+        if ev.done:
+            if self._progress_id:
+                self.conn.send_event("progressEnd", {"progressId": self._progress_id,
+                                                     **({"message": ev.message} if ev.message else {})})
+                self._progress_id = None
+        elif self._progress_id is None:
+            self._progress_count += 1
+            self._progress_id = f"tekton-{self._progress_count}"
+            self.conn.send_event("progressStart", {"progressId": self._progress_id,
+                                                   "title": "TaskRun", "message": ev.message})
+        else:
+            self.conn.send_event("progressUpdate", {"progressId": self._progress_id,
+                                                    "message": ev.message})
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    if seconds < 5400:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,83 @@
+"""A DAP launch or attach configuration, checked field by field into LaunchOptions."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from tekton_debug.errors import UserError
+from tekton_debug.runtimes.base import LaunchOptions
+
+RUNTIMES = ("local", "kubernetes")
+
+
+def _field(args: Mapping[str, Any], name: str, kind: type | tuple, what: str) -> Any:
+    value = args.get(name)
+    if value is None:
+        return None
+    if isinstance(kind, tuple) and bool in kind and isinstance(value, bool):
+        return value
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise UserError(f'launch configuration: "{name}" must be {what}, not {value!r}',
+                        fix=f'change "{name}" in launch.json')
+    if not isinstance(value, kind):
+        raise UserError(f'launch configuration: "{name}" must be {what}, not {value!r}',
+                        fix=f'change "{name}" in launch.json')
+    return value
+
+
+def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[LaunchOptions, dict]:
+    """Check a launch/attach request's arguments. Returns the options and the adapter-only flags
+    (stopOnEntry, onFailure, terminateDebuggee...). Raises UserError naming the field."""
+    if not isinstance(args, Mapping):
+        raise UserError("launch configuration: the arguments must be an object")
+    task = _field(args, "task", str, "the path of a Task or TaskRun YAML file")
+    task_run = _field(args, "taskRun", str, "the name of a TaskRun")
+    params = _field(args, "params", dict, 'an object of param values, e.g. {"name": "value"}') or {}
+    for key, value in params.items():
+        if not isinstance(value, (str, list, dict, int, float)) or isinstance(value, bool):
+            raise UserError(f'launch configuration: param "{key}" must be a string, an array or an '
+                            f"object, not {value!r}", fix='change "params" in launch.json')
+    params = {k: (str(v) if isinstance(v, (int, float)) else v) for k, v in params.items()}
+    workspaces = _field(args, "workspaces", dict, 'an object of directories, e.g. {"source": "."}') or {}
+    for key, value in workspaces.items():
+        if not isinstance(value, str):
+            raise UserError(f'launch configuration: workspace "{key}" must be a directory path, not '
+                            f"{value!r}", fix='change "workspaces" in launch.json')
+    runtime = _field(args, "runtime", str, '"local" or "kubernetes"') or "local"
+    if runtime not in RUNTIMES:
+        raise UserError(f'launch configuration: unknown runtime "{runtime}"',
+                        fix='set "runtime" to "local" (this machine) or "kubernetes" (a cluster)')
+    timeout = _field(args, "timeout", (str, int, float), 'a duration such as "1h" or "30m"')
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        timeout = f"{timeout}s"
+    if timeout is not None:
+        from tekton_debug.tekton.duration import parse_duration
+        try:
+            parse_duration(timeout)
+        except UserError as exc:
+            raise UserError(f'launch configuration: "timeout": {exc.first.message}',
+                            fix=exc.first.fix) from None
+    flags = {
+        "stopOnEntry": bool(_field(args, "stopOnEntry", bool, "true or false")),
+        "onFailure": _field(args, "onFailure", bool, "true or false"),
+        "noDebug": bool(args.get("noDebug")),
+    }
+    for name in ("namespace", "context", "kubeconfig"):
+        _field(args, name, str, "a string")
+    cwd = _field(args, "cwd", str, "a directory")
+    if attach:
+        if not task_run:
+            raise UserError('attach: "taskRun" is required', fix='name the TaskRun to attach to')
+    elif not task:
+        raise UserError('launch configuration: "task" is required',
+                        fix='set "task" to the path of a Task or TaskRun YAML file, e.g. "${file}"')
+    if task and cwd and not os.path.isabs(task):
+        task = os.path.join(cwd, task)
+    if cwd:
+        workspaces = {k: (v if os.path.isabs(v) else os.path.join(cwd, v)) for k, v in workspaces.items()}
+    options = LaunchOptions(
+        task_file=task, params=params, workspaces=workspaces, runtime=runtime,
+        namespace=args.get("namespace"), context=args.get("context"),
+        kubeconfig=args.get("kubeconfig"), timeout=timeout, task_run=task_run)
+    return options, flags

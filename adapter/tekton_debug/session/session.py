@@ -1,0 +1,381 @@
+"""One TaskRun = one debug session.
+
+The session loads the Task, resolves its params, owns the DebugPlan, drives a Runtime and keeps the
+state of every step (the "threads" of the debugger). Front ends (the DAP server, the terminal) read
+that state and ask it to act; they hear about changes through one listener, which receives the
+runtime's events after the session has applied them to its state. The session never knows which
+runtime it drives.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from tekton_debug.errors import UserError, WrongTime
+from tekton_debug.runtimes.base import (
+    DebugPlan, ExecResult, LaunchOptions, PauseKind, Release, Runtime, RuntimeEvent, RunFinished,
+    StepEnvironment, StepFinished, StepLog, StepOutcome, StepPaused, StepResumed, StepStarted,
+)
+from tekton_debug.session.masking import Masker
+from tekton_debug.tekton.model import TaskRun
+
+log = logging.getLogger(__name__)
+
+TAIL_LINES = 20
+
+
+@dataclass
+class StepState:
+    """What the session knows of one step."""
+
+    index: int
+    name: str  # the step's debug name (its name, or unnamed-<i>)
+    status: str = "waiting"  # waiting, running, paused, succeeded, failed, skipped, cancelled, timedOut
+    pause: PauseKind | None = None
+    exit_code: int | None = None  # the real exit code (for a paused step: the one that failed)
+    message: str | None = None
+    started_at: float | None = None  # time.time()
+    finished_at: float | None = None
+    released_with: Release | None = None
+    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    last_text: str = ""  # the text of the latest output chunk, decoded
+    _partial: str = ""
+    _decoders: dict = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or time.time()) - self.started_at
+
+    @property
+    def label(self) -> str:
+        """A short state for thread names and frames: "paused: failed, exit 1", "succeeded"."""
+        if self.status == "paused":
+            if self.pause is PauseKind.ON_FAILURE:
+                return f"paused: failed with exit code {self.exit_code}"
+            return "paused before start"
+        if self.status in ("succeeded", "failed") and self.exit_code is not None:
+            text = f"{self.status}, exit code {self.exit_code}"
+            if self.released_with is Release.CONTINUE and self.pause is PauseKind.ON_FAILURE:
+                text += ", marked passed"
+            return text
+        return self.status
+
+    def add_output(self, stream: str, data: bytes) -> str:
+        """Decode a chunk (keeping multi-byte characters split across chunks whole), remember the
+        last lines, and return the decoded text."""
+        decoder = self._decoders.get(stream)
+        if decoder is None:
+            decoder = self._decoders[stream] = codecs.getincrementaldecoder("utf-8")("replace")
+        text = self.last_text = decoder.decode(data)
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()[-4096:]
+        for line in lines[-TAIL_LINES:]:
+            self.tail.append(line[:4096])
+        return text
+
+    def last_lines(self, n: int = 10) -> list[str]:
+        lines = list(self.tail)
+        if self._partial:
+            lines.append(self._partial)
+        return lines[-n:]
+
+
+Listener = Callable[[RuntimeEvent], None]
+RuntimeFactory = Callable[[LaunchOptions], Runtime]
+
+
+class Session:
+    """A TaskRun being debugged. Thread-safe: front ends call it from their own threads."""
+
+    def __init__(self, options: LaunchOptions, listener: Listener, *,
+                 runtime_factory: RuntimeFactory | None = None) -> None:
+        self.options = options
+        self._listener = listener
+        self._runtime_factory = runtime_factory
+        self.plan = DebugPlan()
+        self.run: TaskRun | None = None
+        self.params: dict = {}
+        self.steps: list[StepState] = []
+        self.runtime: Runtime | None = None
+        self.masker = Masker()
+        self.finished: RunFinished | None = None
+        self.started_at: float | None = None
+        self.attached = bool(options.task_run and not options.task_file)
+        self._lock = threading.RLock()
+        self._done = threading.Event()
+        self._generation = 0  # bumped by restart: events of an older run are dropped
+
+    # ---- setting up --------------------------------------------------------------------------
+
+    def load(self) -> TaskRun:
+        """Read and check the Task or TaskRun file and the params. Raises UserError."""
+        from tekton_debug.tekton.loader import load_file
+        from tekton_debug.tekton.params import resolve_params
+
+        if not self.options.task_file:
+            raise UserError("no Task file given",
+                            fix='name a Task or TaskRun YAML file ("task" in launch.json)')
+        path = self.options.task_file
+        if not os.path.exists(path):
+            raise UserError(f"{path}: no such file",
+                            fix="check the path; relative paths are from the working directory")
+        run = load_file(path)
+        self.params = resolve_params(run, self.options.params)
+        if self.options.timeout is not None:
+            from tekton_debug.tekton.duration import parse_duration
+            run.timeout = parse_duration(self.options.timeout)
+        if run.debug is not None:
+            self.plan.on_failure = run.debug.on_failure
+            self.plan.before_steps |= set(run.debug.before_steps)
+        self.run = run
+        self._reset_steps()
+        return run
+
+    def _reset_steps(self) -> None:
+        assert self.run is not None
+        self.steps = [StepState(s.index, s.debug_name) for s in self.run.task.steps]
+
+    def adopt(self, run: TaskRun) -> None:
+        """Use a TaskRun the runtime found (attach), instead of loading a file."""
+        self.run = run
+        self._reset_steps()
+
+    def _runtime(self) -> Runtime:
+        if self._runtime_factory is not None:
+            return self._runtime_factory(self.options)
+        from tekton_debug.runtimes import create_runtime
+        return create_runtime(self.options)
+
+    def start(self) -> None:
+        """Start the TaskRun. Raises UserError when the runtime refuses it."""
+        with self._lock:
+            if self.run is None:
+                self.load()
+            assert self.run is not None
+            runtime = self.runtime = self._runtime()
+            self.finished = None
+            self._done.clear()
+            self.started_at = time.time()
+            generation = self._generation
+        runtime.start(self.run, self.plan, lambda ev: self._on_event(generation, ev))
+
+    def attach(self) -> TaskRun:
+        """Connect to the existing TaskRun named in the options. Raises UserError."""
+        with self._lock:
+            runtime = self.runtime = self._runtime()
+            self.finished = None
+            self._done.clear()
+            generation = self._generation
+        name = self.options.task_run or ""
+        run = runtime.attach(name, self.plan, lambda ev: self._on_event(generation, ev))
+        with self._lock:
+            if self.run is None or self.run.name != run.name:
+                self.adopt(run)
+            self.started_at = self.started_at or time.time()
+        return run
+
+    def restart(self) -> None:
+        """End the current run (its paused step fails) and run the TaskRun again from the start.
+        The old run's events are dropped from here on: the front ends see one continuous session."""
+        with self._lock:
+            self._generation += 1
+            runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            self._stop(runtime)
+            runtime.close()
+        with self._lock:
+            self.plan.pause_before_next = False
+            self._reset_steps()
+        self.start()
+
+    # ---- events from the runtime ---------------------------------------------------------------
+
+    def _on_event(self, generation: int, ev: RuntimeEvent) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._apply(ev)
+        try:
+            self._listener(ev)
+        except Exception:  # a front end's bug must not stop the run's event flow
+            log.exception("listener failed on %r", ev)
+        if isinstance(ev, RunFinished):
+            self._done.set()
+
+    def _apply(self, ev: RuntimeEvent) -> None:
+        if isinstance(ev, StepLog):
+            self.steps[ev.index].add_output(ev.stream, ev.data)
+        elif isinstance(ev, StepStarted):
+            st = self.steps[ev.index]
+            st.status, st.started_at = "running", time.time()
+        elif isinstance(ev, StepPaused):
+            st = self.steps[ev.index]
+            st.status, st.pause = "paused", ev.kind
+            if ev.kind is PauseKind.ON_FAILURE:
+                st.exit_code = ev.exit_code
+        elif isinstance(ev, StepResumed):
+            st = self.steps[ev.index]
+            st.released_with = ev.release
+            st.status = "running"
+            if st.pause is PauseKind.BEFORE_STEP:
+                st.pause = None
+        elif isinstance(ev, StepFinished):
+            st = self.steps[ev.index]
+            st.status = ev.outcome.value
+            st.finished_at = time.time()
+            st.message = ev.message
+            if st.pause is not PauseKind.ON_FAILURE or ev.exit_code is None:
+                st.exit_code = ev.exit_code if ev.exit_code is not None else st.exit_code
+            else:
+                # after an on-failure pause the container exits with what the script wrote; the
+                # step's own failure code stays what the user saw
+                st.exit_code = st.exit_code if st.exit_code is not None else ev.exit_code
+        elif isinstance(ev, RunFinished):
+            self.finished = ev
+            for st in self.steps:
+                if st.status in ("waiting", "running", "paused"):
+                    st.status = "cancelled" if ev.reason != "Succeeded" else st.status
+
+    # ---- queries -----------------------------------------------------------------------------
+
+    @property
+    def paused(self) -> StepState | None:
+        with self._lock:
+            return next((s for s in self.steps if s.status == "paused"), None)
+
+    def step(self, index: int) -> StepState:
+        if not 0 <= index < len(self.steps):
+            raise UserError(f"there is no step {index + 1}: the Task has {len(self.steps)} steps")
+        return self.steps[index]
+
+    def time_left(self) -> float | None:
+        """Seconds before the TaskRun's timeout, or None when it has none."""
+        if self.run is None or self.started_at is None:
+            return None
+        timeout = 3600.0 if self.run.timeout is None else self.run.timeout
+        if timeout == 0:
+            return None
+        return max(0.0, self.started_at + timeout - time.time())
+
+    def environment(self, index: int) -> StepEnvironment:
+        env = self._require_runtime().step_environment(index)
+        self.masker.add_secrets(env.env[name] for name in env.secret_env if name in env.env)
+        return env
+
+    def _substitution(self, index: int):
+        from tekton_debug.tekton import substitution
+
+        env = self.environment(index)
+        run = self.run
+        assert run is not None
+        return substitution.substitution_context(
+            run, self.params, results_dir=env.results_dir, workspaces=dict(env.workspaces),
+            task_run_name=run.name, namespace=run.namespace or "default", uid=run.raw.get(
+                "metadata", {}).get("uid", "") if isinstance(run.raw, dict) else "")
+
+    def tekton_variables(self, index: int) -> dict[str, str]:
+        """Every Tekton variable (``params.x``, ``results.x.path``...) as step ``index`` sees it."""
+        from tekton_debug.tekton.substitution import variables
+        return variables(self._substitution(index))
+
+    def substitute(self, index: int, text: str) -> str:
+        """``text`` with Tekton's substitutions applied as for step ``index``'s script."""
+        from tekton_debug.tekton.substitution import substitute
+        return substitute(text, self._substitution(index))
+
+    # ---- actions -----------------------------------------------------------------------------
+
+    def _require_runtime(self) -> Runtime:
+        if self.runtime is None:
+            raise WrongTime("the TaskRun has not started yet",
+                            fix="wait for the launch to finish (configurationDone starts it)")
+        return self.runtime
+
+    def _require_paused(self, index: int | None) -> StepState:
+        with self._lock:
+            paused = self.paused
+            if index is None:
+                if paused is None:
+                    raise WrongTime("no step is paused",
+                                    fix="wait for a step to fail or to reach a breakpoint")
+                return paused
+            st = self.step(index)
+            if st.status != "paused":
+                where = f"step {paused.name!r} is" if paused else "no step is"
+                raise WrongTime(f"step {st.name!r} is not paused ({st.label}); {where} paused")
+            return st
+
+    def release(self, release: Release, index: int | None = None) -> StepState:
+        """Continue (mark passed / run the step) or fail-continue the paused step."""
+        st = self._require_paused(index)
+        self._require_runtime().release(st.index, release)
+        return st
+
+    def step_over(self, index: int | None = None) -> StepState:
+        """Continue, then pause again before the next step."""
+        st = self._require_paused(index)
+        self.plan.pause_before_next = True
+        try:
+            self._require_runtime().release(st.index, Release.CONTINUE)
+        except Exception:
+            self.plan.pause_before_next = False
+            raise
+        return st
+
+    def pause_before_next(self) -> None:
+        """A running step cannot be interrupted (Tekton has no such thing): pause before the next."""
+        self.plan.pause_before_next = True
+
+    def terminate(self) -> None:
+        """The editor's Stop: fail-continue the paused step (marking it failed), then cancel."""
+        runtime = self.runtime
+        if runtime is not None and self.finished is None:
+            self._stop(runtime)
+
+    def _stop(self, runtime: Runtime) -> None:
+        st = self.paused
+        if st is not None:
+            try:
+                runtime.release(st.index, Release.FAIL_CONTINUE)
+            except UserError as exc:
+                log.warning("could not fail-continue step %s: %s", st.name, exc)
+        runtime.cancel()
+
+    def evaluate(self, index: int, command: str, timeout: float | None = 60.0) -> ExecResult:
+        """Run ``command`` with ``sh -c`` in the step's environment, as the step would."""
+        return self._require_runtime().exec(index, ["sh", "-c", command], timeout=timeout)
+
+    def exec(self, index: int, argv: Sequence[str], timeout: float | None = 30.0) -> ExecResult:
+        return self._require_runtime().exec(index, argv, timeout=timeout)
+
+    def shell_command(self, index: int) -> list[str]:
+        return self._require_runtime().shell_command(index)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run has finished. False on timeout."""
+        return self._done.wait(timeout)
+
+    def close_runtime(self) -> None:
+        runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            runtime.close()
+
+    def close(self, *, terminate: bool = True) -> None:
+        """End the session. With ``terminate`` the run is stopped first (its paused step fails)."""
+        if terminate:
+            try:
+                self.terminate()
+            except UserError as exc:
+                log.warning("terminate: %s", exc)
+        self.close_runtime()
+
+
