@@ -1,0 +1,37 @@
+/** "Tekton: Continue as Failed" and "Tekton: Open Shell in Paused Step": custom DAP requests. */
+import * as vscode from 'vscode';
+import { DEBUG_TYPE } from './core/configuration';
+import { resolveCommandTarget } from './core/commandTarget';
+
+export const FAIL_CONTINUE = 'tekton.failContinue';
+export const OPEN_SHELL = 'tekton.openShell';
+
+function stackItem(): { session: vscode.DebugSession; threadId: number } | undefined {
+  // vscode.debug.activeStackItem: VS Code 1.90 and later (a DebugThread or a DebugStackFrame).
+  const item = (vscode.debug as { activeStackItem?: { session: vscode.DebugSession; threadId: number } }).activeStackItem;
+  return item && typeof item.threadId === 'number' ? item : undefined;
+}
+
+async function sendToPausedStep(request: string, arg: unknown, sessions: Map<string, vscode.DebugSession>): Promise<void> {
+  const resolution = resolveCommandTarget(DEBUG_TYPE, arg, stackItem(), vscode.debug.activeDebugSession, [...sessions.values()]);
+  if (resolution.error !== undefined) {
+    void vscode.window.showErrorMessage(resolution.error);
+    return;
+  }
+  const { session, threadId } = resolution.target;
+  try {
+    await session.customRequest(request, { threadId });
+  } catch (error) {
+    void vscode.window.showErrorMessage(`Tekton: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+export function registerCommands(context: vscode.ExtensionContext): void {
+  const sessions = new Map<string, vscode.DebugSession>();
+  context.subscriptions.push(
+    vscode.debug.onDidStartDebugSession((s) => { if (s.type === DEBUG_TYPE) { sessions.set(s.id, s); } }),
+    vscode.debug.onDidTerminateDebugSession((s) => { sessions.delete(s.id); }),
+    vscode.commands.registerCommand(FAIL_CONTINUE, (arg?: unknown) => sendToPausedStep('tekton/failContinue', arg, sessions)),
+    vscode.commands.registerCommand(OPEN_SHELL, (arg?: unknown) => sendToPausedStep('tekton/openShell', arg, sessions)),
+  );
+}

@@ -1,0 +1,75 @@
+/** The contributions in package.json: what VS Code reads to offer the debugger and its commands. */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { EXTENSION_ROOT } from '../support/paths';
+
+const manifest = JSON.parse(fs.readFileSync(path.join(EXTENSION_ROOT, 'package.json'), 'utf8'));
+const debuggerContribution = manifest.contributes.debuggers.find((d: { type: string }) => d.type === 'tekton');
+
+describe('package.json contributions', () => {
+  it('targets VS Code 1.100 and pins @types/vscode to it', () => {
+    assert.strictEqual(manifest.engines.vscode, '^1.100.0');
+    assert.match(manifest.devDependencies['@types/vscode'], /^[~^]?1\.100\./);
+  });
+
+  it('activates on debugging Tekton and on YAML files, not on every workspace', () => {
+    for (const event of ['onDebug', 'onDebugResolve:tekton', 'onDebugDynamicConfigurations:tekton', 'onLanguage:yaml']) {
+      assert.ok(manifest.activationEvents.includes(event), event);
+    }
+    assert.ok(!manifest.activationEvents.some((e: string) => e.startsWith('workspaceContains')));
+  });
+
+  it('describes every launch and attach field', () => {
+    for (const request of ['launch', 'attach']) {
+      const properties = debuggerContribution.configurationAttributes[request].properties;
+      for (const [name, schema] of Object.entries(properties)) {
+        assert.ok((schema as { description?: string }).description, `${request}.${name} has no description`);
+      }
+    }
+  });
+
+  it('has the launch fields of the contract', () => {
+    const launch = debuggerContribution.configurationAttributes.launch.properties;
+    for (const field of ['task', 'params', 'workspaces', 'runtime', 'namespace', 'context', 'kubeconfig', 'stopOnEntry', 'timeout', 'onFailure', 'token']) {
+      assert.ok(launch[field], field);
+    }
+    assert.strictEqual(launch.task.default, '${file}');
+    assert.strictEqual(launch.runtime.default, 'local');
+    assert.strictEqual(launch.onFailure.default, true);
+    const attach = debuggerContribution.configurationAttributes.attach.properties;
+    for (const field of ['taskRun', 'namespace', 'context', 'kubeconfig', 'runtime', 'token']) {
+      assert.ok(attach[field], field);
+    }
+  });
+
+  it('offers snippets whose bodies are valid tekton configurations', () => {
+    const requests = debuggerContribution.configurationSnippets.map((s: { body: { type: string; request: string } }) => {
+      assert.strictEqual(s.body.type, 'tekton');
+      return s.body.request;
+    });
+    assert.deepStrictEqual([...new Set(requests)].sort(), ['attach', 'launch']);
+  });
+
+  it('allows breakpoints in YAML files', () => {
+    assert.deepStrictEqual(manifest.contributes.breakpoints, [{ language: 'yaml' }]);
+  });
+
+  it('shows the two commands only while a Tekton session is stopped', () => {
+    const commands = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
+    assert.deepStrictEqual(commands, ['tekton.failContinue', 'tekton.openShell']);
+    for (const menu of ['debug/toolBar', 'debug/callstack/context', 'commandPalette']) {
+      const items = manifest.contributes.menus[menu];
+      assert.ok(items && items.length >= 2, menu);
+      for (const item of items) {
+        assert.ok(commands.includes(item.command), `${menu}: unknown command ${item.command}`);
+        assert.match(item.when, /debugType == 'tekton'/);
+        assert.match(item.when, /debugState == 'stopped'|callStackItemStopped/);
+      }
+    }
+  });
+
+  it('bundles to the file it names as main', () => {
+    assert.strictEqual(manifest.main, './dist/extension.js');
+  });
+});
