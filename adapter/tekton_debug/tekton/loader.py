@@ -1,0 +1,261 @@
+"""Loading a Task or TaskRun into the model (``tekton.model``), with every step's place in its file.
+
+- ``load_file(path)``, ``load_text(text, file, search_dir)``: YAML with positions.
+- ``load_object(obj, file)``: an already parsed dict (what the Kubernetes API returns); no positions.
+
+Which document runs: a file may hold several Tasks and TaskRuns (``---``). The first TaskRun is
+run; with no TaskRun, the first Task is run by a TaskRun named ``<task-name>-run``. A TaskRun's
+``taskRef: {name: X}`` is found in the same file first, then in the other ``*.yaml``/``*.yml`` files
+of the same directory (or ``search_dir``), in name order.
+
+Everything is validated first (``tekton.validation``); a document Tekton would reject raises
+``ValidationError`` carrying every problem found.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import random
+import string
+from typing import Any
+
+from tekton_debug.errors import Problem, UserError, ValidationError
+from tekton_debug.tekton.duration import parse_duration
+from tekton_debug.tekton.model import (DebugSpec, Document, EnvVar, ParamSpec, ResultSpec, Step,
+                                       TaskRun, TaskSpec, WorkspaceDecl)
+from tekton_debug.tekton.validation import (debug_fields, declared_type, in_order, kind_of,
+                                            merge_step_template, validate_document,
+                                            validate_taskrun)
+from tekton_debug.tekton.yamlpos import Path, YamlDoc, load_documents
+
+
+def load_file(path: str) -> TaskRun:
+    """The TaskRun to run from a Task or TaskRun YAML file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file", file=path,
+                        fix="give the path of a Task or TaskRun YAML file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory, not a YAML file", file=path,
+                        fix="give the path of a Task or TaskRun YAML file in it") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})", file=path,
+                        fix="save the file as UTF-8") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it: {e.strerror}", file=path) from None
+    return load_text(text, file=path)
+
+
+def load_text(text: str, file: str | None = None, search_dir: str | None = None) -> TaskRun:
+    """The TaskRun to run from YAML text (see the module docstring for which document)."""
+    docs = load_documents(text, file)
+    return _load(docs, text, file, search_dir)
+
+
+def load_object(obj: dict, file: str | None = None) -> TaskRun:
+    """The TaskRun to run from an already parsed Task or TaskRun (positions unknown)."""
+    if not isinstance(obj, dict):
+        raise UserError(f"expected a Task or TaskRun object, got {type(obj).__name__}", file=file)
+    return _load([YamlDoc.from_object(obj, file)], None, file, None)
+
+
+def choose_document(docs: list[YamlDoc]) -> YamlDoc:
+    """The document to run: the first TaskRun, else the first Task."""
+    for kind in ("TaskRun", "Task"):
+        for d in docs:
+            if kind_of(d) == kind:
+                return d
+    if not docs:
+        raise UserError("the file holds no YAML document",
+                        fix="write a Task or a TaskRun (apiVersion: tekton.dev/v1)")
+    return docs[0]
+
+
+def _load(docs: list[YamlDoc], text: str | None, file: str | None,
+          search_dir: str | None) -> TaskRun:
+    if not docs:
+        raise UserError("the file holds no YAML document", file=file,
+                        fix="write a Task or a TaskRun (apiVersion: tekton.dev/v1)")
+    chosen = choose_document(docs)
+    if kind_of(chosen) != "TaskRun":
+        problems = validate_document(chosen)
+        if problems:
+            raise ValidationError("", problems=in_order(problems))
+        return _build(chosen, chosen, ("spec",), text)
+    spec = chosen.data.get("spec")
+    ref = spec.get("taskRef") if isinstance(spec, dict) else None
+    if not isinstance(ref, dict) or spec.get("taskSpec") is not None or not \
+            isinstance(ref.get("name"), str) or ref.get("bundle") or ref.get("resolver"):
+        problems = validate_document(chosen)
+        if problems:
+            raise ValidationError("", problems=in_order(problems))
+        return _build(chosen, chosen, ("spec", "taskSpec"), text)
+    task_doc, searched = find_task(ref["name"], docs, file, search_dir)
+    if task_doc is None:
+        problems = validate_taskrun(chosen, None)
+        span = chosen.nearest(("spec", "taskRef", "name"))
+        problems.append(Problem(
+            f'Task "{ref["name"]}" (taskRef) was not found; searched: {", ".join(searched)}',
+            file, span.line if span else None, span.column if span else None,
+            f'put the Task (kind: Task, metadata.name: {ref["name"]}) in this file or next to it, '
+            "or embed it under taskSpec"))
+        raise ValidationError("", problems=in_order(problems))
+    problems = validate_taskrun(chosen, task_doc)
+    if problems:
+        raise ValidationError("", problems=in_order(problems))
+    task_text = text if task_doc.file == file else task_doc.text
+    return _build(chosen, task_doc, ("spec",), task_text)
+
+
+def find_task(name: str, docs: list[YamlDoc], file: str | None,
+              search_dir: str | None) -> tuple[YamlDoc | None, list[str]]:
+    """The Task named ``name``: in ``docs``, else in the YAML files of the directory.
+
+    Returns it (or None) and the places searched, for the error message."""
+    searched = [file or "the given text"]
+    for d in docs:
+        if _is_task_named(d, name):
+            return d, searched
+    directory = search_dir or (os.path.dirname(os.path.abspath(file)) if file else None)
+    if not directory:
+        return None, searched
+    this = os.path.abspath(file) if file else None
+    paths = sorted(glob.glob(os.path.join(directory, "*.yaml")) +
+                   glob.glob(os.path.join(directory, "*.yml")))
+    others = [p for p in paths if os.path.abspath(p) != this]
+    searched.append(f"{directory}/*.yaml, *.yml ({len(others)} other file"
+                    f"{'' if len(others) == 1 else 's'}"
+                    + (": " + ", ".join(os.path.basename(p) for p in others) if others else "")
+                    + ")")
+    for p in others:
+        try:
+            with open(p, encoding="utf-8") as f:
+                other = f.read()
+            candidates = load_documents(other, p)
+        except (OSError, UnicodeDecodeError, UserError):
+            continue  # an unreadable neighbour is not this file's problem
+        for d in candidates:
+            if _is_task_named(d, name):
+                return d, searched
+    return None, searched
+
+
+def _is_task_named(doc: YamlDoc, name: str) -> bool:
+    meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+    return kind_of(doc) in ("Task", "ClusterTask") and isinstance(meta, dict) \
+        and meta.get("name") == name
+
+
+# ---- building the model from validated YAML ------------------------------------------------------
+
+def _build(run_doc: YamlDoc, task_doc: YamlDoc, task_base: Path, task_text: str | None) -> TaskRun:
+    data = run_doc.data
+    meta = data.get("metadata") or {}
+    api_version = data.get("apiVersion") or "tekton.dev/v1"
+    task_spec_raw = task_doc.data["spec"] if task_base == ("spec",) else \
+        task_doc.data["spec"]["taskSpec"]
+    task = _task_spec(task_doc, task_base, task_spec_raw)
+    source = Document(task_doc.file, task_text) if task_text is not None else None
+    if kind_of(run_doc) == "Task":
+        task_name = meta.get("name")
+        return TaskRun(name=f"{task_name}-run", task=task, task_name=task_name,
+                       namespace=meta.get("namespace"), api_version=api_version,
+                       source=source, pos=run_doc.pos(()), raw=data)
+    spec = data["spec"]
+    task_meta = (task_doc.data.get("metadata") or {}) if task_doc is not run_doc else {}
+    ref = spec.get("taskRef")
+    task_ref = ref.get("name") if isinstance(ref, dict) else None
+    task_name = task_meta.get("name") if task_doc is not run_doc else task_ref
+    name = meta.get("name") or _generated(meta.get("generateName")) or \
+        f"{task_name or 'task'}-run"
+    timeout = parse_duration(spec["timeout"]) if spec.get("timeout") is not None else None
+    params = {p["name"]: _param_value(p.get("value")) for p in spec.get("params") or []}
+    return TaskRun(name=name, task=task, task_name=task_name, namespace=meta.get("namespace"),
+                   api_version=api_version, params=params,
+                   workspaces=list(spec.get("workspaces") or []), debug=_debug(run_doc, spec),
+                   timeout=timeout, service_account=spec.get("serviceAccountName"),
+                   task_ref=task_ref, source=source, pos=run_doc.pos(()), raw=data)
+
+
+def _generated(prefix: str | None) -> str | None:
+    if not prefix:
+        return None
+    return prefix + "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
+
+
+def _debug(doc: YamlDoc, spec: dict) -> DebugSpec | None:
+    on_failure, before, spelling = debug_fields(spec)
+    if spelling is None:
+        return None
+    where = ("spec", "breakpoint") if spelling == "seed" else ("spec", "debug")
+    return DebugSpec(on_failure=on_failure, before_steps=list(before), spelling=spelling,
+                     pos=doc.pos(where))
+
+
+def _param_value(value: Any) -> Any:
+    """A param value as Tekton keeps it: strings, lists of strings, mappings of strings."""
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _text(v) for k, v in value.items()}
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _task_spec(doc: YamlDoc, base: Path, spec: dict) -> TaskSpec:
+    template = spec.get("stepTemplate") or {}
+    steps = [_step(doc, base + ("steps", i), i, merge_step_template(template, raw), raw)
+             for i, raw in enumerate(spec.get("steps") or [])]
+    params = []
+    for i, p in enumerate(spec.get("params") or []):
+        props = p.get("properties") or {}
+        params.append(ParamSpec(
+            name=p["name"], type=declared_type(p),
+            default=_param_value(p["default"]) if p.get("default") is not None else None,
+            description=p.get("description") or "",
+            properties={str(k): (v if isinstance(v, dict) else {"type": "string"})
+                        for k, v in props.items()},
+            pos=doc.pos(base + ("params", i))))
+    results = [ResultSpec(name=r["name"], type=r.get("type") or "string",
+                          description=r.get("description") or "",
+                          pos=doc.pos(base + ("results", i)))
+               for i, r in enumerate(spec.get("results") or [])]
+    workspaces = [WorkspaceDecl(name=w["name"], description=w.get("description") or "",
+                                mount_path=w.get("mountPath"), optional=bool(w.get("optional")),
+                                read_only=bool(w.get("readOnly")),
+                                pos=doc.pos(base + ("workspaces", i)))
+                  for i, w in enumerate(spec.get("workspaces") or [])]
+    return TaskSpec(steps=steps, params=params, results=results, workspaces=workspaces,
+                    step_template=dict(template), sidecars=list(spec.get("sidecars") or []),
+                    description=spec.get("description") or "", pos=doc.pos(base), raw=spec)
+
+
+def _step(doc: YamlDoc, path: Path, index: int, merged: dict, raw: dict) -> Step:
+    env = []
+    own_env = {e.get("name"): j for j, e in enumerate(raw.get("env") or [])}
+    for e in merged.get("env") or []:
+        j = own_env.get(e.get("name"))
+        value = e.get("value")
+        env.append(EnvVar(name=e["name"], value=_text(value) if value is not None else None,
+                          value_from=e.get("valueFrom"),
+                          pos=doc.pos(path + ("env", j)) if j is not None else None))
+    timeout = parse_duration(raw["timeout"]) if raw.get("timeout") is not None else None
+    script = merged.get("script")
+    return Step(index=index, name=raw.get("name") or None, image=merged.get("image"),
+                script=script, command=[_text(c) for c in merged.get("command") or []],
+                args=[_text(a) for a in merged.get("args") or []], env=env,
+                env_from=list(merged.get("envFrom") or []), working_dir=merged.get("workingDir"),
+                on_error=raw.get("onError"), timeout=timeout, pos=doc.pos(path),
+                script_pos=doc.text_pos(path + ("script",)) if script is not None else None,
+                raw=merged)
+

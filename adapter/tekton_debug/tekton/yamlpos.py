@@ -1,0 +1,255 @@
+"""YAML with positions: plain Python objects plus where every part of them stands in the file.
+
+``load_documents`` parses a (multi-document) YAML text with PyYAML's safe composer and returns one
+:class:`YamlDoc` per document: its data as plain dicts, lists and scalars, and a table from *paths*
+to places. A path is a tuple of mapping keys and sequence indexes, e.g. ``("spec", "steps", 2)``:
+
+    doc.pos(("spec", "steps", 2))               # where steps[2] stands (first to last line)
+    doc.key_pos(("spec", "steps", 2, "onError"))  # where the key ``onError`` is written
+
+Syntax errors become :class:`UserError` with the file, line and column of the problem.
+A document built from an already parsed object (``YamlDoc.from_object``) has no positions; every
+lookup then answers ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from tekton_debug.errors import Problem, UserError
+from tekton_debug.tekton.model import Pos
+
+Path = tuple  # of str (mapping keys) and int (sequence indexes)
+
+try:  # the C loader is much faster and reports the same marks
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a YAML node stands: 1-based lines and columns, end column exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def pos(self, file: str | None) -> Pos:
+        return Pos(file, self.line, self.column, self.end_line)
+
+
+@dataclass
+class YamlDoc:
+    """One YAML document: its data and the place of each value and each key in it."""
+
+    file: str | None
+    data: Any
+    index: int = 0  # position of the document in its file (0-based)
+    text: str = ""  # the whole file's text
+    values: dict[Path, Span] = field(default_factory=dict)
+    keys: dict[Path, Span] = field(default_factory=dict)
+    # the ``|`` or ``>`` block scalars: path -> line where their text starts
+    block_starts: dict[Path, int] = field(default_factory=dict)
+    duplicate_keys: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def from_object(cls, data: Any, file: str | None = None) -> "YamlDoc":
+        return cls(file=file, data=data)
+
+    @property
+    def located(self) -> bool:
+        return bool(self.values)
+
+    def span(self, path: Iterable) -> Span | None:
+        return self.values.get(tuple(path))
+
+    def key_span(self, path: Iterable) -> Span | None:
+        return self.keys.get(tuple(path))
+
+    def pos(self, path: Iterable) -> Pos | None:
+        """Where the value at ``path`` stands, or None when unknown."""
+        s = self.span(path)
+        return s.pos(self.file) if s else None
+
+    def key_pos(self, path: Iterable) -> Pos | None:
+        """Where the key that ends ``path`` is written (a mapping key), or None."""
+        s = self.key_span(path)
+        return s.pos(self.file) if s else None
+
+    def text_pos(self, path: Iterable) -> Pos | None:
+        """Where a scalar's text starts: the line after ``key: |`` for block scalars."""
+        p = tuple(path)
+        span = self.values.get(p)
+        if span is None:
+            return None
+        if p in self.block_starts:
+            line = self.block_starts[p]
+            lines = self.text.splitlines()
+            text = lines[line - 1] if 0 < line <= len(lines) else ""
+            column = len(text) - len(text.lstrip(" ")) + 1
+            return Pos(self.file, line, column, max(span.end_line, line))
+        return span.pos(self.file)
+
+    def nearest(self, path: Iterable, *, key: bool = False) -> Span | None:
+        """The span of ``path``, or of its closest ancestor that has one.
+
+        With ``key``, the key of ``path`` is preferred to its value (to point at a field name)."""
+        p = tuple(path)
+        while True:
+            if key and p in self.keys:
+                return self.keys[p]
+            if p in self.values:
+                return self.values[p]
+            if not p:
+                return None
+            p = p[:-1]
+            key = True
+
+
+def syntax_error(err: yaml.YAMLError, file: str | None) -> UserError:
+    """A UserError for a PyYAML error, located at the problem's mark."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    context = getattr(err, "context", None)
+    message = f"YAML syntax error: {problem}"
+    if context:
+        message += f" ({context})"
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    fix = _syntax_fix(problem)
+    return UserError(message, problems=[Problem(message, file, line, column, fix)])
+
+
+def _syntax_fix(problem: str) -> str:
+    p = problem.lower()
+    if "tab" in p:
+        return "indent with spaces; YAML does not allow tabs for indentation"
+    if "mapping values are not allowed" in p:
+        return "quote the value (it contains ': '), or check the indentation of this line"
+    if "could not find expected ':'" in p:
+        return "write the key as `key: value`, or check the indentation"
+    if "expected <block end>" in p:
+        return "align this line with the keys above it (same indentation)"
+    if "undefined alias" in p:
+        return "define the anchor (&name) before using the alias (*name)"
+    if "found unexpected end of stream" in p or "unexpected end" in p:
+        return "close the open quote or bracket"
+    return "fix the YAML syntax at this place (check indentation and quotes)"
+
+
+def load_documents(text: str, file: str | None = None) -> list[YamlDoc]:
+    """Every non-empty document in ``text``. Raises UserError on a YAML syntax error."""
+    lines = text.splitlines()
+    docs: list[YamlDoc] = []
+    try:
+        for i, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
+            if node is None:
+                continue
+            builder = _Builder(file, lines)
+            data = builder.build(node, ())
+            if data is None:
+                continue
+            docs.append(YamlDoc(file=file, data=data, index=i, text=text, values=builder.values,
+                                keys=builder.keys, block_starts=builder.block_starts,
+                                duplicate_keys=builder.duplicates))
+    except yaml.YAMLError as e:
+        raise syntax_error(e, file) from None
+    return docs
+
+
+class _Builder:
+    """Turns a composed node tree into plain objects and records each node's span."""
+
+    def __init__(self, file: str | None, lines: list[str]) -> None:
+        self.file = file
+        self.lines = lines
+        self.values: dict[Path, Span] = {}
+        self.keys: dict[Path, Span] = {}
+        self.block_starts: dict[Path, int] = {}
+        self.duplicates: list[Problem] = []
+        self._constructor = yaml.constructor.SafeConstructor()
+        self._active: set[int] = set()  # nodes being built (a recursive alias must not loop)
+
+    def build(self, node: Node, path: Path) -> Any:
+        if id(node) in self._active:
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                value: Any = self._mapping(node, path)
+            elif isinstance(node, SequenceNode):
+                value = [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+            else:
+                value = self._scalar(node, path)
+            self.values.setdefault(path, self._span(node))
+            return value
+        finally:
+            self._active.discard(id(node))
+
+    def _scalar(self, node: ScalarNode, path: Path) -> Any:
+        if node.style in ("|", ">"):
+            self.block_starts[path] = node.start_mark.line + 2
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError:
+            return node.value  # e.g. an unknown tag: keep the text
+        except (ValueError, OverflowError):  # e.g. an impossible timestamp
+            return node.value
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict:
+        try:
+            self._constructor.flatten_mapping(node)  # resolve `<<: *anchor` merge keys
+        except yaml.constructor.ConstructorError:
+            pass
+        out: dict = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode):
+                key = self._scalar(key_node, ("<key>",))
+            else:  # a complex key (`? [a, b]`): Kubernetes has none; keep its text
+                key = str(key_node.value)
+            try:
+                hash(key)
+            except TypeError:
+                key = str(key)
+            sub = path + (key,)
+            if key in out:
+                span = self._span(key_node)
+                self.duplicates.append(Problem(
+                    f"key {key!r} is written twice in the same mapping; Kubernetes rejects this",
+                    self.file, span.line, span.column,
+                    fix=f"remove one of the {key!r} keys", end_line=span.end_line,
+                    end_column=span.end_column))
+            self.keys[sub] = self._span(key_node)
+            out[key] = self.build(value_node, sub)
+        return out
+
+    def _span(self, node: Node) -> Span:
+        start, end = node.start_mark, node.end_mark
+        line, col = start.line + 1, start.column + 1
+        end_line, end_col = self._end(node)
+        return Span(line, col, max(end_line, line), end_col)
+
+    def _end(self, node: Node) -> tuple[int, int]:
+        """(last line, end column) of a node, ignoring trailing blank lines and comments."""
+        if isinstance(node, (MappingNode, SequenceNode)) and not node.flow_style:
+            last = node.value[-1] if node.value else None
+            if last is None:
+                return node.start_mark.line + 1, node.start_mark.column + 1
+            if isinstance(node, MappingNode):
+                last = last[1]
+            return self._end(last)
+        end = node.end_mark
+        start_line = node.start_mark.line + 1
+        if end.column == 0 and end.line + 1 > start_line:
+            line = end.line  # the node ended with the previous line's break
+            while line > start_line and line <= len(self.lines) and not self.lines[line - 1].strip():
+                line -= 1
+            end_col = len(self.lines[line - 1]) + 1 if 0 < line <= len(self.lines) else 1
+            return line, end_col
+        return end.line + 1, end.column + 1
