@@ -1,0 +1,251 @@
+"""Serving DAP on stdio (one session) or on a loopback TCP port (one session per client).
+
+``make_handler(connection) -> handler`` builds the request handler of one session; the handler
+keeps the :class:`~tekton_debug.dap.wire.Connection` to send events, responses and reverse
+requests.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import ipaddress
+import logging
+import os
+import select
+import socket
+import sys
+import threading
+from typing import Any, Callable
+
+from tekton_debug.dap.wire import DEFERRED, UNKNOWN_REQUEST, Connection, Request
+from tekton_debug.errors import UserError
+
+log = logging.getLogger("tekton_debug.dap")
+
+MakeHandler = Callable[[Connection], object]
+
+#: ``body.error.id`` of the answer to a request sent without the token the adapter requires.
+TOKEN_REQUIRED = 5
+
+
+def serve_stdio(make_handler: MakeHandler) -> None:
+    """Serve one session on stdin/stdout until the client goes away.
+
+    The real stdin and stdout are moved to private descriptors for the wire. For the rest of the
+    process, ``sys.stdout`` and descriptor 1 (inherited by child processes) write to stderr, and
+    descriptor 0 reads /dev/null, so a stray ``print()`` or subprocess can neither corrupt the
+    stream nor swallow the client's bytes.
+    """
+    sys.stdout.flush()
+    wire_out = os.dup(1)  # os.dup() makes non-inheritable descriptors: children never see them
+    wire_in = os.dup(0)
+    os.dup2(2, 1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdout = sys.stderr
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    connection = Connection(wire_in, wire_out, name="stdio")
+    try:
+        handler = make_handler(connection)
+        connection.serve(handler)
+    finally:
+        connection.close()
+
+
+class TcpServer:
+    """A DAP server on a loopback port: every client connection is one session on its own thread.
+
+    The socket is bound and listening once the constructor returns (``port`` says which port,
+    also when 0 asked for a free one); :meth:`serve_forever` accepts clients until
+    :meth:`shutdown`.
+    """
+
+    def __init__(self, make_handler: MakeHandler, *, port: int = 0, host: str = "127.0.0.1",
+                 token: str | None = None) -> None:
+        family, address = _loopback(host)
+        if not 0 <= port <= 65535:
+            raise UserError(f"port {port} is not a TCP port", fix="use a port from 1 to 65535, "
+                            "or 0 to pick a free one")
+        self._make_handler = make_handler
+        self._token = token
+        self._listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self._listener.bind((address, port))
+            self._listener.listen()
+        except OSError as exc:
+            self._listener.close()
+            raise UserError(f"cannot listen on {address} port {port}: {exc.strerror or exc}",
+                            fix="choose another port, or 0 to pick a free one") from None
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._connections: set[Connection] = set()
+        self._threads: list[threading.Thread] = []
+        self._stopped = False
+        self._accepting = False
+        self._wake_r, self._wake_w = os.pipe()
+        log.info("DAP server listening on %s port %d", address, self.port)
+
+    def serve_forever(self) -> None:
+        """Accept clients until shutdown(); closes the listening socket before returning."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._accepting = True
+        poll = select.poll()
+        poll.register(self._listener.fileno(), select.POLLIN)
+        poll.register(self._wake_r, select.POLLIN)
+        try:
+            while not self._stopped:
+                ready = dict(poll.poll())
+                if self._wake_r in ready or self._stopped:
+                    break
+                try:
+                    sock, peer = self._listener.accept()
+                except OSError as exc:
+                    log.warning("DAP server: accept failed: %s", exc)
+                    continue
+                self._start_session(sock, peer)
+        finally:
+            with self._lock:
+                self._accepting = False
+                self._stopped = True
+                self._close_listener()
+
+    def _close_listener(self) -> None:
+        """Called with the lock held, by whoever is last to use the listener."""
+        self._listener.close()
+        if self._wake_r >= 0:
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
+
+    def _start_session(self, sock: socket.socket, peer: Any) -> None:
+        connection = Connection.from_socket(sock, name=f"tcp {peer[0]}:{peer[1]}")
+        with self._lock:
+            if self._stopped:
+                connection.close()
+                return
+            self._connections.add(connection)
+            thread = threading.Thread(target=self._session, args=(connection,),
+                                      name=f"DAP session {peer[1]}", daemon=True)
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _session(self, connection: Connection) -> None:
+        log.info("DAP %s: client connected", connection.name)
+        try:
+            handler = self._make_handler(connection)
+            if self._token is not None:
+                handler = _TokenGate(handler, connection, self._token)
+            connection.serve(handler)
+        except Exception:
+            log.exception("DAP %s: the session failed", connection.name)
+        finally:
+            connection.close()
+            with self._lock:
+                self._connections.discard(connection)
+
+    def shutdown(self) -> None:
+        """Stop accepting, close the listening socket and every client connection.
+        Idempotent; does not wait for the sessions' handlers to finish."""
+        with self._lock:
+            self._stopped = True
+            connections = list(self._connections)
+            if self._accepting:
+                os.write(self._wake_w, b"x")  # serve_forever() closes the listener
+            else:
+                self._close_listener()
+        for connection in connections:
+            connection.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the session threads to end (after shutdown(), or when clients leave)."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
+
+
+def serve_tcp(port: int, make_handler: MakeHandler, *, host: str = "127.0.0.1",
+              on_listening: Callable[[int], None] | None = None,
+              token: str | None = None) -> None:
+    """Serve DAP on a loopback TCP port until interrupted (Ctrl-C), one session per client.
+
+    ``port`` 0 picks a free port; ``on_listening(port)`` is told which one once clients can
+    connect. With ``token``, a client must give it as ``arguments.token`` of its launch or
+    attach request before anything but ``initialize`` is served.
+    """
+    server = TcpServer(make_handler, port=port, host=host, token=token)
+    try:
+        if on_listening is not None:
+            on_listening(server.port)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+
+
+def _loopback(host: str) -> tuple[socket.AddressFamily, str]:
+    """The address family and address to bind for ``host``, which must be a loopback address."""
+    if host == "localhost":
+        return socket.AF_INET, "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise UserError(f"the DAP server listens on loopback only, not on {host!r}",
+                        fix="use 127.0.0.1 (the default), ::1 or localhost; to reach it from "
+                            "another machine, forward the port (e.g. ssh -L)")
+    return (socket.AF_INET6 if address.version == 6 else socket.AF_INET), str(address)
+
+
+class _TokenGate:
+    """Serves nothing but ``initialize`` until a launch/attach request carries the token.
+
+    Any other request first, or a wrong token, is answered with an error and the connection is
+    closed. The token is removed from the arguments the handler sees.
+    """
+
+    _ADMITTING = ("launch", "attach")
+
+    def __init__(self, handler: object, connection: Connection, token: str) -> None:
+        self._handler = handler
+        self._connection = connection
+        self._token = token.encode("utf-8")
+        self._admitted = False
+
+    def __getattr__(self, name: str) -> Any:
+        if self._admitted or not name.endswith("_request"):
+            return getattr(self._handler, name)
+        return functools.partial(self._check, getattr(self._handler, name, None))
+
+    def _check(self, method: Callable[[Request], Any] | None, request: Request) -> Any:
+        if request.command == "initialize":
+            return self._call(method, request)
+        given = request.arguments.get("token") if request.command in self._ADMITTING else None
+        if isinstance(given, str) and hmac.compare_digest(given.encode("utf-8"), self._token):
+            self._admitted = True
+            request.arguments = {k: v for k, v in request.arguments.items() if k != "token"}
+            return self._call(method, request)
+        if given is None:
+            text = ("this adapter requires a token: give it as \"token\" in the launch or "
+                    "attach configuration")
+        else:
+            text = ("this adapter requires a token: the \"token\" given does not match the one "
+                    "the adapter was started with")
+        log.warning("DAP %s: refused '%s' without a valid token; closing", self._connection.name,
+                    request.command)
+        self._connection.fail(request, text, id=TOKEN_REQUIRED)
+        self._connection.close()
+        return DEFERRED
+
+    def _call(self, method: Callable[[Request], Any] | None, request: Request) -> Any:
+        if method is None:
+            self._connection.fail(request, f"unknown request '{request.command}'",
+                                  id=UNKNOWN_REQUEST)
+            return DEFERRED
+        return method(request)
