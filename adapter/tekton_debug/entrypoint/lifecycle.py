@@ -118,6 +118,11 @@ def _no_log(line: str) -> None:
     pass
 
 
+def _read_file(path: str) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
 @dataclass
 class Entrypointer:
     waiter: Waiter
@@ -138,6 +143,7 @@ class Entrypointer:
     on_pause: Callable[[PauseKind, int | None], None] | None = None
     on_resume: Callable[[PauseKind, str], None] | None = None  # kind, RELEASE_*
     debug_scripts_dir: str = "/tekton/debug/scripts"  # named in the banners
+    read_file: Callable[[str], str] = _read_file  # reads out.breakpointexit; OSError if missing
     end: StepEnd | None = field(default=None, init=False)
 
     # ---- the lifecycle -------------------------------------------------------------------
@@ -265,8 +271,7 @@ class Entrypointer:
 
     def _breakpoint_exit_code(self, path: str) -> int:
         try:
-            with open(path) as f:
-                text = f.read()
+            text = self.read_file(path)
         except OSError:
             self.log(f"error occurred while reading breakpoint exit code : breakpoint postfile "
                      f"{path} not found")
