@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import signal
 import socket
@@ -37,9 +38,15 @@ STDIO_ADAPTER = textwrap.dedent("""
             return {"childReadFromStdin": child_stdin.decode()}
 
         def disconnect_request(self, request):
-            self.connection.respond(request, {})
-            self.connection.close()
+            # answered and closed from another thread, while serving reads stdin again
+            threading.Thread(target=self.answer_and_close, args=(request,)).start()
             return DEFERRED
+
+        def answer_and_close(self, request):
+            self.connection.respond(request, {})
+            with open("close-now") as fifo:  # the client says when: by then serving reads stdin
+                fifo.read()
+            self.connection.close()
 
         def on_disconnect(self):
             print("disconnected", file=sys.stderr)
@@ -51,6 +58,14 @@ STDIO_ADAPTER = textwrap.dedent("""
 def frame(seq: int, command: str) -> bytes:
     body = json.dumps({"seq": seq, "type": "request", "command": command}).encode()
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def read_frame(stream) -> bytes:
+    """One whole message, header included, from a byte stream."""
+    header = stream.readline()
+    blank = stream.readline()
+    assert header.startswith(b"Content-Length: ") and blank == b"\r\n", header
+    return header + blank + stream.read(int(header[len(b"Content-Length: "):]))
 
 
 def parse_frames(data: bytes) -> list[dict]:
@@ -87,13 +102,17 @@ def test_stdio_adapter_exits_when_stdin_closes_and_stray_output_goes_to_stderr(s
         assert stray in err
 
 
-def test_stdio_adapter_closing_itself_exits_while_stdin_stays_open(stdio_adapter):
+def test_stdio_adapter_closed_from_another_thread_exits_while_stdin_stays_open(stdio_adapter,
+                                                                              tmp_path):
+    os.mkfifo(tmp_path / "close-now")
     stdio_adapter.stdin.write(frame(1, "disconnect"))
     stdio_adapter.stdin.flush()
-    out = stdio_adapter.stdout.read()  # ends when the adapter exits, stdin still open
-    assert stdio_adapter.wait(timeout=60) == 0
-    (response,) = parse_frames(out)
+    (response,) = parse_frames(read_frame(stdio_adapter.stdout))
     assert response["command"] == "disconnect" and response["success"] is True
+    with open(tmp_path / "close-now", "w") as fifo:
+        fifo.write("now")
+    assert stdio_adapter.stdout.read() == b""  # ends when the adapter exits, stdin still open
+    assert stdio_adapter.wait(timeout=60) == 0
     stdio_adapter.stdin.close()
 
 
