@@ -336,9 +336,10 @@ def test_corrupt_framing_ends_serve_cleanly_with_one_line_on_stderr(session, cap
     assert said in err and err.count("\n") == 1
 
 
-def test_oversized_content_length_ends_serve_naming_the_limit(session, capfd):
+@pytest.mark.parametrize("length", [b"%d" % (MAX_BODY_SIZE + 1), b"9" * 5000])
+def test_oversized_content_length_ends_serve_naming_the_limit(session, capfd, length):
     client, connection, _, thread = session
-    client.send_raw(b"Content-Length: %d\r\n\r\n{" % (MAX_BODY_SIZE + 1))
+    client.send_raw(b"Content-Length: " + length + b"\r\n\r\n{")
     thread.join()
     assert "exceeds the 64 MiB limit" in capfd.readouterr().err
 

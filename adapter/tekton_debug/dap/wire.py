@@ -153,7 +153,7 @@ def read_frame(reader: _Reader) -> bytes | None:
             value = value.strip()
             if not value.isdigit():
                 raise FramingError(f"invalid Content-Length {value[:30]!r}")
-            length = int(value)
+            length = int(value) if len(value) <= 18 else MAX_BODY_SIZE + 1
             if length > MAX_BODY_SIZE:
                 raise FramingError(f"a message of {length} bytes exceeds the "
                                    f"{MAX_BODY_SIZE // (1024 * 1024)} MiB limit")
