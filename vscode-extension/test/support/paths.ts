@@ -5,7 +5,6 @@ import * as path from 'path';
 /** vscode-extension/ (this file runs as out/test/support/paths.js). */
 export const EXTENSION_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const REPOSITORY_ROOT = path.resolve(EXTENSION_ROOT, '..');
-export const FIXTURES = path.join(EXTENSION_ROOT, 'test', 'fixtures');
 export const EXAMPLES = path.join(REPOSITORY_ROOT, 'examples');
 
 /** $TEKTON_DEBUG_PYTHON, else ../.venv/bin/python when it exists, else python3. */

@@ -1,0 +1,96 @@
+// Drives code-server in headless Chromium through one debug session of the failing Task.
+// Started by run.sh, which provides CODE_SERVER_URL, CHROMIUM, OUTPUT_DIR and TASK_FILE.
+import * as path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const url = process.env.CODE_SERVER_URL;
+const outputDir = process.env.OUTPUT_DIR;
+const taskFile = process.env.TASK_FILE ?? 'failing-task.yaml';
+const TIMEOUT = 60000;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+page.setDefaultTimeout(TIMEOUT);
+const shot = (name) => page.screenshot({ path: path.join(outputDir, `${name}.png`) });
+const step = (text) => console.log(`e2e: ${text}`);
+
+async function runCommand(title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+async function notifications() {
+  return page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts().catch(() => []);
+}
+
+let failed = false;
+try {
+  step(`opening ${url}`);
+  await page.goto(url);
+  await page.locator('.monaco-workbench .part.statusbar').waitFor();
+  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: taskFile }).first().waitFor();
+
+  step(`opening ${taskFile}`);
+  await page.keyboard.press('Control+P');
+  await page.locator('.quick-input-widget input').fill(taskFile);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: taskFile }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: taskFile }).waitFor();
+  await page.locator('.monaco-editor .view-lines').first().click();
+  await shot('1-task-open');
+
+  step('starting the debugger (F5, no launch.json)');
+  await page.keyboard.press('F5');
+  // With several debuggers for YAML, VS Code asks which one: take Tekton.
+  const picker = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tekton' }).first();
+  if (await picker.isVisible({ timeout: 3000 }).catch(() => false)) {
+    await picker.click();
+  }
+
+  step('waiting for the paused step in the Call Stack');
+  const pausedThread = page.locator('.debug-call-stack .monaco-list-row .thread', { hasText: 'build' });
+  await pausedThread.first().waitFor({ timeout: TIMEOUT });
+  await page.locator('.debug-call-stack .monaco-list-row .state.label', { hasText: /failed|exception/i }).first().waitFor();
+  step('waiting for the exception widget');
+  await page.locator('.exception-widget').first().waitFor();
+  const exceptionText = await page.locator('.exception-widget').first().innerText();
+  step(`exception widget: ${exceptionText.replace(/\s+/g, ' ').slice(0, 200)}`);
+  if (!/exit code 1/.test(exceptionText)) {
+    throw new Error(`the exception widget does not tell the exit code: ${exceptionText}`);
+  }
+  await shot('2-paused-on-failure');
+
+  step('opening a shell in the paused step');
+  await runCommand('Tekton: Open Shell in Paused Step');
+  const terminalTab = page.locator('.part.panel', { hasText: 'tekton: build' });
+  await terminalTab.first().waitFor();
+  await page.locator('.terminal-wrapper.active .xterm').first().waitFor();
+  await page.locator('.terminal-wrapper.active .xterm').first().click();
+  await page.keyboard.type('echo "in-step:$(pwd)"\n');
+  await page.locator('.terminal-wrapper.active .xterm-rows', { hasText: 'in-step:/' }).first().waitFor();
+  await shot('3-shell-in-step');
+
+  step('pressing Continue');
+  await page.locator('.debug-toolbar .action-label.codicon-debug-continue').first().click();
+  step('waiting for the session to end');
+  await page.locator('.debug-toolbar').first().waitFor({ state: 'hidden' });
+  await page.locator('.debug-call-stack .monaco-list-row .thread').first().waitFor({ state: 'detached' });
+  await shot('4-session-ended');
+  step('passed');
+} catch (error) {
+  failed = true;
+  console.error(`e2e: FAILED: ${error instanceof Error ? error.message : error}`);
+  console.error(`e2e: notifications: ${JSON.stringify(await notifications())}`);
+  await shot('failure').catch(() => {});
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

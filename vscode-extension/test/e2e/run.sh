@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# End-to-end test of the packaged extension in a real VS Code (code-server) driven by headless
+# Chromium: install the VSIX, open examples/failing-task.yaml, debug it, see the paused step and the
+# exception widget, open the shell, continue, see the session end. Screenshots: test-output/.
+#
+# Needs: code-server in $CODE_SERVER_DIR (default /tmp/code-server; see
+# shared/tools/install-code-server.sh), Chromium at $CHROMIUM (default /usr/bin/chromium),
+# the tekton-debug Python package in $TEKTON_DEBUG_PYTHON (default ../.venv/bin/python).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+ext=$(cd "$here/../.." && pwd)
+repo=$(cd "$ext/.." && pwd)
+code_server_dir=${CODE_SERVER_DIR:-/tmp/code-server}
+entry=$code_server_dir/node_modules/code-server/out/node/entry.js
+chromium=${CHROMIUM:-/usr/bin/chromium}
+python=${TEKTON_DEBUG_PYTHON:-$repo/.venv/bin/python}
+[ -x "$python" ] || python=$(command -v python3)
+out=$ext/test-output
+[ -e "$entry" ] || { echo "code-server not found at $entry: run shared/tools/install-code-server.sh $code_server_dir" >&2; exit 2; }
+[ -x "$chromium" ] || { echo "Chromium not found at $chromium: apt-get install chromium" >&2; exit 2; }
+"$python" -c 'import tekton_debug' || { echo "tekton_debug does not import in $python" >&2; exit 2; }
+
+cd "$ext"
+[ -e tekton-debug.vsix ] || npm run package
+mkdir -p "$out"
+work=$(mktemp -d /tmp/tekton-e2e.XXXXXX)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The workspace: a copy of the example, so that the run leaves the repository as it was.
+mkdir -p "$work/workspace" "$work/user/User" "$work/extensions"
+task=$repo/examples/failing-task.yaml
+
+cp "$task" "$work/workspace/failing-task.yaml"
+cat > "$work/user/User/settings.json" <<JSON
+{
+  "tekton-debug.python": "$python",
+  "tekton-debug.trace": true,
+  "workbench.startupEditor": "none",
+  "workbench.tips.enabled": false,
+  "workbench.welcomePage.walkthroughs.openOnInstall": false,
+  "security.workspace.trust.enabled": false,
+  "telemetry.telemetryLevel": "off",
+  "extensions.autoCheckUpdates": false,
+  "extensions.autoUpdate": false,
+  "update.mode": "none",
+  "debug.toolBarLocation": "floating",
+  "debug.openDebug": "openOnDebugBreak",
+  "window.commandCenter": false,
+  "chat.commandCenter.enabled": false
+}
+JSON
+
+cs() { node "$entry" --user-data-dir "$work/user" --extensions-dir "$work/extensions" "$@"; }
+cs --install-extension "$ext/tekton-debug.vsix" >"$out/install.log" 2>&1 || { cat "$out/install.log" >&2; exit 1; }
+
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+cs --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
+   --disable-workspace-trust --disable-getting-started-override --ignore-last-opened "$work/workspace" \
+   >"$out/code-server.log" 2>&1 &
+server_pid=$!
+
+CODE_SERVER_URL="http://127.0.0.1:$port/?folder=$work/workspace" CHROMIUM="$chromium" OUTPUT_DIR="$out" \
+  TASK_FILE="failing-task.yaml" node "$here/e2e.mjs"
