@@ -123,8 +123,6 @@ class DebugAdapter:
         try:
             body = self._begin()
         except Exception as exc:  # UserError or a bug: either way the client hears of it
-            if not isinstance(exc, UserError):
-                log.exception("starting the TaskRun failed")
             self.conn.fail(launch, exc)
             return
         self.conn.respond(launch, body)
@@ -386,9 +384,7 @@ class DebugAdapter:
     def _repl(self, request: wire.Request, index: int, expression: str) -> None:
         try:
             body = self._require_variables().run_command(index, expression)
-        except Exception as exc:
-            if not isinstance(exc, UserError):
-                log.exception("evaluate failed")
+        except Exception as exc:  # fail() logs what is not the user's error
             self.conn.fail(request, exc)
             return
         self.conn.respond(request, body)
