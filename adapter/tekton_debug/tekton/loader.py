@@ -22,8 +22,8 @@ from typing import Any
 
 from tekton_debug.errors import Problem, UserError, ValidationError
 from tekton_debug.tekton.duration import parse_duration
-from tekton_debug.tekton.model import (DebugSpec, Document, EnvVar, ParamSpec, ResultSpec, Step,
-                                       TaskRun, TaskSpec, WorkspaceDecl)
+from tekton_debug.tekton.model import (DebugSpec, Document, EnvVar, ParamSpec, Pos, ResultSpec,
+                                       Step, TaskRun, TaskSpec, WorkspaceDecl)
 from tekton_debug.tekton.validation import (debug_fields, declared_type, in_order, kind_of,
                                             merge_step_template, validate_document,
                                             validate_taskrun)
@@ -191,8 +191,10 @@ def _debug(doc: YamlDoc, spec: dict) -> DebugSpec | None:
     if spelling is None:
         return None
     where = ("spec", "breakpoint") if spelling == "seed" else ("spec", "debug")
-    return DebugSpec(on_failure=on_failure, before_steps=list(before), spelling=spelling,
-                     pos=doc.pos(where))
+    key, value = doc.key_span(where), doc.span(where)
+    pos = Pos(doc.file, key.line, key.column, value.end_line if value else key.end_line) \
+        if key else None
+    return DebugSpec(on_failure=on_failure, before_steps=list(before), spelling=spelling, pos=pos)
 
 
 def _param_value(value: Any) -> Any:

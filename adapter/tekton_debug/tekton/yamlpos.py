@@ -112,7 +112,7 @@ class YamlDoc:
             key = True
 
 
-def syntax_error(err: yaml.YAMLError, file: str | None) -> UserError:
+def syntax_error(err: yaml.YAMLError, file: str | None, text: str = "") -> UserError:
     """A UserError for a PyYAML error, located at the problem's mark."""
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     problem = getattr(err, "problem", None) or str(err)
@@ -123,6 +123,10 @@ def syntax_error(err: yaml.YAMLError, file: str | None) -> UserError:
     line = mark.line + 1 if mark is not None else None
     column = mark.column + 1 if mark is not None else None
     fix = _syntax_fix(problem)
+    if mark is not None and text:
+        lines = text.splitlines()
+        if mark.line < len(lines) and "\t" in lines[mark.line][:mark.column + 1]:
+            fix = _syntax_fix("tab")
     return UserError(message, problems=[Problem(message, file, line, column, fix)])
 
 
@@ -159,7 +163,7 @@ def load_documents(text: str, file: str | None = None) -> list[YamlDoc]:
                                 keys=builder.keys, block_starts=builder.block_starts,
                                 duplicate_keys=builder.duplicates))
     except yaml.YAMLError as e:
-        raise syntax_error(e, file) from None
+        raise syntax_error(e, file, text) from None
     return docs
 
 

@@ -1,0 +1,112 @@
+"""YAML with positions: where each value and key stands, and located syntax errors."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tekton_debug.errors import UserError
+from tekton_debug.tekton.yamlpos import YamlDoc, load_documents
+
+TEXT = textwrap.dedent("""\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: demo
+    spec:
+      steps:
+        - name: build
+          image: alpine
+          script: |
+            echo one
+
+            echo two
+
+        # a comment between steps
+        - name: test
+          image: alpine
+          onError: continue
+    """)
+
+
+def test_values_are_plain_python_objects():
+    (doc,) = load_documents(TEXT, "t.yaml")
+    assert doc.data["spec"]["steps"][1] == {"name": "test", "image": "alpine",
+                                            "onError": "continue"}
+    assert doc.data["spec"]["steps"][0]["script"] == "echo one\n\necho two\n"
+
+
+def test_sequence_item_spans_from_its_first_to_its_last_line():
+    (doc,) = load_documents(TEXT, "t.yaml")
+    first = doc.pos(("spec", "steps", 0))
+    second = doc.pos(("spec", "steps", 1))
+    assert (first.file, first.line, first.end_line) == ("t.yaml", 7, 12)
+    assert (second.line, second.end_line) == (15, 17)
+
+
+def test_key_position_points_at_the_key():
+    (doc,) = load_documents(TEXT, "t.yaml")
+    key = doc.key_pos(("spec", "steps", 1, "onError"))
+    value = doc.pos(("spec", "steps", 1, "onError"))
+    assert (key.line, key.column) == (17, 7)
+    assert (value.line, value.column) == (17, 16)
+
+
+def test_block_scalar_text_starts_on_the_line_after_the_indicator():
+    (doc,) = load_documents(TEXT, "t.yaml")
+    pos = doc.text_pos(("spec", "steps", 0, "script"))
+    assert (pos.line, pos.column) == (10, 9)
+
+
+def test_multi_document_file_gives_each_document_its_own_lines():
+    text = "kind: Task\n---\n\n---\nkind: TaskRun\nspec: {a: 1}\n"
+    docs = load_documents(text, "m.yaml")
+    assert [d.data["kind"] for d in docs] == ["Task", "TaskRun"]
+    assert docs[1].pos(("spec", "a")).line == 6
+
+
+def test_syntax_error_is_a_user_error_with_line_and_column():
+    text = "kind: Task\nspec:\n  steps: [a, b\n  other: 1\n"
+    with pytest.raises(UserError) as err:
+        load_documents(text, "bad.yaml")
+    problem = err.value.first
+    assert problem.file == "bad.yaml"
+    assert problem.message.startswith("YAML syntax error")
+    assert problem.line == 4
+    assert problem.column is not None and problem.fix
+
+
+def test_value_with_colon_space_error_suggests_quoting():
+    with pytest.raises(UserError) as err:
+        load_documents("a: b\n  c: d\n", "x.yaml")
+    assert (err.value.first.line, err.value.first.column) == (2, 4)
+    assert "quote" in err.value.first.fix
+
+
+def test_tab_indentation_is_reported_with_its_line():
+    with pytest.raises(UserError) as err:
+        load_documents("spec:\n\tsteps: []\n", "tab.yaml")
+    assert err.value.first.line == 2
+    assert "tab" in err.value.first.fix
+
+
+def test_duplicate_keys_are_recorded_as_problems():
+    (doc,) = load_documents("kind: Task\nspec: {}\nkind: TaskRun\n", "d.yaml")
+    (problem,) = doc.duplicate_keys
+    assert problem.line == 3 and "'kind'" in problem.message
+
+
+def test_anchors_and_merge_keys_are_resolved():
+    (doc,) = load_documents("base: &b {image: alpine}\nstep:\n  <<: *b\n  name: x\n")
+    assert doc.data["step"] == {"image": "alpine", "name": "x"}
+
+
+def test_recursive_alias_does_not_loop():
+    (doc,) = load_documents("a: &x [1, *x]\n")
+    assert doc.data["a"][0] == 1
+
+
+def test_object_without_positions_answers_none():
+    doc = YamlDoc.from_object({"spec": {"steps": []}}, "api")
+    assert doc.pos(("spec",)) is None and doc.key_pos(("spec",)) is None
