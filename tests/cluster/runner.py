@@ -8,7 +8,7 @@ import os
 import yaml
 from aiohttp import web
 
-from tests.cluster.server import Api, Cluster
+from tests.cluster.server import LISTENER, Api, Cluster
 
 
 def write_kubeconfig(path: str, url: str, *, namespace: str = "default",
@@ -33,7 +33,7 @@ class Listener:
     def __init__(self, cluster: Cluster, port: int = 0) -> None:
         self.cluster = cluster
         self.api = Api(cluster)
-        self.api.app["server"] = self
+        self.api.app[LISTENER] = self
         self.port = port
         self.runner: web.AppRunner | None = None
         self.site: web.TCPSite | None = None

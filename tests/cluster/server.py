@@ -29,6 +29,7 @@ from tests.cluster.store import (CONFIGMAPS, NAMESPACES, PODS, SSAR, TASKRUNS, T
 from tests.cluster import tekton
 
 USER = "test-user"
+LISTENER: web.AppKey = web.AppKey("listener")
 TEKTON_NS = "tekton-pipelines"
 _NAME_RE = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 
@@ -1136,7 +1137,7 @@ class Api:
             await c.expire_timeout(body.get("namespace", "default"), body["name"])
             return _json({})
         if what == "go-away":
-            server = request.app["server"]
+            server = request.app[LISTENER]
             c.spawn(server.go_away(float(body.get("seconds", 1))))
             return _json({})
         raise ApiError(404, "NotFound", f"no such fault: {what}")
