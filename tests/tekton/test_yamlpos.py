@@ -110,3 +110,11 @@ def test_recursive_alias_does_not_loop():
 def test_object_without_positions_answers_none():
     doc = YamlDoc.from_object({"spec": {"steps": []}}, "api")
     assert doc.pos(("spec",)) is None and doc.key_pos(("spec",)) is None
+
+
+def test_nested_aliases_do_not_multiply_the_work():
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 30):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    (doc,) = load_documents("\n".join(lines) + "\n")
+    assert doc.data["a29"][0] is doc.data["a28"]

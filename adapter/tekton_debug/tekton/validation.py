@@ -551,8 +551,6 @@ def _steps(c: _Checker, base: Path, steps: Any, template: dict) -> list[tuple[in
                 c.add(spath + ("script",), f"{label} sets both script and {where}; Tekton "
                       "allows only one", "remove command (put the program in the script, or "
                       "its first line as `#!/bin/sh`)", key=True)
-        elif not step.get("command") and raw.get("ref") is None:
-            pass  # the image's entrypoint runs, as in Tekton
         on_error = raw.get("onError")
         if on_error is not None and (not isinstance(on_error, str) or (
                 on_error not in ON_ERROR and not on_error.startswith("$(params."))):

@@ -179,8 +179,13 @@ class _Builder:
         self.duplicates: list[Problem] = []
         self._constructor = yaml.constructor.SafeConstructor()
         self._active: set[int] = set()  # nodes being built (a recursive alias must not loop)
+        # nodes already built: an alias reuses the value, so nested aliases cannot blow up
+        self._built: dict[int, Any] = {}
 
     def build(self, node: Node, path: Path) -> Any:
+        if id(node) in self._built:  # an alias: the anchored value again (as PyYAML shares it)
+            self.values.setdefault(path, self._span(node))
+            return self._built[id(node)]
         if id(node) in self._active:
             return None
         self._active.add(id(node))
@@ -192,6 +197,7 @@ class _Builder:
             else:
                 value = self._scalar(node, path)
             self.values.setdefault(path, self._span(node))
+            self._built[id(node)] = value
             return value
         finally:
             self._active.discard(id(node))
