@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--namespace", default="default")
     p.add_argument("--token", default=None, help="a bearer token to put in the kubeconfig")
     p.add_argument("--bookmark-interval", type=float, default=5.0)
+    p.add_argument("--root", default=None,
+                   help="directory for the pods' files (default: a temporary one, removed at exit)")
     args = p.parse_args(argv)
     try:
         parse_version(args.tekton_version)
@@ -32,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _serve(args: argparse.Namespace) -> int:
     cluster = Cluster(tekton_version=args.tekton_version, api_fields=args.api_fields,
-                      namespace=args.namespace, bookmark_interval=args.bookmark_interval)
+                      namespace=args.namespace, bookmark_interval=args.bookmark_interval,
+                      root=args.root)
     listener = Listener(cluster, args.port)
     try:
         await listener.start()

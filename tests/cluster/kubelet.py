@@ -23,6 +23,7 @@ from typing import Callable
 from tests.cluster import steps as step_runtime
 from tests.cluster.tekton import PodPlan, StepPlan, termination_message
 
+_PRIVATE = re.compile(r"(?<![\w./-])/tekton/(debug/info|termination)(?=/|$|[\s'\";:)])")
 _PATH = re.compile(r"(?<![\w./-])/(tekton|workspace)(?=/|$|[\s'\";:)])")
 
 
@@ -118,24 +119,25 @@ class PodRuntime:
         self.killed = False
         self._tasks: list[asyncio.Task] = []
         for s in plan.steps:
-            env = {k: self.rewrite(v) for k, v in s.env.items()}
+            env = {k: self.rewrite(v, s.index) for k, v in s.env.items()}
             env["TEKTON_DEBUG_INFO_DIR"] = step_runtime.step_info_dir(root, s.index)
             cwd = self.rewrite(s.working_dir) if s.working_dir else os.path.join(root, "workspace")
             term = step_runtime.termination_path(root, s.index)
             self.containers[s.container] = Container(s, env, cwd, term)
 
     # ---- paths ---------------------------------------------------------------------------------
-    def rewrite(self, text: str) -> str:
+    def rewrite(self, text: str, index: int | None = None) -> str:
+        """``text`` with the container paths ``/tekton/...`` and ``/workspace/...`` made host paths
+        (as seen from step ``index``: its own ``/tekton/debug/info`` and ``/tekton/termination``)."""
+        if index is not None:
+            text = _PRIVATE.sub(lambda m: (step_runtime.step_info_dir(self.root, index)
+                                           if m.group(1) == "debug/info" else
+                                           step_runtime.termination_path(self.root, index)), text)
         return _PATH.sub(lambda m: os.path.join(self.root, m.group(1)), text)
 
     def rewrite_argv(self, argv: list[str], container: Container | None = None) -> list[str]:
-        out = []
-        for a in argv:
-            if container is not None and a == "/tekton/termination":
-                out.append(container.termination_path)
-            else:
-                out.append(self.rewrite(a))
-        return out
+        index = container.plan.index if container is not None else None
+        return [self.rewrite(a, index) for a in argv]
 
     def process_env(self, container: Container) -> dict[str, str]:
         return {**os.environ, **container.env}
@@ -222,7 +224,7 @@ class PodRuntime:
                    tty: bool) -> tuple[asyncio.subprocess.Process | None, int | None]:
         """Start ``argv`` in the container's environment: (process, None), or for a tty
         (None, master fd) with the child's pid tracked in ``pty_pids``."""
-        argv = self.rewrite_argv(argv)
+        argv = self.rewrite_argv(argv, container)
         env = self.process_env(container)
         if tty:
             master, slave = pty.openpty()

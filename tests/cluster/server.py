@@ -116,6 +116,53 @@ def _walk(doc: Any, parts: list[str]) -> Any:
     return cur
 
 
+def _proto_fields(data: bytes) -> dict[int, list]:
+    """The fields of one protobuf message: number -> [int or bytes, ...]."""
+    fields: dict[int, list] = {}
+    i = 0
+
+    def varint() -> int:
+        nonlocal i
+        shift = value = 0
+        while True:
+            b = data[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return value
+    while i < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value: Any = varint()
+        elif wire == 2:
+            n = varint()
+            value, i = data[i:i + n], i + n
+        elif wire == 1:
+            value, i = data[i:i + 8], i + 8
+        elif wire == 5:
+            value, i = data[i:i + 4], i + 4
+        else:
+            raise bad_request("the body of the request was in an unknown format")
+        fields.setdefault(number, []).append(value)
+    return fields
+
+
+def _access_review_from_protobuf(raw: bytes) -> dict:
+    """kubectl sends SelfSubjectAccessReviews as protobuf: read the resource attributes."""
+    if not raw.startswith(b"k8s\x00"):
+        raise bad_request("the body of the request was in an unknown format")
+    unknown = _proto_fields(raw[4:])
+    review = _proto_fields((unknown.get(2) or [b""])[0])
+    spec = _proto_fields((review.get(2) or [b""])[0])
+    attrs = _proto_fields((spec.get(1) or [b""])[0])
+    names = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource",
+             6: "subresource", 7: "name"}
+    return {"spec": {"resourceAttributes": {
+        name: attrs[n][0].decode() for n, name in names.items() if attrs.get(n)}}}
+
+
 class Run:
     """Tekton's controller and the kubelet for one TaskRun: from creation to its end."""
 
@@ -589,6 +636,13 @@ class Api:
         return "as=Table" in request.headers.get("Accept", "")
 
     async def _body(self, request: web.Request) -> Any:
+        ctype = request.headers.get("Content-Type", "")
+        if "protobuf" in ctype and request.path.endswith("/selfsubjectaccessreviews"):
+            return _access_review_from_protobuf(await request.read())
+        if "protobuf" in ctype:
+            raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown '
+                           f'format - accepted media types include: application/json, '
+                           f'application/yaml')
         raw = await request.read()
         try:
             if "yaml" in request.headers.get("Content-Type", ""):
