@@ -1,10 +1,12 @@
 /** "Tekton: Continue as Failed" and "Tekton: Open Shell in Paused Step": custom DAP requests. */
 import * as vscode from 'vscode';
-import { DEBUG_TYPE } from './core/configuration';
+import { DEBUG_TYPE, launchFileConfiguration } from './core/configuration';
 import { resolveCommandTarget } from './core/commandTarget';
 
 export const FAIL_CONTINUE = 'tekton.failContinue';
 export const OPEN_SHELL = 'tekton.openShell';
+/** Run by the language server's "Debug Task" / "Debug TaskRun" code lens with the document's URI. */
+export const DEBUG_FILE = 'tekton.debugFile';
 
 function stackItem(): { session: vscode.DebugSession; threadId: number } | undefined {
   // vscode.debug.activeStackItem: VS Code 1.90 and later (a DebugThread or a DebugStackFrame).
@@ -26,6 +28,29 @@ async function sendToPausedStep(request: string, arg: unknown, sessions: Map<str
   }
 }
 
+function fileUri(arg: unknown): vscode.Uri | undefined {
+  if (arg instanceof vscode.Uri) {
+    return arg;
+  }
+  if (typeof arg === 'string' && arg) {
+    return vscode.Uri.parse(arg);
+  }
+  return vscode.window.activeTextEditor?.document.uri;
+}
+
+async function debugFile(arg: unknown): Promise<void> {
+  const uri = fileUri(arg);
+  if (!uri || uri.scheme !== 'file') {
+    void vscode.window.showErrorMessage('Tekton: open a Task or TaskRun YAML file saved on disk to debug it.');
+    return;
+  }
+  const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  if (document?.isDirty) {
+    await document.save(); // the adapter reads the file from disk
+  }
+  await vscode.debug.startDebugging(vscode.workspace.getWorkspaceFolder(uri), launchFileConfiguration(uri.fsPath));
+}
+
 export function registerCommands(context: vscode.ExtensionContext): void {
   const sessions = new Map<string, vscode.DebugSession>();
   context.subscriptions.push(
@@ -33,5 +58,6 @@ export function registerCommands(context: vscode.ExtensionContext): void {
     vscode.debug.onDidTerminateDebugSession((s) => { sessions.delete(s.id); }),
     vscode.commands.registerCommand(FAIL_CONTINUE, (arg?: unknown) => sendToPausedStep('tekton/failContinue', arg, sessions)),
     vscode.commands.registerCommand(OPEN_SHELL, (arg?: unknown) => sendToPausedStep('tekton/openShell', arg, sessions)),
+    vscode.commands.registerCommand(DEBUG_FILE, debugFile),
   );
 }

@@ -72,14 +72,12 @@ function launchCurrentFile(doc: ActiveDocument | undefined): Resolution {
   if (!doc.fsPath) {
     return { error: `Save ${doc.name} to a file first: the debugger runs a Task from a file on disk.` };
   }
-  return {
-    config: {
-      type: DEBUG_TYPE,
-      request: 'launch',
-      name: `Debug ${path.basename(doc.fsPath)}`,
-      task: doc.fsPath,
-    },
-  };
+  return { config: launchFileConfiguration(doc.fsPath) };
+}
+
+/** "Debug <file>": launch a Task or TaskRun file (F5 without launch.json, the language server's lens). */
+export function launchFileConfiguration(fsPath: string): TektonDebugConfiguration {
+  return { type: DEBUG_TYPE, request: 'launch', name: `Debug ${path.basename(fsPath)}`, task: fsPath };
 }
 
 /**
@@ -158,7 +156,7 @@ export function dynamicConfigurations(docs: ActiveDocument[]): TektonDebugConfig
       continue;
     }
     seen.add(doc.fsPath);
-    configs.push({ type: DEBUG_TYPE, request: 'launch', name: `Debug ${path.basename(doc.fsPath)}`, task: doc.fsPath });
+    configs.push(launchFileConfiguration(doc.fsPath));
   }
   return configs;
 }

@@ -6,6 +6,7 @@ import { chromium } from 'playwright-core';
 const url = process.env.CODE_SERVER_URL;
 const outputDir = process.env.OUTPUT_DIR;
 const taskFile = process.env.TASK_FILE ?? 'failing-task.yaml';
+const pausedStep = process.env.PAUSED_STEP ?? 'test';
 const TIMEOUT = 60000;
 
 const browser = await chromium.launch({
@@ -56,7 +57,7 @@ try {
   }
 
   step('waiting for the paused step in the Call Stack');
-  const pausedThread = page.locator('.debug-call-stack .monaco-list-row .thread', { hasText: 'build' });
+  const pausedThread = page.locator('.debug-call-stack .monaco-list-row .thread', { hasText: pausedStep });
   await pausedThread.first().waitFor({ timeout: TIMEOUT });
   await page.locator('.debug-call-stack .monaco-list-row .state.label', { hasText: /failed|exception/i }).first().waitFor();
   step('waiting for the exception widget');
@@ -70,12 +71,13 @@ try {
 
   step('opening a shell in the paused step');
   await runCommand('Tekton: Open Shell in Paused Step');
-  const terminalTab = page.locator('.part.panel', { hasText: 'tekton: build' });
+  const terminalTab = page.locator('.part.panel', { hasText: `tekton: ${pausedStep}` });
   await terminalTab.first().waitFor();
   await page.locator('.terminal-wrapper.active .xterm').first().waitFor();
   await page.locator('.terminal-wrapper.active .xterm').first().click();
-  await page.keyboard.type('echo "in-step:$(pwd)"\n');
-  await page.locator('.terminal-wrapper.active .xterm-rows', { hasText: 'in-step:/' }).first().waitFor();
+  // the step before wrote build/log.txt in the working directory the steps share
+  await page.keyboard.type('echo "in-step: $(cat build/log.txt)"\n');
+  await page.locator('.terminal-wrapper.active .xterm-rows', { hasText: 'in-step: compiled' }).first().waitFor();
   await shot('3-shell-in-step');
 
   step('pressing Continue');

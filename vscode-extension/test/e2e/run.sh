@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The workspace: a copy of the example, so that the run leaves the repository as it was.
-mkdir -p "$work/workspace" "$work/user/User" "$work/extensions"
+mkdir -p "$work/workspace" "$work/user/User" "$work/user/Machine" "$work/extensions"
 task=$repo/examples/failing-task.yaml
 
 cp "$task" "$work/workspace/failing-task.yaml"
@@ -54,6 +54,9 @@ cat > "$work/user/User/settings.json" <<JSON
   "chat.commandCenter.enabled": false
 }
 JSON
+
+# A remote window (code-server is one) takes machine-scoped settings from the Machine settings only.
+printf '{\n  "tekton-debug.python": "%s"\n}\n' "$python" > "$work/user/Machine/settings.json"
 
 cs() { node "$entry" --user-data-dir "$work/user" --extensions-dir "$work/extensions" "$@"; }
 cs --install-extension "$ext/tekton-debug.vsix" >"$out/install.log" 2>&1 || { cat "$out/install.log" >&2; exit 1; }
