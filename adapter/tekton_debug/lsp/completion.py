@@ -1,8 +1,8 @@
 """Completion: Tekton variables after ``$(``, and step names in ``beforeSteps``.
 
 Works on the line's text, not on the YAML: while a variable is being typed the YAML often does not
-parse (an open quote or bracket). The declarations then come from the last version of the
-document that parsed.
+parse (an open quote or bracket). The declarations then come from the text without the line being
+typed, or else from the last version of the document that parsed.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import re
 
 from lsprotocol import types
 
-from tekton_debug.lsp.document import Analysis, TaskInfo, referenced_task
+from tekton_debug.lsp.document import Analysis, TaskInfo, analyse, referenced_task
 from tekton_debug.lsp.refs import Candidate, candidates
 from tekton_debug.lsp.source import Source
 
 TRIGGER_CHARACTERS = ["(", ".", "[", " ", "-"]
 
+_WORD = re.compile(r"[A-Za-z0-9_\-]*")
 _TYPED = re.compile(r"^[A-Za-z0-9_.\-\[\]*]*$")
 _FLOW_BEFORE_STEPS = re.compile(r"^\s*(?:-\s+)?beforeSteps:\s*\[(?P<items>[^\]]*)$")
 _BLOCK_ITEM = re.compile(r"^(?P<indent>\s*)-\s*(?P<item>[^\s#]*)$")
@@ -32,8 +33,8 @@ def completion(analysis: Analysis, fallback: Analysis | None, source: Source, li
     """Items at the cursor; ``fallback`` is the last analysis of this document that parsed."""
     if not analysis.tekton:
         return []
-    known = analysis if analysis.objects else fallback
-    if known is None or not known.objects:
+    known = _known(analysis, fallback, source, line0)
+    if known is None:
         return []
     obj = known.object_at(line0 + 1)
     if obj is None:
@@ -52,6 +53,21 @@ def completion(analysis: Analysis, fallback: Analysis | None, source: Source, li
     return []
 
 
+def _known(analysis: Analysis, fallback: Analysis | None, source: Source,
+           line0: int) -> Analysis | None:
+    """The analysis to take declarations from: this text's; when it does not parse, this text
+    without the line being typed; else the last one that parsed."""
+    if analysis.objects:
+        return analysis
+    lines = source.text.splitlines(keepends=True)
+    if 0 <= line0 < len(lines):
+        lines[line0] = "\n"
+        repaired = analyse("".join(lines), analysis.file)
+        if repaired.objects:
+            return repaired
+    return fallback if fallback is not None and fallback.objects else None
+
+
 def _variables(typed: str, task: TaskInfo | None, source: Source, line0: int,
                column0: int) -> list[types.CompletionItem]:
     all_candidates = candidates(task)
@@ -63,7 +79,9 @@ def _variables(typed: str, task: TaskInfo | None, source: Source, line0: int,
         head = root + "."
         chosen = [c for c in all_candidates if c.head == head]
     after = source.line(line0)[column0:]
-    rng = source.range(line0, column0 - len(partial), line0, column0)
+    rest = _WORD.match(after).group(0)  # type: ignore[union-attr]
+    after = after[len(rest):]
+    rng = source.range(line0, column0 - len(partial), line0, column0 + len(rest))
     items = []
     for i, c in enumerate(chosen):
         new_text = c.label + (")" if c.complete and not after.startswith(")") else "")
