@@ -62,11 +62,14 @@ class CancelToken:
 
 
 class FileWaiter:
-    """Implements ``lifecycle.Waiter`` on the real file system."""
+    """Implements ``lifecycle.Waiter`` on the real file system. One thread at a time: give each
+    thread that waits its own FileWaiter (they may share a CancelToken)."""
 
     def __init__(self, cancel: CancelToken | None = None, *, use_inotify: bool = True) -> None:
         self.cancel_token = cancel or CancelToken()
         self._use_inotify = use_inotify and inotify_simple is not None
+        self._inotify = None
+        self._watched: set[str] = set()
 
     def cancel(self) -> None:
         self.cancel_token.cancel()
@@ -108,39 +111,51 @@ class FileWaiter:
     def _wait_until(self, ready, paths: list[str]) -> None:
         if self.cancel_token.cancelled:
             raise WaitCancelled()
+        if ready():
+            return
         watch = self._watch(paths)
-        try:
-            while True:
-                if ready():
-                    return
-                if self.cancel_token.cancelled:
-                    raise WaitCancelled()
-                fds = [self.cancel_token.fd] + ([watch.fileno()] if watch else [])
-                timeout = RECHECK_INTERVAL if watch else POLL_INTERVAL
-                readable, _, _ = select.select(fds, [], [], timeout)
-                if self.cancel_token.fd in readable or self.cancel_token.cancelled:
-                    raise WaitCancelled()
-                if watch and readable:
-                    watch.read(timeout=0)
-        finally:
-            if watch:
-                watch.close()
+        while True:
+            if ready():
+                return
+            if self.cancel_token.cancelled:
+                raise WaitCancelled()
+            fds = [self.cancel_token.fd] + ([watch.fileno()] if watch else [])
+            timeout = RECHECK_INTERVAL if watch else POLL_INTERVAL
+            readable, _, _ = select.select(fds, [], [], timeout)
+            if self.cancel_token.fd in readable or self.cancel_token.cancelled:
+                raise WaitCancelled()
+            if watch and readable:
+                watch.read(timeout=0)
 
     def _watch(self, paths: list[str]):
-        """An inotify instance watching the directories of ``paths`` (None: poll instead)."""
+        """The inotify instance, watching the directories of ``paths`` (None: poll instead).
+
+        One instance serves every wait of this waiter and lives until :meth:`close`: closing an
+        inotify descriptor waits for a kernel grace period (several milliseconds), too slow to do
+        per wait. Watches stay too; events of earlier waits only cause a harmless re-check."""
         if not self._use_inotify:
             return None
-        dirs = {os.path.dirname(os.path.abspath(p)) for p in paths}
+        if self._inotify is None:
+            try:
+                self._inotify = inotify_simple.INotify()
+            except OSError:
+                self._use_inotify = False
+                return None
         flags = inotify_simple.flags
         mask = (flags.CREATE | flags.MOVED_TO | flags.CLOSE_WRITE | flags.MODIFY | flags.ATTRIB)
-        try:
-            ino = inotify_simple.INotify()
-        except OSError:
-            return None
-        try:
-            for d in dirs:
-                ino.add_watch(d, mask)
-        except OSError:  # a directory that does not exist yet: poll
+        for d in {os.path.dirname(os.path.abspath(p)) for p in paths}:
+            if d in self._watched:
+                continue
+            try:
+                self._inotify.add_watch(d, mask)
+            except OSError:  # a directory that does not exist yet: poll this time
+                return None
+            self._watched.add(d)
+        return self._inotify
+
+    def close(self) -> None:
+        """Release the inotify instance (takes a few milliseconds: do it once, at the end)."""
+        ino, self._inotify = self._inotify, None
+        self._watched.clear()
+        if ino is not None:
             ino.close()
-            return None
-        return ino

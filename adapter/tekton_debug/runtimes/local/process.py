@@ -1,0 +1,269 @@
+"""Step processes on this host: spawned in their own process group, their stdout and stderr read in
+64 KB chunks, their whole group killed when the step's "container" ends.
+
+No orphans: every group is also registered with a :class:`GroupReaper`, a small watchdog process
+that holds the read end of a pipe from this one and kills every registered group when the pipe
+closes, i.e. when this process dies for any reason (SIGKILL included). It covers what
+``PR_SET_PDEATHSIG`` cannot: that signal reaches only the direct child (not a step's own children
+or background daemons), fires when the *thread* that forked exits, and needs ``preexec_fn``, which
+is unsafe in a process with threads.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable, Mapping, Sequence
+
+from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepTimedOut
+
+CHUNK = 64 * 1024
+CANCEL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a run is cancelled
+
+_WATCHDOG = """
+import os, signal, sys
+groups = set()
+for line in sys.stdin.buffer:
+    line = line.strip()
+    if line == b"q":
+        sys.exit(0)
+    if line[:1] == b"+":
+        groups.add(int(line[1:]))
+    elif line[:1] == b"-":
+        groups.discard(int(line[1:]))
+for g in groups:
+    try:
+        os.killpg(g, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class GroupReaper:
+    """Kills registered process groups if this process dies; :meth:`close` dismisses it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._closed = False
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._proc is None:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-S", "-E", "-c", _WATCHDOG], stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.write(line.encode() + b"\n")
+                self._proc.stdin.flush()
+            except OSError:
+                pass
+
+    def add(self, pgid: int) -> None:
+        self._send(f"+{pgid}")
+
+    def remove(self, pgid: int) -> None:
+        self._send(f"-{pgid}")
+
+    def close(self) -> None:
+        self._send("q")
+        with self._lock:
+            self._closed = True
+            proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                assert proc.stdin is not None
+                proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                proc.kill()
+
+
+def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class StepProcess:
+    """Implements ``lifecycle.Runner`` for one step: its own process, nothing else.
+
+    stdout and stderr are separate pipes read in 64 KB chunks as they come. The thread that runs
+    the step reads them itself, in one select loop that also watches the process's exit through a
+    pidfd (Linux) or, elsewhere, a waiter thread's pipe: no reader threads to start and hand the
+    GIL to for every step. When the process exits, whatever it wrote is already in the pipes and
+    is read and handed on before ``run`` returns, so its logs always precede what follows."""
+
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str,
+                 on_output: Callable[[str, bytes], None], reaper: GroupReaper) -> None:
+        self.argv = list(argv)
+        self.env = dict(env)
+        self.cwd = cwd
+        self.on_output = on_output
+        self.reaper = reaper
+        self.proc: subprocess.Popen | None = None
+        self._streams: dict[int, str] = {}
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def run(self, timeout: float | None) -> int:
+        with self._lock:
+            if self._cancelled.is_set():
+                raise StepCancelled()
+            try:
+                self.proc = subprocess.Popen(
+                    self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, env=self.env, cwd=self.cwd, start_new_session=True,
+                    bufsize=0)
+            except OSError as e:
+                raise CommandError(f"{self.argv[0] if self.argv else ''}: "
+                                   f"{e.strerror or e}") from None
+            self.reaper.add(self.proc.pid)
+        proc = self.proc
+        assert proc.stdout is not None and proc.stderr is not None
+        self._streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+        for fd in self._streams:
+            os.set_blocking(fd, False)
+        exited_fd, cleanup = _exit_notifier(proc)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                readable, _, _ = select.select([*self._streams, exited_fd], [], [], wait)
+                if not readable:  # the step's timeout
+                    kill_group(proc.pid)
+                    proc.wait()
+                    self._read_available()
+                    raise StepTimedOut()
+                for fd in readable:
+                    if fd != exited_fd:
+                        self._read(fd)
+                if exited_fd in readable:
+                    code = proc.wait()
+                    self._read_available()
+                    break
+        finally:
+            cleanup()
+        if self._cancelled.is_set():
+            raise StepCancelled()
+        return code if code >= 0 else 128 - code
+
+    def _read(self, fd: int) -> bool:
+        """Hand on one chunk from ``fd``; False when nothing is left to read now."""
+        try:
+            data = os.read(fd, CHUNK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            del self._streams[fd]
+            return False
+        self.on_output(self._streams[fd], data)
+        return True
+
+    def _read_available(self) -> None:
+        for fd in list(self._streams):
+            while fd in self._streams and self._read(fd):
+                pass
+
+    def cancel(self) -> None:
+        """End the step's process (SIGTERM, then SIGKILL after a grace period)."""
+        with self._lock:
+            self._cancelled.set()
+            proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        kill_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=CANCEL_GRACE)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)
+
+    def end(self) -> None:
+        """The step's container ends: kill what is left of its group, hand on the last output
+        (what background processes wrote) and close the pipes."""
+        with self._lock:
+            self._cancelled.set()  # no process starts after this
+            proc = self.proc
+        if proc is None:
+            return
+        kill_group(proc.pid)
+        if proc.poll() is None:
+            proc.wait()
+        self._read_available()
+        self._streams = {}
+        self.reaper.remove(proc.pid)
+        for f in (proc.stdout, proc.stderr):
+            if f is not None:
+                f.close()
+
+
+def _exit_notifier(proc: subprocess.Popen):
+    """(a file descriptor that becomes readable when ``proc`` exits, a cleanup function)."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+        return fd, lambda: os.close(fd)
+    except (AttributeError, OSError):  # not Linux >= 5.3
+        r, w = os.pipe()
+
+        def wait() -> None:
+            proc.wait()
+            os.write(w, b"x")
+
+        threading.Thread(target=wait, name="step-exit", daemon=True).start()
+
+        def cleanup() -> None:
+            os.close(r)
+            os.close(w)
+        return r, cleanup
+
+
+def run_captured(argv: Sequence[str], *, env: Mapping[str, str], cwd: str,
+                 stdin: bytes | None, timeout: float | None,
+                 reaper: GroupReaper) -> tuple[int, bytes, bytes, bool]:
+    """Run ``argv`` to completion in its own group; (exit code, stdout, stderr, timed out)."""
+    proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE if stdin is not None
+                            else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(env), cwd=cwd,
+                            start_new_session=True)
+    reaper.add(proc.pid)
+
+    def end_group_with_leader() -> None:
+        # Background children would keep the pipes open: they end with the command.
+        proc.wait()
+        kill_group(proc.pid)
+
+    threading.Thread(target=end_group_with_leader, name="exec-reaper", daemon=True).start()
+    timed_out = False
+    try:
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            kill_group(proc.pid)
+            out, err = proc.communicate()
+    finally:
+        kill_group(proc.pid)  # what it left running in the background
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reaper.remove(proc.pid)
+    code = proc.returncode
+    return (code if code >= 0 else 128 - code), out or b"", err or b"", timed_out

@@ -1,0 +1,471 @@
+"""The local runtime: a TaskRun's steps as processes on this host, with Tekton's file protocol.
+
+One run directory per run (``RunLayout``: ``tekton/run/<i>/out``, the debug scripts, results,
+workspaces), kept until :meth:`LocalRuntime.close`. The step lifecycle runs in this process: a
+driver thread runs step i's :class:`Entrypointer` once step i-1's post file exists, with a runner
+that spawns only the step's own process. Pauses, continues and failures follow Tekton exactly
+because they *are* Tekton's files: ``release`` runs the real debug script in the step's environment.
+
+Threads: the driver (steps in order), two readers per running step, a dispatcher that hands
+events to the listener one at a time in order, and a timer for the TaskRun's timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shlex
+import shutil
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from tekton_debug.entrypoint import lifecycle
+from tekton_debug.entrypoint import scripts as debug_scripts
+from tekton_debug.entrypoint.layout import RunLayout
+from tekton_debug.entrypoint.lifecycle import Entrypointer, StepEnd
+from tekton_debug.entrypoint.postwriter import FilePostWriter
+from tekton_debug.entrypoint.waiter import CancelToken, FileWaiter
+from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
+from tekton_debug.runtimes.base import (DebugPlan, ExecResult, LaunchOptions, Listener, Notice,
+                                        PauseKind, Release, RunFinished, RuntimeEvent,
+                                        StepEnvironment, StepFinished, StepLog, StepOutcome,
+                                        StepPaused, StepResumed, StepStarted)
+from tekton_debug.runtimes.local.environment import LocalStep, prepare_step
+from tekton_debug.runtimes.local.process import GroupReaper, StepProcess, run_captured
+from tekton_debug.tekton.duration import format_duration
+from tekton_debug.tekton.model import ParamValue, TaskRun
+
+DEFAULT_TIMEOUT = 3600.0  # Tekton's default TaskRun timeout
+RELEASE_ACK_TIMEOUT = 10.0  # seconds release() waits for the step to notice its release
+
+_SCRIPTS = {
+    (PauseKind.ON_FAILURE, Release.CONTINUE): debug_scripts.CONTINUE,
+    (PauseKind.ON_FAILURE, Release.FAIL_CONTINUE): debug_scripts.FAIL_CONTINUE,
+    (PauseKind.BEFORE_STEP, Release.CONTINUE): debug_scripts.BEFORE_STEP_CONTINUE,
+    (PauseKind.BEFORE_STEP, Release.FAIL_CONTINUE): debug_scripts.BEFORE_STEP_FAIL_CONTINUE,
+}
+_STOP = object()
+
+
+@dataclass
+class _StepState:
+    local: LocalStep
+    status: str = "waiting"  # waiting, running, paused, done
+    paused: PauseKind | None = None
+    resumed: threading.Event = field(default_factory=threading.Event)
+    process: StepProcess | None = None
+
+
+class LocalRuntime:
+    """Runs one TaskRun on this host. Implements ``runtimes.base.Runtime``.
+
+    ``params`` are the user's overrides (``-p name=value``, launch ``params``); ``start`` resolves
+    them against the TaskRun with ``tekton.params.resolve_params``. ``workspaces`` binds workspace
+    names to host directories; an unbound workspace is an empty directory in the run directory.
+    The run directory is created under ``run_root`` (default: the system's temp dir) and removed
+    by ``close`` unless ``keep_run_dir``. ``host_env`` (default ``os.environ``) is what steps
+    inherit."""
+
+    name = "local"
+
+    def __init__(self, run_root: Path | str | None = None, *,
+                 workspaces: Mapping[str, str] | None = None,
+                 params: Mapping[str, object] | None = None, keep_run_dir: bool = False,
+                 host_env: Mapping[str, str] | None = None) -> None:
+        self._run_root = Path(run_root) if run_root else None
+        self._workspace_bindings = dict(workspaces or {})
+        self._param_overrides = dict(params or {})
+        self._keep = keep_run_dir
+        self._host_env = dict(os.environ if host_env is None else host_env)
+        self.run_dir: Path | None = None
+        self.layout: RunLayout | None = None
+        self.params: dict[str, ParamValue] = {}
+        self.workspaces: dict[str, str] = {}  # name -> host path (bound ones)
+        self._run: TaskRun | None = None
+        self._plan = DebugPlan()
+        self._listener: Listener | None = None
+        self._steps: list[_StepState] = []
+        self._lock = threading.RLock()
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._token = CancelToken()
+        self._reaper = GroupReaper()
+        self._cancel_reason: str | None = None
+        self._driver: threading.Thread | None = None
+        self._dispatcher: threading.Thread | None = None
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        self.finished: RunFinished | None = None
+
+    @classmethod
+    def from_options(cls, options: LaunchOptions) -> "LocalRuntime":
+        return cls(workspaces=options.workspaces, params=options.params)
+
+    # ---- start -----------------------------------------------------------------------------
+    def start(self, run: TaskRun, plan: DebugPlan, listener: Listener) -> None:
+        from tekton_debug.tekton.params import resolve_params
+        from tekton_debug.tekton.substitution import substitute_step, substitution_context
+
+        with self._lock:
+            if self._run is not None or self._closed:
+                raise WrongTime("this runtime has already run a TaskRun",
+                                fix="create a new runtime for each run")
+            self._run = run
+        self.params = resolve_params(run, self._param_overrides)
+        steps = run.task.steps
+        if not steps:
+            raise UserError("the Task has no steps", file=run.source.file if run.source else None,
+                            fix="add at least one step under spec.steps")
+        self._check_bindings(run)
+        root = self._run_root
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"tekton-debug-{run.name[:40]}-",
+                                             dir=str(root) if root else None))
+        try:
+            notices = self._prepare(run, steps, substitute_step, substitution_context)
+        except BaseException:
+            self._remove_run_dir()
+            raise
+        self._plan = plan
+        self._listener = listener
+        for message, level in notices:
+            self._emit(Notice(message, level))
+        self._dispatcher = threading.Thread(target=self._dispatch, name="local-events",
+                                            daemon=True)
+        self._dispatcher.start()
+        timeout = DEFAULT_TIMEOUT if run.timeout is None else run.timeout
+        if timeout and timeout > 0:
+            self._timer = threading.Timer(timeout, self._time_out, args=(timeout,))
+            self._timer.daemon = True
+            self._timer.start()
+        assert self.layout is not None
+        FilePostWriter().write(str(self.layout.downward_ready), "READY")
+        self._driver = threading.Thread(target=self._drive, name="local-steps", daemon=True)
+        self._driver.start()
+
+    def attach(self, task_run: str, plan: DebugPlan, listener: Listener) -> TaskRun:
+        raise RuntimeUnavailable(
+            f"cannot attach to {task_run!r}: local runs live inside the process that launched them",
+            fix="attach with the kubernetes runtime, or launch the Task again")
+
+    def _check_bindings(self, run: TaskRun) -> None:
+        declared = {w.name for w in run.task.workspaces}
+        file = run.source.file if run.source else None
+        for name, directory in self._workspace_bindings.items():
+            if name not in declared:
+                raise UserError(f"workspace {name!r} is not declared by the Task "
+                                f"(it declares {', '.join(sorted(declared)) or 'none'})",
+                                file=file, fix="bind one of the declared workspaces")
+            if not os.path.isdir(directory):
+                raise UserError(f"workspace {name!r}: {directory} is not a directory",
+                                fix=f"create it or bind {name} to an existing directory")
+
+    def _prepare(self, run, steps, substitute_step, substitution_context) -> list[tuple[str, str]]:
+        assert self.run_dir is not None
+        layout = self.layout = RunLayout(self.run_dir, len(steps))
+        layout.create([s.container for s in steps])
+        debug_scripts.write_debug_scripts(layout.debug_scripts_dir,
+                                          tekton_root=str(layout.tekton), step_count=len(steps))
+        notices: list[tuple[str, str]] = []
+        images = sorted({s.image for s in steps if s.image})
+        notices.append((
+            "images are not run locally: steps run as processes on this host, with its tools "
+            f"and files{' (ignored: ' + ', '.join(images) + ')' if images else ''}. Use the "
+            "kubernetes runtime to run them in their images.", "warning"))
+        bound = {w.get("name"): w for w in run.workspaces if isinstance(w, dict)}
+        for w in run.task.workspaces:
+            if w.name in self._workspace_bindings:
+                self.workspaces[w.name] = os.path.abspath(self._workspace_bindings[w.name])
+            elif w.name in bound or not w.optional:
+                path = layout.workspace(w.name)
+                path.mkdir(parents=True, exist_ok=True)
+                self.workspaces[w.name] = str(path)
+                kinds = [k for k in (bound.get(w.name) or {}) if k not in ("name", "subPath",
+                                                                           "emptyDir")]
+                if kinds:
+                    notices.append((f"workspace {w.name!r} ({kinds[0]}) is an empty directory "
+                                    f"locally; bind a host directory to use real files", "info"))
+        namespace = run.namespace or "default"
+        ctx = substitution_context(run, self.params, results_dir=str(layout.results_dir),
+                                   workspaces=self.workspaces, task_run_name=run.name,
+                                   namespace=namespace, uid=str(uuid.uuid4()),
+                                   steps_dir=str(layout.steps_dir))
+        self._steps = []
+        for step in steps:
+            local = prepare_step(substitute_step(step, ctx), layout, host_env=self._host_env,
+                                 workspaces=self.workspaces, pod_name=f"{run.name}-pod",
+                                 namespace=namespace)
+            notices += [(n, "warning") for n in local.notices]
+            self._steps.append(_StepState(local))
+        return notices
+
+    # ---- events ----------------------------------------------------------------------------
+    def _emit(self, event: RuntimeEvent) -> None:
+        self._events.put(event)
+
+    def _dispatch(self) -> None:
+        while True:
+            event = self._events.get()
+            if event is _STOP:
+                return
+            listener = self._listener
+            if listener is not None:
+                try:
+                    listener(event)
+                except Exception:  # a listener's bug must not stop the run's events
+                    import logging
+                    logging.getLogger(__name__).exception("runtime listener failed")
+            if isinstance(event, RunFinished):
+                return
+
+    # ---- the driver ------------------------------------------------------------------------
+    def _drive(self) -> None:
+        assert self.layout is not None and self._run is not None
+        layout, run = self.layout, self._run
+        waiter = FileWaiter(self._token)
+        ends: list[StepEnd | None] = [None] * len(self._steps)
+        for i, st in enumerate(self._steps):
+            try:
+                if i == 0:
+                    waiter.wait(str(layout.downward_ready), expect_content=True,
+                                breakpoint_on_failure=True)
+                    previous_failed = False
+                else:
+                    found = waiter.wait_any([str(layout.post_file(i - 1)),
+                                             str(layout.err_file(i - 1))])
+                    previous_failed = found == str(layout.err_file(i - 1))
+            except lifecycle.WaitCancelled:
+                break
+            on_failure = bool(self._plan.on_failure)
+            skipped = previous_failed and not on_failure
+            before = False
+            if not skipped:
+                if self._plan.pause_before_next:
+                    self._plan.pause_before_next = False
+                    before = True
+                before = before or st.local.step.debug_name in self._plan.before_steps
+            ends[i] = self._run_step(i, st, waiter, on_failure, before, skipped)
+            if self._cancel_reason:
+                break
+        self._finish(run, ends)
+        waiter.close()
+
+    def _run_step(self, i: int, st: _StepState, waiter: FileWaiter, on_failure: bool,
+                  before: bool, skipped: bool) -> StepEnd:
+        assert self.layout is not None
+        layout, local = self.layout, st.local
+
+        def on_output(stream: str, data: bytes) -> None:
+            self._emit(StepLog(i, stream, data))
+
+        process = StepProcess(local.argv, env=local.env, cwd=local.working_dir,
+                              on_output=on_output, reaper=self._reaper)
+        with self._lock:
+            st.process = process
+            st.status = "running"
+            cancelled = self._cancel_reason is not None
+        if cancelled:
+            process.cancel()
+        if not skipped:
+            self._emit(StepStarted(i))
+        ep = Entrypointer(
+            waiter=waiter, runner=process, post_writer=FilePostWriter(),
+            wait_files=[str(layout.wait_file(i))], wait_file_content=(i == 0),
+            post_file=str(layout.post_file(i)), termination_path=str(layout.termination_path(i)),
+            step_metadata_dir=str(layout.step_metadata_dir(i)),
+            breakpoint_on_failure=on_failure, debug_before_step=before,
+            on_error=local.step.on_error or "", timeout=local.step.timeout,
+            results=[r.name for r in self._run.task.results] if self._run else [],
+            results_dir=str(layout.results_dir),
+            log=lambda line: self._emit(StepLog(i, "stderr", (line + "\n").encode())),
+            on_pause=lambda kind, code: self._paused(i, kind, code),
+            on_resume=lambda kind, how: self._resumed(i, kind, how),
+            debug_scripts_dir=str(layout.debug_scripts_dir))
+        ep.go()
+        process.end()
+        end = ep.end
+        assert end is not None
+        with self._lock:
+            st.status = "done"
+            st.paused = None
+            st.resumed.set()
+        self._emit(self._finished_event(i, end))
+        return end
+
+    def _paused(self, i: int, kind: lifecycle.PauseKind, code: int | None) -> None:
+        st = self._steps[i]
+        with self._lock:
+            st.status = "paused"
+            st.paused = PauseKind(kind.value)
+            st.resumed.clear()
+        self._emit(StepPaused(i, PauseKind(kind.value), code))
+
+    def _resumed(self, i: int, kind: lifecycle.PauseKind, how: str) -> None:
+        st = self._steps[i]
+        with self._lock:
+            st.status = "running"
+            st.paused = None
+            st.resumed.set()
+        self._emit(StepResumed(i, Release(how)))
+
+    def _finished_event(self, i: int, end: StepEnd) -> StepFinished:
+        r = end.reason
+        if r == "Succeeded":
+            return StepFinished(i, StepOutcome.SUCCEEDED, 0)
+        if r == "ReleasedFromBreakpoint":
+            how = "marked passed with debug-continue" if end.exit_code == 0 else \
+                "marked failed with debug-fail-continue"
+            outcome = StepOutcome.SUCCEEDED if end.exit_code == 0 else StepOutcome.FAILED
+            return StepFinished(i, outcome, end.exit_code, f"{end.message}; {how}")
+        if r == "Skipped":
+            return StepFinished(i, StepOutcome.SKIPPED, end.exit_code,
+                                "not run: a previous step failed")
+        if r == "Cancelled":
+            if self._cancel_reason == "TaskRunTimeout":
+                return StepFinished(i, StepOutcome.TIMED_OUT, None,
+                                    "the TaskRun's timeout expired")
+            return StepFinished(i, StepOutcome.CANCELLED, None, "the TaskRun was cancelled")
+        if r == "TimeoutExceeded":
+            return StepFinished(i, StepOutcome.TIMED_OUT, end.exit_code, end.message)
+        if r == "ContinuedOnError":
+            return StepFinished(i, StepOutcome.FAILED, end.command_exit_code, end.message)
+        return StepFinished(i, StepOutcome.FAILED, end.exit_code, end.message)
+
+    def _finish(self, run: TaskRun, ends: list[StepEnd | None]) -> None:
+        reason = self._cancel_reason
+        for i, end in enumerate(ends):
+            if end is None:
+                why = "the TaskRun timed out" if reason == "TaskRunTimeout" else \
+                    "the TaskRun was cancelled"
+                self._emit(StepFinished(i, StepOutcome.SKIPPED, None, f"not run: {why}"))
+        if self._timer:
+            self._timer.cancel()
+        if reason == "TaskRunTimeout":
+            timeout = DEFAULT_TIMEOUT if run.timeout is None else run.timeout
+            finished = RunFinished(False, reason, f'TaskRun "{run.name}" failed to finish within '
+                                                  f'"{format_duration(timeout)}"')
+        elif reason:
+            finished = RunFinished(False, reason, f'TaskRun "{run.name}" was cancelled')
+        else:
+            failed = next(((i, e) for i, e in enumerate(ends) if e and e.exit_code != 0), None)
+            if failed:
+                i, e = failed
+                name = self._steps[i].local.step.container
+                finished = RunFinished(False, "Failed",
+                                       f'"{name}" exited with code {e.exit_code}')
+            else:
+                finished = RunFinished(True, "Succeeded", "All Steps have completed executing")
+        self.finished = finished
+        self._emit(finished)
+
+    # ---- requests --------------------------------------------------------------------------
+    def _state(self, index: int) -> _StepState:
+        if not self._steps:
+            raise WrongTime("the TaskRun has not started", fix="start it first")
+        if not 0 <= index < len(self._steps):
+            raise UserError(f"there is no step {index}: the Task has {len(self._steps)} steps")
+        return self._steps[index]
+
+    def step_environment(self, index: int) -> StepEnvironment:
+        st = self._state(index)
+        local = st.local
+        assert self.layout is not None
+        return StepEnvironment(env=dict(local.env), secret_env=local.secret_env,
+                               working_dir=local.working_dir, command=list(local.argv),
+                               container=local.step.container,
+                               results_dir=str(self.layout.results_dir),
+                               workspaces=dict(self.workspaces))
+
+    def exec(self, index: int, argv: Sequence[str], *, stdin: bytes | None = None,
+             timeout: float | None = 30.0) -> ExecResult:
+        local = self._state(index).local
+        if self._closed:
+            raise WrongTime("the run is closed")
+        os.makedirs(local.working_dir, exist_ok=True)
+        try:
+            code, out, err, timed_out = run_captured(argv, env=local.env, cwd=local.working_dir,
+                                                     stdin=stdin, timeout=timeout,
+                                                     reaper=self._reaper)
+        except OSError as e:
+            return ExecResult(127, b"", f"{argv[0] if argv else ''}: {e.strerror or e}\n"
+                              .encode())
+        if timed_out:
+            raise UserError(f"the command did not finish within {timeout:g}s and was stopped",
+                            fix="run long commands in a shell (open a shell in the step)")
+        return ExecResult(code, out, err)
+
+    def shell_command(self, index: int) -> list[str]:
+        local = self._state(index).local
+        env = {**local.env, "PS1": f"[{local.step.container}] $ "}
+        assignments = [f"{k}={v}" for k, v in env.items() if k and "=" not in k]
+        return ["env", "-i", *assignments, "sh", "-c", 'cd -- "$1" && shift && exec sh "$@"',
+                "sh", local.working_dir, "-i"]
+
+    def release(self, index: int, release: Release) -> None:
+        st = self._state(index)
+        with self._lock:
+            kind = st.paused
+            if kind is None:
+                raise WrongTime(f"step {st.local.step.debug_name!r} is not paused ({st.status})",
+                                fix="wait for it to fail or to reach a breakpoint")
+            resumed = st.resumed
+        script = _SCRIPTS[(kind, Release(release))]
+        assert self.layout is not None
+        result = self.exec(index, [str(self.layout.debug_scripts_dir / script)])
+        if result.exit_code != 0:
+            detail = (result.stderr or result.stdout).decode(errors="replace").strip()
+            raise UserError(f"{script} failed in step {st.local.step.debug_name!r} "
+                            f"(exit code {result.exit_code}): {detail}",
+                            fix=f"run {script} by hand in a shell in the step to see why")
+        if not resumed.wait(RELEASE_ACK_TIMEOUT):
+            raise UserError(f"step {st.local.step.debug_name!r} did not resume after {script}",
+                            fix=f"check {self.layout.run_dir(index)}")
+
+    def cancel(self, reason: str = "TaskRunCancelled") -> None:
+        with self._lock:
+            if self._cancel_reason is None and self.finished is None:
+                self._cancel_reason = reason
+            processes = [st.process for st in self._steps if st.process]
+        self._token.cancel()
+        for p in processes:
+            p.cancel()
+        driver = self._driver
+        if driver and driver is not threading.current_thread():
+            driver.join()
+
+    def _time_out(self, timeout: float) -> None:
+        self._emit(Notice(f"the TaskRun's timeout ({format_duration(timeout)}) expired: "
+                          f"stopping it", "important"))
+        self.cancel("TaskRunTimeout")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._timer:
+            self._timer.cancel()
+        if self._driver and self._driver.is_alive():
+            self.cancel("TaskRunCancelled")
+        for st in self._steps:
+            if st.process:
+                st.process.end()
+        if self._dispatcher and self._dispatcher is not threading.current_thread():
+            self._events.put(_STOP)
+            self._dispatcher.join(5)
+        self._reaper.close()
+        self._token.cancel()
+        if not (self._driver and self._driver.is_alive()):
+            self._token.close()
+        self._remove_run_dir()
+
+    def _remove_run_dir(self) -> None:
+        if self.run_dir and not self._keep:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def __repr__(self) -> str:
+        return f"LocalRuntime(run_dir={shlex.quote(str(self.run_dir))})"
