@@ -28,6 +28,18 @@ async function runCommand(title) {
   await page.keyboard.press('Enter');
 }
 
+/** Waits for `locator`, failing at once if VS Code shows an error dialog instead. */
+async function waitOrDialog(locator, what) {
+  const dialog = page.locator('.monaco-dialog-box .dialog-message-text').first();
+  const found = await Promise.race([
+    locator.waitFor().then(() => 'found'),
+    dialog.waitFor().then(() => 'dialog'),
+  ]);
+  if (found === 'dialog') {
+    throw new Error(`VS Code showed an error instead of ${what}: ${await dialog.innerText()}`);
+  }
+}
+
 async function notifications() {
   return page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts().catch(() => []);
 }
@@ -46,6 +58,8 @@ try {
   await page.keyboard.press('Enter');
   await page.locator('.tabs-container .tab.active', { hasText: taskFile }).waitFor();
   await page.locator('.monaco-editor .view-lines').first().click();
+  step('waiting for the language server\'s "Debug Task" code lens');
+  await page.locator('.monaco-editor .codelens-decoration', { hasText: 'Debug Task' }).first().waitFor();
   await shot('1-task-open');
 
   step('starting the debugger (F5, no launch.json)');
@@ -58,7 +72,7 @@ try {
 
   step('waiting for the paused step in the Call Stack');
   const pausedThread = page.locator('.debug-call-stack .monaco-list-row .thread', { hasText: pausedStep });
-  await pausedThread.first().waitFor({ timeout: TIMEOUT });
+  await waitOrDialog(pausedThread.first(), `the paused step "${pausedStep}"`);
   await page.locator('.debug-call-stack .monaco-list-row .state.label', { hasText: /failed|exception/i }).first().waitFor();
   step('waiting for the exception widget');
   await page.locator('.exception-widget').first().waitFor();
@@ -72,7 +86,7 @@ try {
   step('opening a shell in the paused step');
   await runCommand('Tekton: Open Shell in Paused Step');
   const terminalTab = page.locator('.part.panel', { hasText: `tekton: ${pausedStep}` });
-  await terminalTab.first().waitFor();
+  await waitOrDialog(terminalTab.first(), 'a terminal in the paused step');
   await page.locator('.terminal-wrapper.active .xterm').first().waitFor();
   await page.locator('.terminal-wrapper.active .xterm').first().click();
   // the step before wrote build/log.txt in the working directory the steps share
