@@ -123,3 +123,14 @@ async def test_broken_yaml_that_is_not_tekton_gets_no_diagnostics(editor):
         """)
 
     assert diags == []
+
+
+async def test_columns_count_utf16_units_after_wide_characters(editor):
+    text = TASK.replace("echo building $(params.version)", 'echo "😀 é" $(params.versoin)')
+
+    _, diags = await editor.open(text)
+
+    line = text.splitlines()[diags[0].range.start.line]
+    before = line[:line.index("$(params.versoin)")]
+    assert diags[0].range.start.character == len(before.encode("utf-16-le")) // 2
+    assert diags[0].range.start.character == len(before) + 1  # the emoji is two UTF-16 units

@@ -223,3 +223,16 @@ async def test_undeclared_reference_has_no_definition(client, editor):
     uri, _ = await editor.open(text)
 
     assert not await definition_at(client, uri, position_of(text, "$(params.versoin)", 10))
+
+
+async def test_before_steps_entry_leads_to_the_step_of_a_task_in_a_neighbouring_file(
+        client, editor, tmp_path):
+    (tmp_path / "task.yaml").write_text(TASK)
+    run_only = TASKRUN.split("---\n")[0]
+    uri, diags = await editor.open(run_only, name="run.yaml")
+    assert diags == []
+
+    loc = await definition_at(client, uri, position_of(run_only, "- package", 4))
+
+    assert loc.uri == (tmp_path / "task.yaml").as_uri()
+    assert loc.range.start == position_of(TASK, "- name: package", len("- name: "))

@@ -12,7 +12,7 @@ import re
 from lsprotocol import types
 
 from tekton_debug.lsp.document import Analysis, TaskInfo, analyse, referenced_task
-from tekton_debug.lsp.refs import Candidate, candidates
+from tekton_debug.lsp.refs import candidates
 from tekton_debug.lsp.source import Source
 
 TRIGGER_CHARACTERS = ["(", ".", "[", " ", "-"]
