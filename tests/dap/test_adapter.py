@@ -11,8 +11,9 @@ from tests.dap.conftest import line_of
 from tests.dap.dapclient import DapError
 
 
-def launch_failing(dap, failing_task, **config):
-    dap.start({"type": "tekton", "request": "launch", "task": str(failing_task), **config})
+def launch_failing(dap, failing_task, capabilities=None, **config):
+    dap.start({"type": "tekton", "request": "launch", "task": str(failing_task), **config},
+              client_capabilities=capabilities)
     return dap.wait_event("stopped")["body"]
 
 
@@ -173,7 +174,7 @@ def test_stop_on_entry_pauses_before_first_step(dap, failing_task):
 
 def test_open_shell_sends_run_in_terminal(dap, failing_task):
     dap.reverse_handlers["runInTerminal"] = lambda args: {"processId": 4242}
-    launch_failing(dap, failing_task, **{})
+    launch_failing(dap, failing_task, {"supportsRunInTerminalRequest": True})
     body = dap.request("tekton/openShell", {"threadId": 2})["body"]
     assert body["terminal"] is True
     req = dap.reverse_requests[0]
@@ -188,7 +189,8 @@ def test_open_shell_without_run_in_terminal_gives_the_command(tmp_path, failing_
         client.wait_event("stopped")
         body = client.request("tekton/openShell", {"threadId": 2})["body"]
         assert body["terminal"] is False and body["command"]
-        assert body["command"] in client.output("important")
+        client.wait_event("output", lambda b: b.get("category") == "important"
+                          and body["command"] in b["output"])
     finally:
         client.close()
 
@@ -204,13 +206,13 @@ def test_output_events_keep_streams_and_groups(dap, failing_task):
 
 def test_bad_task_file_gives_clear_launch_error(dap, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: tekton.dev/v1\nkind: Task\nspec:\n  steps:\n    - name: Bad_Name\n"
+    bad.write_text("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: bad\nspec:\n  steps:\n    - name: Bad_Name\n"
                    "      image: alpine\n      script: echo\n")
     dap.request("initialize", {"adapterID": "tekton"})
     with pytest.raises(DapError) as err:
         dap.request("launch", {"type": "tekton", "request": "launch", "task": str(bad)})
     message = err.value.response["message"]
-    assert f"{bad}:5" in message and "Bad_Name" in message
+    assert f"{bad}:7" in message and "Bad_Name" in message
     assert err.value.response["body"]["error"]["showUser"] is True
 
 
@@ -246,6 +248,9 @@ def test_vanished_client_leaves_no_step_process(tmp_path):
     client = DapClient(cwd=str(tmp_path))
     client.start({"type": "tekton", "request": "launch", "task": str(task)})
     client.wait_event("output", lambda b: "started" in b.get("output", ""))
+    deadline = time.time() + 5
+    while not _processes_with(marker) and time.time() < deadline:
+        time.sleep(0.02)  # the step's sh has printed; its sleep is being spawned
     assert _processes_with(marker)
     client.proc.stdin.close()  # no disconnect: the client just goes away
     client.proc.wait(timeout=15)

@@ -8,7 +8,6 @@ dropped when it resumes, as the protocol allows.
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import threading
 import time
@@ -248,17 +247,14 @@ class Variables:
 
     # ---- evaluate -------------------------------------------------------------------------------
 
-    _VAR = re.compile(r"^\$\((.+)\)$")
-
     def lookup(self, index: int, expression: str) -> dict:
         """hover / watch: a Tekton variable ``$(params.x)`` or an env var ``$HOME``."""
         s = self.session
         text = expression.strip()
-        m = self._VAR.match(text)
-        key = m.group(1).strip() if m else text
-        known = s.tekton_variables(index)
-        if key in known:
-            return {"result": s.masker.mask(known[key]), "variablesReference": 0}
+        value = s.tekton_variable(index, text) if not text.startswith("$") or \
+            text.startswith("$(") else None
+        if value is not None:
+            return {"result": s.masker.mask(value), "variablesReference": 0}
         name = text[1:] if text.startswith("$") else text
         name = name.strip("{}")
         env = s.environment(index)

@@ -282,10 +282,11 @@ class Session:
             task_run_name=run.name, namespace=run.namespace or "default", uid=run.raw.get(
                 "metadata", {}).get("uid", "") if isinstance(run.raw, dict) else "")
 
-    def tekton_variables(self, index: int) -> dict[str, str]:
-        """Every Tekton variable (``params.x``, ``results.x.path``...) as step ``index`` sees it."""
-        from tekton_debug.tekton.substitution import variables
-        return variables(self._substitution(index))
+    def tekton_variable(self, index: int, expression: str) -> str | None:
+        """The value of one Tekton variable (``$(params.x)``, ``results.x.path``...) as step
+        ``index`` sees it, or None when there is no such variable."""
+        from tekton_debug.tekton.substitution import lookup
+        return lookup(expression, self._substitution(index))
 
     def substitute(self, index: int, text: str) -> str:
         """``text`` with Tekton's substitutions applied as for step ``index``'s script."""
