@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from tekton_debug.errors import UserError
 from tekton_debug.runtimes.base import LaunchOptions, Runtime
+
+RUNTIMES = ("local", "kubernetes")
 
 
 def create_runtime(options: LaunchOptions) -> Runtime:
-    # imported here: the kubernetes client costs ~340 ms to import, and is needed only on a cluster
-    if options.runtime == "kubernetes":
+    """"local" (the default) or "kubernetes". Each is imported only when chosen: the kubernetes
+    client costs ~340 ms to import and is needed only on a cluster."""
+    name = options.runtime or "local"
+    if name == "kubernetes":
         from tekton_debug.runtimes.kubernetes import KubernetesRuntime
         return KubernetesRuntime(options)
-    from tekton_debug.runtimes.local.runtime import LocalRuntime
-    return LocalRuntime(workspaces=options.workspaces, params=options.params)
+    if name == "local":
+        from tekton_debug.runtimes.local.runtime import LocalRuntime
+        return LocalRuntime(workspaces=options.workspaces, params=options.params)
+    raise UserError(f"unknown runtime {name!r}",
+                    fix='set "runtime" to "local" (steps run on this machine) or "kubernetes" '
+                        "(TaskRuns on a cluster)")
