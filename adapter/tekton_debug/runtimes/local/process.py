@@ -207,12 +207,28 @@ class StepProcess:
         kill_group(proc.pid)
         if proc.poll() is None:
             proc.wait()
+        wait_group_gone(proc.pid)
         self._read_available()
         self._streams = {}
         self.reaper.remove(proc.pid)
         for f in (proc.stdout, proc.stderr):
             if f is not None:
                 f.close()
+
+
+def wait_group_gone(pgid: int, timeout: float = 2.0) -> bool:
+    """Wait (briefly) until no process of group ``pgid`` is left; True when none is."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
 
 
 def _exit_notifier(proc: subprocess.Popen):
