@@ -237,9 +237,17 @@ class KubernetesRuntime:
 
     def _on_pod(self, type_: str, obj: dict) -> None:
         owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+        name = (obj.get("metadata") or {}).get("name")
         if not any(o.get("uid") == self.taskrun_uid for o in owners):
+            with self._cond:
+                if self._pod is not None and self._pod["metadata"].get("name") == name:
+                    # the pod followed so far no longer belongs to the TaskRun: keep it as it now
+                    # is, so that exec refuses it
+                    self._pod = obj
+                    self._cond.notify_all()
+                    return
             log.warning("ignoring pod %s: labelled for TaskRun %s but not owned by it",
-                        obj.get("metadata", {}).get("name"), self.taskrun_name)
+                        name, self.taskrun_name)
             return
         with self._cond:
             if type_ == "DELETED":
