@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from tests.cluster.runner import Listener, write_kubeconfig
 from tests.cluster.server import Cluster
-from tests.cluster.store import CONFIGMAPS, PODS
+from tests.cluster.store import CONFIGMAPS
 
 __all__ = ["ClusterServer", "write_kubeconfig"]
 

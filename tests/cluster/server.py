@@ -12,7 +12,6 @@ import copy
 import json
 import os
 import shutil
-import signal
 import tempfile
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ import yaml
 from aiohttp import WSMsgType, web
 
 from tests.cluster import discovery
-from tests.cluster.kubelet import Container, PodRuntime, parse_time, resize, rfc3339, rfc3339nano
+from tests.cluster.kubelet import Container, PodRuntime, parse_time, resize, rfc3339nano
 from tests.cluster.store import (CONFIGMAPS, NAMESPACES, PODS, SSAR, TASKRUNS, TASKS, ApiError,
                                  Event, Resource, Store, Watcher, bad_request, field_matcher,
                                  forbidden, invalid, label_matcher, not_found, now_rfc3339)
@@ -300,7 +299,7 @@ class Run:
             {"type": "PodScheduled", "status": "True"}]
         self.store.update(PODS, pod, spec_changed=False)
 
-    def _step_states(self, reason: str | None = None) -> list[dict]:
+    def _step_states(self) -> list[dict]:
         out = []
         assert self.runtime is not None
         for c in self.runtime.containers.values():
@@ -308,10 +307,7 @@ class Run:
             entry = {"name": c.plan.name, "container": c.name, "imageID": _image_id(c.plan.image),
                      **state}
             if "terminated" in state:
-                term = state["terminated"]
-                if reason and c.reason == reason:
-                    term["reason"] = reason
-                entry["terminationReason"] = term["reason"]
+                entry["terminationReason"] = state["terminated"]["reason"]
             out.append(entry)
         return out
 
@@ -373,13 +369,7 @@ class Run:
         def update(tr: dict) -> None:
             st = tr["status"]
             if self.runtime is not None:
-                steps = self._step_states(reason)
-                for s in steps:
-                    if "terminated" in s:
-                        s["terminated"]["reason"] = s["terminationReason"] = \
-                            s["terminated"]["reason"] if s["terminated"]["reason"] != "Error" or \
-                            s.get("terminationReason") != reason else reason
-                st["steps"] = steps
+                st["steps"] = self._step_states()
             st["completionTime"] = now_rfc3339()
             self._set_condition(tr, "False", reason, message)
         self._update(update)
@@ -584,8 +574,6 @@ class Api:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else ""
-        if resource == NAMESPACES and len(rest) == 1 and namespace:
-            pass
         verb = _verb(request.method, name, request.query)
         if sub == "exec":
             verb = "create"
@@ -595,8 +583,6 @@ class Api:
 
     def _discovery(self, request: web.Request, parts: list[str]) -> web.Response | None:
         path = "/".join(parts)
-        if path in ("version", "api", "apis") or path.startswith(("api/", "apis/", "openapi")):
-            key = ("discovery", request.path)
         answer: Any = None
         if path == "version":
             answer = discovery.VERSION

@@ -180,3 +180,15 @@ def test_feature_flags_configmap_switches_the_alpha_gate(api):
     assert 'debug requires "enable-api-fields" feature gate to be "alpha" but it is "beta"' in message
     info_cm = core.read_namespaced_config_map("pipelines-info", "tekton-pipelines")
     assert info_cm.data["version"] == "v1.15.0"
+
+
+def test_exec_with_tty_runs_under_a_terminal(api):
+    create_taskrun(api, taskrun("tty", [{"name": "fail", "image": "alpine", "script": "exit 1"}]))
+    follow_log_until(api, "tty-pod", "step-fail", "breakpoint has taken effect")
+    resp = stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, "tty-pod", "default",
+                  command=["sh", "-c", "test -t 0 && test -t 1 && echo on a terminal"],
+                  container="step-fail", stderr=True, stdin=True, stdout=True, tty=True,
+                  _preload_content=False)
+    resp.run_forever(timeout=10)
+    assert "on a terminal" in resp.read_stdout()
+    assert resp.returncode == 0
