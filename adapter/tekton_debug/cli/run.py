@@ -18,7 +18,7 @@ import threading
 import time
 from typing import IO, Sequence
 
-from tekton_debug.errors import UserError
+from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.runtimes.base import (
     LaunchOptions, Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished,
     StepLog, StepOutcome, StepPaused, StepResumed, StepStarted,
@@ -202,10 +202,8 @@ class TerminalRun:
     def _release(self, release: Release) -> None:
         try:
             self.session.release(release)
-        except UserError as exc:
-            if self.session.paused is not None:
-                raise
-            del exc  # it was released meanwhile (by a script): nothing left to do
+        except WrongTime:
+            pass  # a script released it meanwhile (the runtime says so): nothing left to do
 
     def _shell_in(self, index: int, failure: bool) -> None:
         p, s = self.printer, self.session
@@ -224,13 +222,10 @@ class TerminalRun:
         argv = s.shell_command(index)
         if not self.tty:
             argv = [a for a in argv if a != "-i"]  # commands come from stdin: no prompts
-        env = None
-        if self.tty:
-            env = {**os.environ, "PS1": f"[{name}] $ "}
         saved = _save_tty()
         try:
             with self._shell_lock:
-                self._shell = subprocess.Popen(argv, env=env if argv[:1] != ["env"] else None)
+                self._shell = subprocess.Popen(argv)
             proc = self._shell
             try:
                 proc.wait()
