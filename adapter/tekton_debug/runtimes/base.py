@@ -50,6 +50,9 @@ class DebugPlan:
     before_steps: set[str] = field(default_factory=set)
     # One-shot pause before the next step to run (DAP "next"); the runtime clears it when used.
     pause_before_next: bool = False
+    # Start no further step: set by "Stop" just before it fail-continues the paused step, so that
+    # the steps after it do not start in the moment before the run is cancelled.
+    halt: bool = False
 
 
 # ---- events (runtime -> session) -------------------------------------------------------------

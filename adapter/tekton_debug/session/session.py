@@ -193,7 +193,7 @@ class Session:
             self._stop(runtime)
             runtime.close()
         with self._lock:
-            self.plan.pause_before_next = False
+            self.plan.pause_before_next = self.plan.halt = False
             self._reset_steps()
         self.start()
 
@@ -343,6 +343,7 @@ class Session:
             self._stop(runtime)
 
     def _stop(self, runtime: Runtime) -> None:
+        self.plan.halt = True
         st = self.paused
         if st is not None:
             try:
