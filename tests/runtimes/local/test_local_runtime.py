@@ -373,3 +373,44 @@ def test_close_removes_the_run_directory(runtime):
     rt.close()
     rt.close()  # idempotent
     assert not run_dir.exists()
+
+
+def test_a_task_file_loaded_by_the_loader_runs_with_its_params_and_results(runtime, tmp_path):
+    from tekton_debug.tekton.loader import load_file
+    path = tmp_path / "task.yaml"
+    path.write_text("""\
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: greet
+spec:
+  params:
+    - name: who
+      default: world
+  results:
+    - name: greeting
+  steps:
+    - name: write
+      image: alpine
+      script: |
+        printf 'hello %s' "$(params.who)" > $(results.greeting.path)
+    - name: show
+      image: alpine
+      command: ["cat", "$(results.greeting.path)"]
+""")
+    run = load_file(str(path))
+    rt, rec = start(runtime, run, params={"who": "tekton"})
+    assert rec.wait_for(RunFinished).succeeded
+    assert rec.log(1, "stdout") == b"hello tekton"
+    assert b'"key":"greeting","value":"hello tekton"' in rt.layout.termination_path(1).read_bytes()
+
+
+def test_release_after_a_script_already_released_the_step_is_refused(runtime):
+    run = make_run([dict(name="a", command=["sh", "-c", "echo a-ran"])])
+    rt, rec = start(runtime, run, DebugPlan(before_steps={"a"}))
+    rec.wait_for(StepPaused)
+    rt.exec(0, ["debug-beforestep-fail-continue"])  # as a user would in a shell
+    with pytest.raises(WrongTime, match="not paused"):
+        rt.release(0, Release.CONTINUE)
+    assert not rec.wait_for(RunFinished).succeeded
+    assert rec.log(0, "stdout") == b""

@@ -415,6 +415,10 @@ class LocalRuntime:
             resumed = st.resumed
         script = _SCRIPTS[(kind, Release(release))]
         assert self.layout is not None
+        if self._released_already(index, kind):
+            resumed.wait(RELEASE_ACK_TIMEOUT)
+            raise WrongTime(f"step {st.local.step.debug_name!r} is not paused: a debug script "
+                            f"has already released it")
         result = self.exec(index, [str(self.layout.debug_scripts_dir / script)])
         if result.exit_code != 0:
             detail = (result.stderr or result.stdout).decode(errors="replace").strip()
@@ -424,6 +428,17 @@ class LocalRuntime:
         if not resumed.wait(RELEASE_ACK_TIMEOUT):
             raise UserError(f"step {st.local.step.debug_name!r} did not resume after {script}",
                             fix=f"check {self.layout.run_dir(index)}")
+
+    def _released_already(self, index: int, kind: PauseKind) -> bool:
+        """A debug script (run in a shell, say) wrote the pause's exit file; the step is about to
+        notice."""
+        assert self.layout is not None
+        if kind == PauseKind.ON_FAILURE:
+            files = [self.layout.breakpoint_exit_file(index)]
+        else:
+            files = [self.layout.before_step_exit_file(index),
+                     self.layout.before_step_exit_err_file(index)]
+        return any(f.exists() for f in files)
 
     def cancel(self, reason: str = "TaskRunCancelled") -> None:
         with self._lock:
