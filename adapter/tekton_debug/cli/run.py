@@ -177,7 +177,7 @@ class TerminalRun:
         p = self.printer
         failure = ev.kind is PauseKind.ON_FAILURE
         if failure:
-            p.bad(f"⏸ step {st.name} failed with exit code {ev.exit_code}: paused "
+            p.bad(f"⏸ step {st.name} {st.failure}: paused "
                   f"(onFailure breakpoint){'  ' + where if where else ''}")
             tail = st.last_lines(10)
             if tail:
@@ -220,8 +220,8 @@ class TerminalRun:
             p.line("    debug-beforestep-fail-continue  skip it and mark it failed")
             p.line("    exit                            leave without deciding: the step runs")
         argv = s.shell_command(index)
-        if not self.tty:
-            argv = [a for a in argv if a != "-i"]  # commands come from stdin: no prompts
+        if not self.tty and argv[-1:] == ["-i"]:
+            argv = argv[:-1]  # commands come from stdin: no prompts
         saved = _save_tty()
         try:
             with self._shell_lock:

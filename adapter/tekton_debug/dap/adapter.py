@@ -355,11 +355,11 @@ class DebugAdapter:
         command = step.script.strip() if step.script else shlex.join(step.command + step.args)
         tail = "\n".join(session.masker.mask(line) for line in st.last_lines(15))
         return {
-            "exceptionId": f"exit code {st.exit_code}",
-            "description": f"step {st.name!r} failed with exit code {st.exit_code}",
+            "exceptionId": f"exit code {st.exit_code}" if st.exit_code is not None else "failed",
+            "description": f"step {st.name!r} {st.failure}",
             "breakMode": "unhandled",
             "details": {
-                "message": f"step {st.name!r} failed with exit code {st.exit_code}",
+                "message": f"step {st.name!r} {st.failure}",
                 "typeName": "StepFailed",
                 "stackTrace": (f"$ {command}\n" if command else "") + tail,
             },
@@ -597,8 +597,9 @@ class DebugAdapter:
         left = session.time_left()
         left_text = f"; the TaskRun times out in {_minutes(left)}" if left is not None else ""
         if ev.kind is PauseKind.ON_FAILURE:
-            body.update(reason="exception", text=f"exit code {ev.exit_code}",
-                        description=f"Step {st.name!r} failed with exit code {ev.exit_code}"
+            body.update(reason="exception",
+                        text=f"exit code {ev.exit_code}" if ev.exit_code is not None else "failed",
+                        description=f"Step {st.name!r} {st.failure}"
                                     f"{left_text}")
         else:
             reason = "breakpoint"

@@ -6,8 +6,8 @@ stdio in its own process group, forwards SIGTERM/SIGINT to that group, and exits
 lifecycle's code. Flags Tekton passes that do not concern the lifecycle (credentials,
 ``-stdout_path``, ``-step_results``, ...) are accepted and ignored.
 
-The debug scripts named in the banners are those of the tekton directory the post file lives in:
-``<X>/run/<i>/out`` -> ``<X>/debug/scripts`` (``/tekton/debug/scripts`` in a container). The cancel
+The banners name the debug scripts at ``/tekton/debug/scripts``, where a user inside the container
+runs them, as Tekton's entrypoint does (also where a test cluster maps ``/tekton`` elsewhere). The cancel
 file ``<X>/downward/cancel`` (Tekton's ``/tekton/downward/cancel``) cancels the step once it has
 content. Imports only what it needs: this runs once per step.
 """
@@ -26,6 +26,8 @@ from tekton_debug.entrypoint.lifecycle import (CommandError, Entrypointer, StepC
                                                StepTimedOut, WaitCancelled)
 from tekton_debug.entrypoint.postwriter import FilePostWriter
 from tekton_debug.entrypoint.waiter import FileWaiter
+
+TEKTON_DEBUG_SCRIPTS = "/tekton/debug/scripts"
 
 _STRING_FLAGS = {"entrypoint", "wait_file", "post_file", "termination_path", "results",
                  "step_metadata_dir", "on_error", "timeout",
@@ -189,7 +191,8 @@ def main(argv: list[str]) -> int:
         results=[r for r in flags.get("results", "").split(",") if r],
         results_dir=os.path.join(tekton, "results"),
         log=_log,
-        debug_scripts_dir=os.path.join(tekton, "debug", "scripts"),
+        # the banners name the scripts as a user inside the container runs them, as Tekton's do
+        debug_scripts_dir=TEKTON_DEBUG_SCRIPTS,
     )
     return ep.go()
 

@@ -56,11 +56,19 @@ class StepState:
         return (self.finished_at or time.time()) - self.started_at
 
     @property
+    def failure(self) -> str:
+        """ "failed with exit code 3", or without the code where the runtime cannot see it (a
+        cluster keeps a paused container's exit code to itself)."""
+        if self.exit_code is None:
+            return "failed (exit code not known while paused)"
+        return f"failed with exit code {self.exit_code}"
+
+    @property
     def label(self) -> str:
         """A short state for thread names and frames: "paused: failed, exit 1", "succeeded"."""
         if self.status == "paused":
             if self.pause is PauseKind.ON_FAILURE:
-                return f"paused: failed with exit code {self.exit_code}"
+                return f"paused: {self.failure}"
             return "paused before start"
         if self.status in ("succeeded", "failed") and self.exit_code is not None:
             text = f"{self.status}, exit code {self.exit_code}"

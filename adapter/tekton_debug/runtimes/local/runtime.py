@@ -240,6 +240,10 @@ class LocalRuntime:
                     previous_failed = found == str(layout.err_file(i - 1))
             except lifecycle.WaitCancelled:
                 break
+            if self._plan.halt:  # "Stop": the cancel that follows must find no new step running
+                with self._lock:
+                    self._cancel_reason = self._cancel_reason or "TaskRunCancelled"
+                break
             on_failure = bool(self._plan.on_failure)
             skipped = previous_failed and not on_failure
             before = False
@@ -399,11 +403,22 @@ class LocalRuntime:
         return ExecResult(code, out, err)
 
     def shell_command(self, index: int) -> list[str]:
+        """A script in the run directory that opens ``sh`` in the step's environment; its arguments
+        go to that ``sh`` (``-i`` for an interactive one). A file rather than a long ``env`` argv:
+        short to show and to type, and the step's secret values stay out of command lines."""
         local = self._state(index).local
+        assert self.layout is not None
         env = {**local.env, "PS1": f"[{local.step.container}] $ "}
-        assignments = [f"{k}={v}" for k, v in env.items() if k and "=" not in k]
-        return ["env", "-i", *assignments, "sh", "-c", 'cd -- "$1" && shift && exec sh "$@"',
-                "sh", local.working_dir, "-i"]
+        assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items() if k and "=" not in k)
+        path = self.layout.root / "steps" / str(index) / "shell"
+        text = (f"#!/bin/sh\n# a shell in step {local.step.debug_name!r}'s environment\n"
+                f"cd -- {shlex.quote(local.working_dir)} || exit 1\n"
+                f"exec env -i {assignments} sh \"$@\"\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return [str(path), "-i"]
 
     def release(self, index: int, release: Release) -> None:
         st = self._state(index)
