@@ -181,3 +181,11 @@ def _with_marker(marker: str) -> list[str]:
         except OSError:
             pass
     return found
+
+
+def test_values_marked_secret_are_masked_in_the_log(tmp_path):
+    res = run(str(FAILING), "-p", "report=hidden-name.txt", "--secret", "report",
+              "--on-failure", "stop", cwd=tmp_path)
+    assert res.returncode == 1
+    assert "hidden-name.txt" not in res.stdout + res.stderr
+    assert "checking for ********" in res.stdout

@@ -272,3 +272,34 @@ def _processes_with(text: str) -> list[str]:
         except OSError:
             pass
     return found
+
+
+def test_secret_values_are_masked_in_output_variables_and_evaluate(tmp_path):
+    from tests.dap.dapclient import DapClient
+    secret = "pa55w0rd-Zq9"
+    task = tmp_path / "secret.yaml"
+    task.write_text(
+        "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: deploy\nspec:\n  steps:\n"
+        "    - name: push\n      image: alpine\n      env:\n        - name: TOKEN\n"
+        "          valueFrom:\n            secretKeyRef: {name: registry, key: token}\n"
+        "      script: |\n        printf 'using %s' \"$TOKEN\"\n        printf ' again %s\\n' \"$TOKEN\"\n"
+        "        exit 1\n")
+    client = DapClient(cwd=str(tmp_path), env={"TEKTON_DEBUG_SECRET_REGISTRY_TOKEN": secret})
+    try:
+        client.start({"type": "tekton", "request": "launch", "task": str(task)})
+        client.wait_event("stopped")
+        out = client.output("stdout")
+        assert "using ********" in out and "again ********" in out and secret not in out
+        frame = client.request("stackTrace", {"threadId": 1})["body"]["stackFrames"][0]
+        scopes = client.request("scopes", {"frameId": frame["id"]})["body"]["scopes"]
+        env_ref = next(s["variablesReference"] for s in scopes if s["name"] == "Environment")
+        env = {v["name"]: v["value"] for v in client.request(
+            "variables", {"variablesReference": env_ref})["body"]["variables"]}
+        assert env["TOKEN"] == "********"
+        result = client.request("evaluate", {"expression": "echo token=$TOKEN",
+                                             "context": "repl"})["body"]["result"]
+        assert result == "token=********"
+        info = client.request("exceptionInfo", {"threadId": 1})["body"]
+        assert secret not in str(info)
+    finally:
+        client.close()

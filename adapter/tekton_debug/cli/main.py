@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                           "when stdin is not a terminal)")
     run.add_argument("--break-before", action="append", default=[], metavar="STEP",
                      help="pause before this step (Tekton's beforeSteps)")
+    run.add_argument("--secret", action="append", default=[], metavar="NAME",
+                     help="mask the value of this param or env var in all output, as a Secret's")
     run.add_argument("--runtime", choices=("local", "kubernetes"), default="local",
                      help="where steps run: this machine (default) or a Kubernetes cluster")
     run.add_argument("--timeout", help='the TaskRun timeout, a Go duration ("1h", "0s" for none)')

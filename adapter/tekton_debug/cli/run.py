@@ -101,8 +101,7 @@ class TerminalRun:
     def _on_event(self, ev: RuntimeEvent) -> None:
         p, s = self.printer, self.session
         if isinstance(ev, StepLog):
-            p.log(s.steps[ev.index].name, ev.index, ev.stream,
-                  s.masker.mask(s.steps[ev.index].last_text))
+            p.log(s.steps[ev.index].name, ev.index, ev.stream, s.steps[ev.index].last_text)
         elif isinstance(ev, StepStarted):
             p.header(f"▶ step {s.steps[ev.index].name}")
         elif isinstance(ev, StepFinished):
@@ -298,7 +297,8 @@ def run_main(args) -> int:
         task_file=args.file, params=parse_assignments(args.param, "-p"),
         workspaces={k: os.path.abspath(v) for k, v in workspaces.items()},
         runtime=args.runtime, namespace=args.namespace, context=args.context,
-        kubeconfig=args.kubeconfig, timeout=args.timeout, task_run=args.attach)
+        kubeconfig=args.kubeconfig, timeout=args.timeout, task_run=args.attach,
+        secrets=tuple(args.secret))
     if not args.file and not args.attach:
         raise UserError("run: name a Task or TaskRun file", fix="tekton-debug run examples/failing-task.yaml")
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")

@@ -547,8 +547,7 @@ class DebugAdapter:
         send = self.conn.send_event
         if isinstance(ev, StepLog):
             # the session decoded the chunk as it applied the event (split characters kept whole)
-            send("output", {"category": ev.stream,
-                            "output": session.masker.mask(session.steps[ev.index].last_text)})
+            send("output", {"category": ev.stream, "output": session.steps[ev.index].last_text})
         elif isinstance(ev, StepStarted):
             st = session.steps[ev.index]
             body: dict[str, Any] = {"category": "console", "output": f"step {st.name}\n",

@@ -63,6 +63,10 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
         "onFailure": _field(args, "onFailure", bool, "true or false"),
         "noDebug": bool(args.get("noDebug")),
     }
+    secrets = _field(args, "secrets", list, "a list of param or env var names") or []
+    if not all(isinstance(n, str) for n in secrets):
+        raise UserError('launch configuration: "secrets" must list names (strings)',
+                        fix='write e.g. "secrets": ["TOKEN", "password"]')
     for name in ("namespace", "context", "kubeconfig"):
         _field(args, name, str, "a string")
     cwd = _field(args, "cwd", str, "a directory")
@@ -79,5 +83,6 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
     options = LaunchOptions(
         task_file=task, params=params, workspaces=workspaces, runtime=runtime,
         namespace=args.get("namespace"), context=args.get("context"),
-        kubeconfig=args.get("kubeconfig"), timeout=timeout, task_run=task_run)
+        kubeconfig=args.get("kubeconfig"), timeout=timeout, task_run=task_run,
+        secrets=tuple(secrets))
     return options, flags

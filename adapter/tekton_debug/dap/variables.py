@@ -162,9 +162,10 @@ class Variables:
 
     def _env(self, index: int) -> list[dict]:
         env = self.session.environment(index)
+        secrets = self.session.secret_names(env)
         out = []
         for name in sorted(env.env):
-            secret = name in env.secret_env
+            secret = name in secrets
             value = Masker.MASK if secret else self.session.masker.mask(env.env[name])
             out.append(self._var(name, value, evaluate=f"${name}",
                                  hint={"attributes": ["readOnly"], "visibility": "private"}
@@ -259,7 +260,7 @@ class Variables:
         name = name.strip("{}")
         env = s.environment(index)
         if name in env.env:
-            value = Masker.MASK if name in env.secret_env else s.masker.mask(env.env[name])
+            value = Masker.MASK if name in s.secret_names(env) else s.masker.mask(env.env[name])
             return {"result": value, "variablesReference": 0}
         raise UserError(f"{expression!r} is not a Tekton variable or an environment variable of "
                         f"step {s.step(index).name!r}",

@@ -138,6 +138,8 @@ class Session:
                             fix="check the path; relative paths are from the working directory")
         run = load_file(path)
         self.params = resolve_params(run, self.options.params)
+        self.masker.add_secrets(value for name, value in self.params.items()
+                                if name in self.options.secrets and isinstance(value, str))
         if self.options.timeout is not None:
             from tekton_debug.tekton.duration import parse_duration
             run.timeout = parse_duration(self.options.timeout)
@@ -211,20 +213,38 @@ class Session:
         with self._lock:
             if generation != self._generation:
                 return
+            if isinstance(ev, (StepPaused, StepFinished)):
+                self._flush_output(ev.index)
             self._apply(ev)
+        self._tell(ev)
+        if isinstance(ev, RunFinished):
+            self._done.set()
+
+    def _tell(self, ev: RuntimeEvent) -> None:
         try:
             self._listener(ev)
         except Exception:  # a front end's bug must not stop the run's event flow
             log.exception("listener failed on %r", ev)
-        if isinstance(ev, RunFinished):
-            self._done.set()
+
+    def _flush_output(self, index: int) -> None:
+        """Output held back because it might begin a secret goes out before the step pauses/ends."""
+        st = self.steps[index]
+        for stream in ("stdout", "stderr"):
+            held = self.masker.flush((index, stream))
+            if held:
+                st.last_text = held
+                self._tell(StepLog(index, stream, b""))
 
     def _apply(self, ev: RuntimeEvent) -> None:
         if isinstance(ev, StepLog):
-            self.steps[ev.index].add_output(ev.stream, ev.data)
+            st = self.steps[ev.index]
+            text = st.add_output(ev.stream, ev.data)
+            # front ends show last_text: masked here, once, for all of them
+            st.last_text = self.masker.mask_stream((ev.index, ev.stream), text)
         elif isinstance(ev, StepStarted):
             st = self.steps[ev.index]
             st.status, st.started_at = "running", time.time()
+            self._learn_secrets(ev.index)
         elif isinstance(ev, StepPaused):
             st = self.steps[ev.index]
             st.status, st.pause = "paused", ev.kind
@@ -274,10 +294,23 @@ class Session:
             return None
         return max(0.0, self.started_at + timeout - time.time())
 
+    def _learn_secrets(self, index: int) -> None:
+        """Know the step's secret values before its first output, to mask them there too."""
+        try:
+            self.environment(index)
+        except Exception as exc:  # a runtime that cannot tell yet: masked once it can
+            log.debug("no environment for step %s yet: %s", index, exc)
+
     def environment(self, index: int) -> StepEnvironment:
         env = self._require_runtime().step_environment(index)
-        self.masker.add_secrets(env.env[name] for name in env.secret_env if name in env.env)
+        marked = set(self.options.secrets)
+        self.masker.add_secrets(value for name, value in env.env.items()
+                                if name in env.secret_env or name in marked)
         return env
+
+    def secret_names(self, env: StepEnvironment) -> frozenset[str]:
+        """Env vars whose values are masked: from Secrets, or marked secret by the user."""
+        return env.secret_env | frozenset(self.options.secrets)
 
     def _substitution(self, index: int):
         from tekton_debug.tekton import substitution
