@@ -139,6 +139,16 @@ class _Checker:
         self.problems.append(Problem(message, self.doc.file, span.line, span.column, fix,
                                      span.end_line, end_column))
 
+    def written(self, path: Path, value: Any) -> str:
+        """A scalar as the file spells it (``yes``, not the boolean YAML reads it as)."""
+        span = self.doc.span(path)
+        lines = self.doc.text.splitlines() if span and span.line == span.end_line else []
+        if span and 0 < span.line <= len(lines):
+            text = lines[span.line - 1][span.column - 1:span.end_column - 1].strip()
+            if text:
+                return text
+        return _yaml_text(value)
+
     @staticmethod
     def where(path: Path) -> str:
         out = ""
@@ -795,8 +805,12 @@ def _debug(c: _Checker, spec: dict, steps: list | None) -> None:
     c.known_fields(path, bps, {"onFailure", "beforeSteps"}, "breakpoints")
     on_failure = bps.get("onFailure")
     if on_failure is not None and on_failure != "enabled":
-        c.add(path + ("onFailure",), f"onFailure {_yaml_text(on_failure)!r} is not valid: "
-              'the only value is "enabled"', "write `onFailure: enabled`")
+        written = c.written(path + ("onFailure",), on_failure)
+        note = (f" (YAML reads {written} as the boolean {_yaml_text(on_failure)})"
+                if isinstance(on_failure, bool) and written.lower() not in ("true", "false")
+                else "")
+        c.add(path + ("onFailure",), f"onFailure {written!r} is not valid: "
+              'the only value is "enabled"', f"write `onFailure: enabled`{note}")
     elif on_failure is None:
         c.add(path, "breakpoints without onFailure is rejected by Tekton (v0.62 and later)",
               "add `onFailure: enabled` under breakpoints")
