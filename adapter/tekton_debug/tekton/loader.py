@@ -96,18 +96,17 @@ def _load(docs: list[YamlDoc], text: str | None, file: str | None,
     task_doc, searched = find_task(ref["name"], docs, file, search_dir)
     if task_doc is None:
         problems = validate_taskrun(chosen, None)
-        span = chosen.nearest(("spec", "taskRef", "name"))
-        problems.append(Problem(
-            f'Task "{ref["name"]}" (taskRef) was not found; searched: {", ".join(searched)}',
-            file, span.line if span else None, span.column if span else None,
-            f'put the Task (kind: Task, metadata.name: {ref["name"]}) in this file or next to it, '
-            "or embed it under taskSpec"))
+        problems.append(missing_task(ref["name"], chosen, searched))
         raise ValidationError("", problems=in_order(problems))
     problems = validate_taskrun(chosen, task_doc)
     if problems:
         raise ValidationError("", problems=in_order(problems))
     task_text = text if task_doc.file == file else task_doc.text
     return _build(chosen, task_doc, ("spec",), task_text)
+
+
+#: How many of the neighbouring files a "Task not found" message names.
+_LISTED_FILES = 5
 
 
 def find_task(name: str, docs: list[YamlDoc], file: str | None,
@@ -126,10 +125,12 @@ def find_task(name: str, docs: list[YamlDoc], file: str | None,
     paths = sorted(glob.glob(os.path.join(directory, "*.yaml")) +
                    glob.glob(os.path.join(directory, "*.yml")))
     others = [p for p in paths if os.path.abspath(p) != this]
+    names = [os.path.basename(p) for p in others[:_LISTED_FILES]]
+    if len(others) > _LISTED_FILES:
+        names.append(f"and {len(others) - _LISTED_FILES} more")
     searched.append(f"{directory}/*.yaml, *.yml ({len(others)} other file"
                     f"{'' if len(others) == 1 else 's'}"
-                    + (": " + ", ".join(os.path.basename(p) for p in others) if others else "")
-                    + ")")
+                    + (": " + ", ".join(names) if names else "") + ")")
     for p in others:
         try:
             with open(p, encoding="utf-8") as f:
@@ -141,6 +142,15 @@ def find_task(name: str, docs: list[YamlDoc], file: str | None,
             if _is_task_named(d, name):
                 return d, searched
     return None, searched
+
+
+def missing_task(name: str, run_doc: YamlDoc, searched: list[str]) -> Problem:
+    """The problem of a TaskRun whose taskRef names a Task that find_task() did not find."""
+    span = run_doc.nearest(("spec", "taskRef", "name"))
+    return Problem(f'Task "{name}" (taskRef) was not found; searched: {", ".join(searched)}',
+                   run_doc.file, span.line if span else None, span.column if span else None,
+                   f"put the Task (kind: Task, metadata.name: {name}) in this file or next to it, "
+                   "or embed it under taskSpec")
 
 
 def _is_task_named(doc: YamlDoc, name: str) -> bool:
