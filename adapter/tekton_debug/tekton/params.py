@@ -25,8 +25,9 @@ def resolve_params(run: TaskRun, overrides: Mapping[str, object] | None = None
     for name, value in (overrides or {}).items():
         if name not in specs and name not in run.params:
             declared = ", ".join(specs) or "none"
-            raise UserError(f'unknown param "{name}": the Task declares {declared}',
-                            file=file, fix=f"use one of the declared params ({declared})"
+            first = next(iter(specs.values()), None)  # the line where the params are declared
+            raise UserError(f'unknown param "{name}": the Task declares {declared}', file=file,
+                            line=first.pos.line if first and first.pos else None, fix=f"use one of the declared params ({declared})"
                             if specs else "remove it: the Task takes no params")
         given[name] = (value, "the override")
     out: dict[str, ParamValue] = {}
