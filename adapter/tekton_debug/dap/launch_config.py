@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Mapping
 
@@ -11,6 +12,15 @@ from tekton_debug.runtimes.base import LaunchOptions
 RUNTIMES = ("local", "kubernetes")
 
 
+def _json(value: Any) -> str:
+    """A value as launch.json spells it (null, "yes", [1, 2]), not as Python does."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _field(args: Mapping[str, Any], name: str, kind: type | tuple, what: str) -> Any:
     value = args.get(name)
     if value is None:
@@ -18,10 +28,10 @@ def _field(args: Mapping[str, Any], name: str, kind: type | tuple, what: str) ->
     if isinstance(kind, tuple) and bool in kind and isinstance(value, bool):
         return value
     if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise UserError(f'launch configuration: "{name}" must be {what}, not {value!r}',
+        raise UserError(f'launch configuration: "{name}" must be {what}, not {_json(value)}',
                         fix=f'change "{name}" in launch.json')
     if not isinstance(value, kind):
-        raise UserError(f'launch configuration: "{name}" must be {what}, not {value!r}',
+        raise UserError(f'launch configuration: "{name}" must be {what}, not {_json(value)}',
                         fix=f'change "{name}" in launch.json')
     return value
 
@@ -37,13 +47,13 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
     for key, value in params.items():
         if not isinstance(value, (str, list, dict, int, float)) or isinstance(value, bool):
             raise UserError(f'launch configuration: param "{key}" must be a string, an array or an '
-                            f"object, not {value!r}", fix='change "params" in launch.json')
+                            f"object, not {_json(value)}", fix='change "params" in launch.json')
     params = {k: (str(v) if isinstance(v, (int, float)) else v) for k, v in params.items()}
     workspaces = _field(args, "workspaces", dict, 'an object of directories, e.g. {"source": "."}') or {}
     for key, value in workspaces.items():
         if not isinstance(value, str):
             raise UserError(f'launch configuration: workspace "{key}" must be a directory path, not '
-                            f"{value!r}", fix='change "workspaces" in launch.json')
+                            f"{_json(value)}", fix='change "workspaces" in launch.json')
     runtime = _field(args, "runtime", str, '"local" or "kubernetes"') or "local"
     if runtime not in RUNTIMES:
         raise UserError(f'launch configuration: unknown runtime "{runtime}"',
