@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.dap.conftest import line_of
+from tests.processes import processes_with, wait_until_gone
 from tests.dap.dapclient import DapError
 
 
@@ -22,8 +23,6 @@ def test_initialize_advertises_what_is_served(dap):
     assert body["supportsConfigurationDoneRequest"] is True
     assert [f["filter"] for f in body["exceptionBreakpointFilters"]] == ["onFailure"]
     assert body["exceptionBreakpointFilters"][0]["default"] is True
-    # the initialized event comes after the response
-    types = [(e["event"]) for e in dap.events]
     assert dap.wait_event("initialized")
 
 
@@ -249,29 +248,12 @@ def test_vanished_client_leaves_no_step_process(tmp_path):
     client.start({"type": "tekton", "request": "launch", "task": str(task)})
     client.wait_event("output", lambda b: "started" in b.get("output", ""))
     deadline = time.time() + 5
-    while not _processes_with(marker) and time.time() < deadline:
+    while not processes_with(marker) and time.time() < deadline:
         time.sleep(0.02)  # the step's sh has printed; its sleep is being spawned
-    assert _processes_with(marker)
+    assert processes_with(marker)
     client.proc.stdin.close()  # no disconnect: the client just goes away
     client.proc.wait(timeout=15)
-    deadline = time.time() + 5
-    while _processes_with(marker) and time.time() < deadline:
-        time.sleep(0.05)
-    assert _processes_with(marker) == []
-
-
-def _processes_with(text: str) -> list[str]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if text.encode() in f.read():
-                    found.append(pid)
-        except OSError:
-            pass
-    return found
+    assert wait_until_gone(marker) == []
 
 
 def test_secret_values_are_masked_in_output_variables_and_evaluate(tmp_path):

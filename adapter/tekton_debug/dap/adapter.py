@@ -83,15 +83,9 @@ class DebugAdapter:
         session.load()  # bad files and params are reported now, before anything runs
         if self._flags.get("onFailure") is False or self._flags.get("noDebug"):
             self._on_failure = False
-        self.session = session
-        self.variables = Variables(session)
+        self._adopt(session)
         self._apply_breakpoints()
-        with self._lock:
-            self._launch_request = request
-            ready = self._configured
-        if ready:
-            return self._begin()
-        return wire.DEFERRED
+        return self._begin_when_configured(request)
 
     def attach_request(self, request: wire.Request) -> Any:
         options, self._flags = parse_launch(request.arguments or {}, attach=True)
@@ -100,9 +94,15 @@ class DebugAdapter:
                             "launched them",
                             fix='use "request": "launch" for a local run, or set "runtime": '
                                 '"kubernetes" to attach to a TaskRun on a cluster')
-        session = Session(options, self._on_event)
+        self._adopt(Session(options, self._on_event))
+        return self._begin_when_configured(request)
+
+    def _adopt(self, session: Session) -> None:
         self.session = session
         self.variables = Variables(session)
+
+    def _begin_when_configured(self, request: wire.Request) -> Any:
+        """launch/attach are answered once configurationDone has come (the spec's order)."""
         with self._lock:
             self._launch_request = request
             ready = self._configured

@@ -16,12 +16,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.runtimes.base import (
     DebugPlan, ExecResult, LaunchOptions, PauseKind, Release, Runtime, RuntimeEvent, RunFinished,
-    StepEnvironment, StepFinished, StepLog, StepOutcome, StepPaused, StepResumed, StepStarted,
+    StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepStarted,
 )
 from tekton_debug.session.masking import Masker
 from tekton_debug.tekton.model import TaskRun

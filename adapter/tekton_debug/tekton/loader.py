@@ -18,12 +18,12 @@ import glob
 import os
 import random
 import string
-from typing import Any
 
 from tekton_debug.errors import Problem, UserError, ValidationError
 from tekton_debug.tekton.duration import parse_duration
 from tekton_debug.tekton.model import (DebugSpec, Document, EnvVar, ParamSpec, Pos, ResultSpec,
-                                       Step, TaskRun, TaskSpec, WorkspaceDecl)
+                                       Step, TaskRun, TaskSpec, WorkspaceDecl, param_value,
+                                       yaml_text)
 from tekton_debug.tekton.validation import (debug_fields, declared_type, in_order, kind_of,
                                             merge_step_template, validate_document,
                                             validate_taskrun)
@@ -182,7 +182,7 @@ def _build(run_doc: YamlDoc, task_doc: YamlDoc, task_base: Path, task_text: str 
     name = meta.get("name") or _generated(meta.get("generateName")) or \
         f"{task_name or 'task'}-run"
     timeout = parse_duration(spec["timeout"]) if spec.get("timeout") is not None else None
-    params = {p["name"]: _param_value(p.get("value")) for p in spec.get("params") or []}
+    params = {p["name"]: param_value(p.get("value")) for p in spec.get("params") or []}
     return TaskRun(name=name, task=task, task_name=task_name, namespace=meta.get("namespace"),
                    api_version=api_version, params=params,
                    workspaces=list(spec.get("workspaces") or []), debug=_debug(run_doc, spec),
@@ -207,23 +207,6 @@ def _debug(doc: YamlDoc, spec: dict) -> DebugSpec | None:
     return DebugSpec(on_failure=on_failure, before_steps=list(before), spelling=spelling, pos=pos)
 
 
-def _param_value(value: Any) -> Any:
-    """A param value as Tekton keeps it: strings, lists of strings, mappings of strings."""
-    if isinstance(value, list):
-        return [_text(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _text(v) for k, v in value.items()}
-    return _text(value)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    return str(value)
-
-
 def _task_spec(doc: YamlDoc, base: Path, spec: dict) -> TaskSpec:
     template = spec.get("stepTemplate") or {}
     steps = [_step(doc, base + ("steps", i), i, merge_step_template(template, raw), raw)
@@ -233,7 +216,7 @@ def _task_spec(doc: YamlDoc, base: Path, spec: dict) -> TaskSpec:
         props = p.get("properties") or {}
         params.append(ParamSpec(
             name=p["name"], type=declared_type(p),
-            default=_param_value(p["default"]) if p.get("default") is not None else None,
+            default=param_value(p["default"]) if p.get("default") is not None else None,
             description=p.get("description") or "",
             properties={str(k): (v if isinstance(v, dict) else {"type": "string"})
                         for k, v in props.items()},
@@ -258,14 +241,14 @@ def _step(doc: YamlDoc, path: Path, index: int, merged: dict, raw: dict) -> Step
     for e in merged.get("env") or []:
         j = own_env.get(e.get("name"))
         value = e.get("value")
-        env.append(EnvVar(name=e["name"], value=_text(value) if value is not None else None,
+        env.append(EnvVar(name=e["name"], value=yaml_text(value) if value is not None else None,
                           value_from=e.get("valueFrom"),
                           pos=doc.pos(path + ("env", j)) if j is not None else None))
     timeout = parse_duration(raw["timeout"]) if raw.get("timeout") is not None else None
     script = merged.get("script")
     return Step(index=index, name=raw.get("name") or None, image=merged.get("image"),
-                script=script, command=[_text(c) for c in merged.get("command") or []],
-                args=[_text(a) for a in merged.get("args") or []], env=env,
+                script=script, command=[yaml_text(c) for c in merged.get("command") or []],
+                args=[yaml_text(a) for a in merged.get("args") or []], env=env,
                 env_from=list(merged.get("envFrom") or []), working_dir=merged.get("workingDir"),
                 on_error=raw.get("onError"), timeout=timeout, pos=doc.pos(path),
                 script_pos=doc.text_pos(path + ("script",)) if script is not None else None,

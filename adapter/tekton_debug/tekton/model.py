@@ -13,6 +13,24 @@ from typing import Any, Union
 ParamValue = Union[str, list, dict]
 
 
+def yaml_text(value: Any) -> str:
+    """A YAML scalar as the string Tekton sees (``true``, not ``True``; null is empty)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def param_value(value: Any) -> ParamValue:
+    """A param value as Tekton keeps it: a string, a list of strings or a mapping of strings."""
+    if isinstance(value, list):
+        return [yaml_text(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): yaml_text(v) for k, v in value.items()}
+    return yaml_text(value)
+
+
 @dataclass(frozen=True)
 class Pos:
     """A place in a source file. Lines and columns are 1-based."""

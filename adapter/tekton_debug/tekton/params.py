@@ -11,7 +11,7 @@ import json
 from typing import Any, Mapping
 
 from tekton_debug.errors import UserError
-from tekton_debug.tekton.model import ParamSpec, ParamValue, TaskRun
+from tekton_debug.tekton.model import ParamSpec, ParamValue, TaskRun, param_value, yaml_text
 
 
 def resolve_params(run: TaskRun, overrides: Mapping[str, object] | None = None
@@ -55,7 +55,7 @@ def resolve_params(run: TaskRun, overrides: Mapping[str, object] | None = None
                 "launch.json (or add a default to the Task)")
     for name, (value, origin) in given.items():  # propagated params (no declaration)
         if name not in specs:
-            out[name] = _untyped(value)
+            out[name] = param_value(value)
     return out
 
 
@@ -79,22 +79,6 @@ def _example_json(spec: ParamSpec) -> Any:
     return "VALUE"
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    return str(value)
-
-
-def _untyped(value: Any) -> ParamValue:
-    if isinstance(value, list):
-        return [_text(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _text(v) for k, v in value.items()}
-    return _text(value)
-
-
 def _typed(spec: ParamSpec, value: Any, origin: str, file: str | None) -> ParamValue:
     """``value`` as a value of the param's type; UserError when it cannot be one."""
     def wrong(what: str) -> UserError:
@@ -104,22 +88,22 @@ def _typed(spec: ParamSpec, value: Any, origin: str, file: str | None) -> ParamV
     if spec.type == "string":
         if isinstance(value, (list, dict)):
             raise wrong("a list" if isinstance(value, list) else "a mapping")
-        return _text(value)
+        return yaml_text(value)
     if spec.type == "array":
         if isinstance(value, str):
             value = _parse_array(value, spec, file)
         if not isinstance(value, list):
-            raise wrong("a mapping" if isinstance(value, dict) else f"{_text(value)!r}")
+            raise wrong("a mapping" if isinstance(value, dict) else f"{yaml_text(value)!r}")
         if any(isinstance(v, (list, dict)) for v in value):
             raise wrong("a list holding lists or mappings")
-        return [_text(v) for v in value]
+        return [yaml_text(v) for v in value]
     if isinstance(value, str):
         value = _parse_object(value, spec, file)
     if not isinstance(value, dict):
-        raise wrong("a list" if isinstance(value, list) else f"{_text(value)!r}")
+        raise wrong("a list" if isinstance(value, list) else f"{yaml_text(value)!r}")
     if any(isinstance(v, (list, dict)) for v in value.values()):
         raise wrong("a mapping holding lists or mappings")
-    return {str(k): _text(v) for k, v in value.items()}
+    return {str(k): yaml_text(v) for k, v in value.items()}
 
 
 def _how(spec: ParamSpec) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 from tekton_debug.errors import Problem, UserError
 from tekton_debug.tekton.duration import parse_duration
+from tekton_debug.tekton.model import yaml_text
 from tekton_debug.tekton.variables import param_ref, references
 from tekton_debug.tekton.yamlpos import Path, Span, YamlDoc, load_documents
 
@@ -147,7 +148,7 @@ class _Checker:
             text = lines[span.line - 1][span.column - 1:span.end_column - 1].strip()
             if text:
                 return text
-        return _yaml_text(value)
+        return yaml_text(value)
 
     @staticmethod
     def where(path: Path) -> str:
@@ -189,7 +190,7 @@ class _Checker:
                 out.append(item)
             else:
                 self.add(path + (i,), f"{what} item {i} is {_type_name(item)}, not a string",
-                         f'quote it: "{_yaml_text(item)}"')
+                         f'quote it: "{yaml_text(item)}"')
         return out
 
     def duration(self, path: Path, value: Any, what: str) -> None:
@@ -201,14 +202,6 @@ class _Checker:
             return
         if seconds < 0:
             self.add(path, f"{what} {value!r} is negative", 'use a positive duration, e.g. "10m"')
-
-
-def _yaml_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    return str(value)
 
 
 # ---- documents --------------------------------------------------------------------------------
@@ -263,7 +256,7 @@ def _header(c: _Checker, data: dict, kinds: tuple[str, ...]) -> bool:
                   f"add `name: my-{kind.lower()}` under metadata"
                   + (" (or generateName)" if kind == "TaskRun" else ""), key=True)
         if name is not None and (not isinstance(name, str) or not _DNS1123_SUBDOMAIN.match(name)):
-            c.add(("metadata", "name"), f"{kind} name {_yaml_text(name)!r} is invalid: a name must "
+            c.add(("metadata", "name"), f"{kind} name {yaml_text(name)!r} is invalid: a name must "
                   "be lowercase letters, digits, '-' and '.'", f'rename it, e.g. "{suggest_name(name)}"')
         if generate is not None and not isinstance(generate, str):
             c.expect(("metadata", "generateName"), generate, str, "a string")
@@ -408,7 +401,7 @@ def _param_specs(c: _Checker, path: Path, value: Any) -> list[tuple[int, dict]]:
         name = p.get("name")
         t = p.get("type")
         if t is not None and t not in PARAM_TYPES:
-            c.add(ppath + ("type",), f'param "{name}" has type {_yaml_text(t)!r}, which is not a '
+            c.add(ppath + ("type",), f'param "{name}" has type {yaml_text(t)!r}, which is not a '
                   "param type", 'use "string", "array" or "object"')
             continue
         t = declared_type(p)
@@ -452,7 +445,7 @@ def _param_specs(c: _Checker, path: Path, value: Any) -> list[tuple[int, dict]]:
                     pt = ps.get("type", "string") if isinstance(ps, dict) else ps
                     if ps is not None and pt != "string":
                         c.add(ppath + ("properties", k), f'object param "{name}" key "{k}" has '
-                              f"type {_yaml_text(pt)!r}: object keys can only be strings",
+                              f"type {yaml_text(pt)!r}: object keys can only be strings",
                               "write `{type: string}`")
                 if isinstance(p.get("default"), dict):
                     missing = [k for k in props if k not in p["default"]]
@@ -499,7 +492,7 @@ def _container_fields(c: _Checker, path: Path, step: dict, what: str) -> None:
             if "value" in e and e["value"] is not None and not isinstance(e["value"], str):
                 c.add(epath + ("value",), f'env variable "{name}" has {_type_name(e["value"])} '
                       "value; Kubernetes accepts only strings",
-                      f'quote it: value: "{_yaml_text(e["value"])}"')
+                      f'quote it: value: "{yaml_text(e["value"])}"')
             if "valueFrom" in e and e["valueFrom"] is not None:
                 c.expect(epath + ("valueFrom",), e["valueFrom"], dict, "a mapping")
                 if "value" in e and e["value"] not in (None, ""):
@@ -564,7 +557,7 @@ def _steps(c: _Checker, base: Path, steps: Any, template: dict) -> list[tuple[in
         on_error = raw.get("onError")
         if on_error is not None and (not isinstance(on_error, str) or (
                 on_error not in ON_ERROR and not on_error.startswith("$(params."))):
-            c.add(spath + ("onError",), f'{label}: onError {_yaml_text(on_error)!r} is not valid',
+            c.add(spath + ("onError",), f'{label}: onError {yaml_text(on_error)!r} is not valid',
                   'use "continue" or "stopAndFail"')
         if raw.get("timeout") is not None:
             c.duration(spath + ("timeout",), raw["timeout"], f"{label} timeout")
@@ -738,7 +731,7 @@ def _task_ref(c: _Checker, ref: Any) -> None:
               "export the Task to a YAML file next to this TaskRun (e.g. `tkn bundle list "
               "<image> task <name> -o yaml > task.yaml`) and reference it by name", key=True)
     if ref.get("resolver") is not None:
-        c.add(path + ("resolver",), f"taskRef.resolver ({_yaml_text(ref['resolver'])}) is not "
+        c.add(path + ("resolver",), f"taskRef.resolver ({yaml_text(ref['resolver'])}) is not "
               "supported: remote Tasks cannot be resolved here",
               "save the Task's YAML next to this TaskRun and write `taskRef: {name: <its name>}`",
               key=True)
@@ -781,7 +774,7 @@ def _debug(c: _Checker, spec: dict, steps: list | None) -> None:
         c.known_fields(("spec", "breakpoint"), seed, {"onFailure"}, "breakpoint")
         if "onFailure" in seed and not isinstance(seed["onFailure"], bool):
             c.add(("spec", "breakpoint", "onFailure"), f"breakpoint.onFailure "
-                  f"{_yaml_text(seed['onFailure'])!r} must be true or false",
+                  f"{yaml_text(seed['onFailure'])!r} must be true or false",
                   "write `onFailure: true`, or better `debug: {breakpoints: {onFailure: enabled}}`")
     debug = spec.get("debug")
     if debug is None or not c.expect(("spec", "debug"), debug, dict, "a mapping"):
@@ -793,7 +786,7 @@ def _debug(c: _Checker, spec: dict, steps: list | None) -> None:
         for i, entry in enumerate(old):
             if entry != "onFailure":
                 c.add(("spec", "debug", "breakpoint", i), f"breakpoint entry "
-                      f"{_yaml_text(entry)!r} is not valid: the only entry is \"onFailure\"",
+                      f"{yaml_text(entry)!r} is not valid: the only entry is \"onFailure\"",
                       'write `breakpoint: ["onFailure"]`, or `breakpoints: {onFailure: enabled, '
                       'beforeSteps: [<step>]}` to pause before a step')
     bps = debug.get("breakpoints")
@@ -806,7 +799,7 @@ def _debug(c: _Checker, spec: dict, steps: list | None) -> None:
     on_failure = bps.get("onFailure")
     if on_failure is not None and on_failure != "enabled":
         written = c.written(path + ("onFailure",), on_failure)
-        note = (f" (YAML reads {written} as the boolean {_yaml_text(on_failure)})"
+        note = (f" (YAML reads {written} as the boolean {yaml_text(on_failure)})"
                 if isinstance(on_failure, bool) and written.lower() not in ("true", "false")
                 else "")
         c.add(path + ("onFailure",), f"onFailure {written!r} is not valid: "

@@ -240,7 +240,7 @@ class _Builder:
         return out
 
     def _span(self, node: Node) -> Span:
-        start, end = node.start_mark, node.end_mark
+        start = node.start_mark
         line, col = start.line + 1, start.column + 1
         end_line, end_col = self._end(node)
         return Span(line, col, max(end_line, line), end_col)
