@@ -168,7 +168,8 @@ def test_environment_marks_secret_values():
 
 def test_shell_command_quotes_the_working_directory():
     argv = st.shell_argv("ns", "p", "step-a", "/work/it's here; rm -rf /", [])
-    assert argv[-1] == "cd '/work/it'\"'\"'s here; rm -rf /' 2>/dev/null; exec sh -i"
+    assert argv[-1] == ("cd '/work/it'\"'\"'s here; rm -rf /' 2>/dev/null; "
+                        "PATH=\"$PATH:/tekton/debug/scripts\"; export PATH; exec sh -i")
 
 
 def test_exec_status_gives_the_exit_code():

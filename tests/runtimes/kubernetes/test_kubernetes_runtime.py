@@ -133,7 +133,8 @@ def test_shell_command_is_kubectl_exec_into_the_step(make_runtime, recorder, clu
     pod = f"{rt.taskrun_name}-pod"
     assert argv == ["kubectl", "exec", "-it", "-n", "default", "--kubeconfig", cluster.kubeconfig,
                     "--context", "test-cluster", pod, "-c", "step-two", "--", "sh", "-c",
-                    "cd /workspace/src 2>/dev/null; exec sh -i"]
+                    "cd /workspace/src 2>/dev/null; PATH=\"$PATH:/tekton/debug/scripts\"; "
+                    "export PATH; exec sh -i"]
 
 
 def test_attach_to_a_paused_taskrun_reports_the_pause_at_once(make_runtime, recorder):

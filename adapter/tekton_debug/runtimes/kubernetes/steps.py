@@ -246,9 +246,11 @@ def environment(container: dict) -> tuple[dict[str, str], set[str]]:
 
 def shell_argv(namespace: str, pod: str, container: str, working_dir: str,
                kubectl_flags: list[str]) -> list[str]:
-    """``kubectl exec -it`` into the step with a shell that starts in its working directory.
+    """``kubectl exec -it`` into the step with a shell that starts in its working directory, with
+    the debug scripts on its PATH (as the banners of ``tekton-debug`` promise: ``debug-continue``).
 
     The only text put into the shell string is the working directory, quoted."""
-    script = f"cd {shlex.quote(working_dir)} 2>/dev/null; exec sh -i"
+    script = (f"cd {shlex.quote(working_dir)} 2>/dev/null; PATH=\"$PATH:{SCRIPTS_DIR}\"; "
+              "export PATH; exec sh -i")
     return ["kubectl", "exec", "-it", "-n", namespace, *kubectl_flags, pod, "-c", container,
             "--", "sh", "-c", script]
