@@ -36,16 +36,17 @@ def load_file(path: str) -> TaskRun:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except FileNotFoundError:
-        raise UserError(f"{path}: no such file", file=path,
+        raise UserError("no such file", file=path,
                         fix="give the path of a Task or TaskRun YAML file") from None
     except IsADirectoryError:
-        raise UserError(f"{path} is a directory, not a YAML file", file=path,
+        raise UserError("this is a directory, not a YAML file", file=path,
                         fix="give the path of a Task or TaskRun YAML file in it") from None
     except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})", file=path,
+        raise UserError(f"the file is not UTF-8 text ({e.reason} at byte {e.start})", file=path,
                         fix="save the file as UTF-8") from None
     except OSError as e:
-        raise UserError(f"{path}: cannot read it: {e.strerror}", file=path) from None
+        raise UserError(f"cannot read it: {e.strerror}", file=path,
+                        fix="check the file's permissions") from None
     return load_text(text, file=path)
 
 
