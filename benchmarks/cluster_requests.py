@@ -15,12 +15,14 @@ Run: .venv/bin/python benchmarks/cluster_requests.py [--runs N] [--pause S]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -118,24 +120,47 @@ def exec_polling_baseline(server: ClusterServer, pause: float) -> int:
     return count
 
 
+@dataclass
+class ClusterFigures:
+    seen_ms: float  # banner logged -> StepPaused, median
+    launch_ms: float  # launch -> StepPaused, median
+    ours: int  # API requests while paused, this runtime
+    theirs: int  # API requests while paused, exec-polling
+    pause: float  # seconds paused
+
+
+@contextlib.contextmanager
+def test_cluster():
+    """A test cluster on loopback with a kubeconfig file for it (``server.kubeconfig``)."""
+    with tempfile.TemporaryDirectory() as tmp, \
+            ClusterServer(root=os.path.join(tmp, "pods")) as server:
+        server.write_kubeconfig(os.path.join(tmp, "kubeconfig"))
+        yield server
+
+
+def measure(server: ClusterServer, runs: int, pause: float) -> ClusterFigures:
+    results = [one_run(server, None) for _ in range(runs)]
+    seen = statistics.median(r[0] for r in results) * 1000
+    launch = statistics.median(r[1] for r in results) * 1000
+    ours = one_run(server, pause)[2]
+    theirs = exec_polling_baseline(server, pause)
+    return ClusterFigures(seen, launch, ours, theirs, pause)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--pause", type=float, default=12.0,
                         help="seconds paused (the test cluster sends a bookmark every 5 s)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, ClusterServer(root=os.path.join(tmp, "pods")) as srv:
-        srv.write_kubeconfig(os.path.join(tmp, "kubeconfig"))
-        runs = [one_run(srv, None) for _ in range(args.runs)]
-        seen = statistics.median(r[0] for r in runs) * 1000
-        launch = statistics.median(r[1] for r in runs) * 1000
-        ours = one_run(srv, args.pause)[2]
-        theirs = exec_polling_baseline(srv, args.pause)
+    with test_cluster() as srv:
+        f = measure(srv, args.runs, args.pause)
     print(f"{'measure':<44}{'tekton-debug':>14}{'baseline':>12}{'ratio':>10}")
-    print(f"{'banner logged -> StepPaused (ms, median)':<44}{seen:>14.2f}{'-':>12}{'-':>10}")
-    print(f"{'launch -> StepPaused (ms, median)':<44}{launch:>14.1f}{'-':>12}{'-':>10}")
-    ratio = f"{theirs}:0" if ours == 0 else f"{theirs / ours:.1f}x"
-    print(f"{f'API requests while paused {args.pause:g}s':<44}{ours:>14d}{theirs:>12d}{ratio:>10}")
+    print(f"{'banner logged -> StepPaused (ms, median)':<44}{f.seen_ms:>14.2f}{'-':>12}{'-':>10}")
+    print(f"{'launch -> StepPaused (ms, median)':<44}{f.launch_ms:>14.1f}{'-':>12}{'-':>10}")
+    ratio = f"{f.theirs}:0" if f.ours == 0 else f"{f.theirs / f.ours:.1f}x"
+    print(f"{f'API requests while paused {f.pause:g}s':<44}{f.ours:>14d}{f.theirs:>12d}"
+          f"{ratio:>10}")
     print("baseline: exec into every step on every pod watch event (the 2021 VS Code Tekton "
           "extension's detection); goal for tekton-debug: 0")
 
