@@ -155,6 +155,10 @@ class Runtime(Protocol):
         Raises UserError where the runtime cannot attach (the local runtime's runs live inside the
         process that launched them)."""
 
+    def deadline(self) -> float | None:
+        """When the TaskRun times out (a ``time.time()`` value), or None when it has no timeout.
+        It keeps running while a step is paused."""
+
     def step_environment(self, index: int) -> StepEnvironment:
         """The environment of step ``index`` (any step that has started or is paused before)."""
 

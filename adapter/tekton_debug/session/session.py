@@ -20,15 +20,17 @@ from typing import Callable, Sequence
 
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.runtimes.base import (
-    DebugPlan, ExecResult, LaunchOptions, PauseKind, Release, Runtime, RuntimeEvent, RunFinished,
+    DebugPlan, Notice, ExecResult, LaunchOptions, PauseKind, Release, Runtime, RuntimeEvent, RunFinished,
     StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepStarted,
 )
 from tekton_debug.session.masking import Masker
+from tekton_debug.tekton.duration import format_duration
 from tekton_debug.tekton.model import TaskRun
 
 log = logging.getLogger(__name__)
 
 TAIL_LINES = 20
+WARN_BEFORE_TIMEOUT = 300.0  # seconds
 
 
 @dataclass
@@ -121,6 +123,7 @@ class Session:
         self._lock = threading.RLock()
         self._done = threading.Event()
         self._generation = 0  # bumped by restart: events of an older run are dropped
+        self._timers: list[threading.Timer] = []
 
     # ---- setting up --------------------------------------------------------------------------
 
@@ -177,6 +180,7 @@ class Session:
             self.started_at = time.time()
             generation = self._generation
         runtime.start(self.run, self.plan, lambda ev: self._on_event(generation, ev))
+        self._arm_timeout_warning(generation)
 
     def attach(self) -> TaskRun:
         """Connect to the existing TaskRun named in the options. Raises UserError."""
@@ -191,6 +195,7 @@ class Session:
             if self.run is None or self.run.name != run.name:
                 self.adopt(run)
             self.started_at = self.started_at or time.time()
+        self._arm_timeout_warning(generation)
         return run
 
     def restart(self) -> None:
@@ -286,13 +291,31 @@ class Session:
         return self.steps[index]
 
     def time_left(self) -> float | None:
-        """Seconds before the TaskRun's timeout, or None when it has none."""
-        if self.run is None or self.started_at is None:
-            return None
-        timeout = 3600.0 if self.run.timeout is None else self.run.timeout
-        if timeout == 0:
-            return None
-        return max(0.0, self.started_at + timeout - time.time())
+        """Seconds before the TaskRun's timeout (it keeps running while paused), or None."""
+        deadline = self.runtime.deadline() if self.runtime is not None else None
+        return None if deadline is None else max(0.0, deadline - time.time())
+
+    def _arm_timeout_warning(self, generation: int) -> None:
+        """Say it once, WARN_BEFORE_TIMEOUT before the TaskRun times out."""
+        left = self.time_left()
+        if left is None or left <= 0:
+            return
+
+        def warn() -> None:
+            if generation != self._generation or self.finished is not None:
+                return
+            now_left = self.time_left()
+            if now_left is None:
+                return
+            self._tell(Notice(
+                f"the TaskRun times out in {format_duration(round(now_left))}: then its steps are "
+                "stopped, paused or not. Finish here, or raise the timeout (\"timeout\" in the "
+                "launch configuration, --timeout) for the next run", level="important"))
+
+        timer = threading.Timer(max(0.0, left - WARN_BEFORE_TIMEOUT), warn)
+        timer.daemon = True
+        timer.start()
+        self._timers.append(timer)
 
     def _learn_secrets(self, index: int) -> None:
         """Know the step's secret values before its first output, to mask them there too."""
@@ -408,6 +431,9 @@ class Session:
         return self._done.wait(timeout)
 
     def close_runtime(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         runtime, self.runtime = self.runtime, None
         if runtime is not None:
             runtime.close()

@@ -3,15 +3,17 @@ and entrypoint, watches, logs and exec."""
 
 from __future__ import annotations
 
+import datetime
+
 import os
 
 import pytest
 
 from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
-from tekton_debug.runtimes.base import (DebugPlan, LaunchOptions, Notice, PauseKind, Release,
+from tekton_debug.runtimes.base import (DebugPlan, LaunchOptions, PauseKind, Release,
                                         RunFinished, StepFinished, StepLog, StepOutcome,
                                         StepPaused, StepResumed, StepStarted)
-from tekton_debug.runtimes.kubernetes import KubernetesRuntime, connect, runtime as runtime_mod
+from tekton_debug.runtimes.kubernetes import KubernetesRuntime, connect
 from tekton_debug.tekton.loader import load_text
 
 FAILING = """
@@ -282,12 +284,14 @@ def test_timeout_ends_the_run_saying_so(make_runtime, recorder, cluster):
     assert step_finished(recorder, 1).outcome is StepOutcome.TIMED_OUT
 
 
-def test_time_left_is_announced_before_the_timeout(make_runtime, recorder, monkeypatch):
-    monkeypatch.setattr(runtime_mod, "WARN_BEFORE_TIMEOUT", 1799.0)
+def test_deadline_is_the_taskruns_start_plus_its_timeout(make_runtime, recorder, cluster):
     rt = make_runtime(timeout="30m")
     rt.start(load_text(FAILING), DebugPlan(), recorder)
-    ev = recorder.wait_for(lambda e: isinstance(e, Notice) and e.level == "important")
-    assert f"TaskRun {rt.taskrun_name} times out in" in ev.message
+    paused_on(recorder, 1)
+    tr = cluster.get("taskruns.tekton.dev", rt.taskrun_name)
+    started = datetime.datetime.fromisoformat(
+        tr["status"]["startTime"].replace("Z", "+00:00")).timestamp()
+    assert rt.deadline() == pytest.approx(started + 1800, abs=1)
 
 
 def test_exec_into_a_pod_that_is_not_the_taskruns_is_refused(make_runtime, recorder, cluster):

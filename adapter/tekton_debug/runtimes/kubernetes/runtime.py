@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from typing import Callable, Sequence
 
 from kubernetes import client
@@ -43,16 +42,15 @@ from tekton_debug.runtimes.kubernetes import podexec, preflight
 from tekton_debug.runtimes.kubernetes import steps as st
 from tekton_debug.runtimes.kubernetes.connect import (BACKOFF, Cluster, call, connect,
                                                       is_connection_error, server_message,
-                                                      unreachable, user_error)
+                                                      user_error)
 from tekton_debug.runtimes.kubernetes.follow import LogReader, ObjectWatch, describe
 from tekton_debug.runtimes.kubernetes.manifest import build_taskrun
-from tekton_debug.tekton.duration import format_duration, parse_duration
+from tekton_debug.tekton.duration import parse_duration
 from tekton_debug.tekton.model import TaskRun
 
 log = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "tekton.dev", "v1", "taskruns"
-WARN_BEFORE_TIMEOUT = 300.0
 LOG_RETRIES = 5
 STREAM_END_GRACE = 2.0  # after a log stream ends: time for the pod watch to show the exit
 POD_GONE_GRACE = 10.0  # after the pod is deleted: time for Tekton to finish the TaskRun
@@ -86,7 +84,6 @@ class KubernetesRuntime:
         self._threads: list[threading.Thread] = []
         self._watches: list[ObjectWatch] = []
         self._readers: list[LogReader] = []
-        self._timer: threading.Timer | None = None
         self._closed = threading.Event()
         self._finished = False
         self._next_noticed = False
@@ -218,7 +215,6 @@ class KubernetesRuntime:
         ]
         for w in self._watches:
             w.start()
-        self._arm_timeout_warning()
         self._spawn(self._drive, "driver")
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
@@ -486,7 +482,17 @@ class KubernetesRuntime:
             raise WrongTime(f"step {index + 1} is not paused")
         script = st.script_for(kind, release)
         pod, container = self._pod_for_exec(index)
-        result = podexec.run(self._connect(), pod, container, [script], timeout=60.0)
+        try:
+            result = podexec.run(self._connect(), pod, container,
+                                 st.release_argv(index, kind, release), timeout=60.0)
+        except UserError:
+            with self._cond:
+                if index not in self._paused:  # it ended meanwhile: its container is gone
+                    raise WrongTime(f"step {index + 1} is not paused any more") from None
+            raise
+        if result.exit_code == st.RELEASED_ALREADY:
+            raise WrongTime(f"step {index + 1} is not paused: a debug script has already "
+                            "released it")
         if result.exit_code != 0:
             said = (result.stderr or result.stdout).decode("utf-8", "replace").strip()
             raise UserError(f"{script} failed in {pod}/{container} with exit code "
@@ -543,34 +549,20 @@ class KubernetesRuntime:
                              cluster.kubectl_flags())
 
     # ---- time left ---------------------------------------------------------------------------
-    def _arm_timeout_warning(self) -> None:
+    def deadline(self) -> float | None:
+        """From the TaskRun itself: its start (or creation) time and its ``spec.timeout``."""
         with self._cond:
             tr = self._taskrun or {}
         text = (tr.get("spec") or {}).get("timeout")
         try:
             seconds = parse_duration(text) if text else 3600.0
         except UserError:
-            return
-        if seconds <= WARN_BEFORE_TIMEOUT:
-            return
+            return None
+        if seconds == 0:
+            return None
         started = _epoch((tr.get("status") or {}).get("startTime")) or \
-            _epoch((tr.get("metadata") or {}).get("creationTimestamp")) or time.time()
-        delay = started + seconds - WARN_BEFORE_TIMEOUT - time.time()
-        if delay < 0:
-            delay = 0.0
-
-        def warn() -> None:
-            if self._finished or self._closed.is_set():
-                return
-            left = max(0.0, started + seconds - time.time())
-            self._emit(Notice(
-                f"TaskRun {self.taskrun_name} times out in {format_duration(round(left))} "
-                f"(timeout {format_duration(seconds)}); Tekton then stops it and deletes its pod. "
-                'Raise "timeout" in the launch configuration to get more time next run',
-                level="important"))
-        self._timer = threading.Timer(delay, warn)
-        self._timer.daemon = True
-        self._timer.start()
+            _epoch((tr.get("metadata") or {}).get("creationTimestamp"))
+        return started + seconds if started else None
 
     # ---- events ------------------------------------------------------------------------------
     def _emit(self, ev: RuntimeEvent) -> None:
@@ -581,8 +573,6 @@ class KubernetesRuntime:
         if self._finished:
             return
         self._finished = True
-        if self._timer is not None:
-            self._timer.cancel()
         self._emit(ev)
         self._events.put(_STOP)
 
@@ -605,8 +595,6 @@ class KubernetesRuntime:
         self._closed.set()
         with self._cond:
             self._cond.notify_all()
-        if self._timer is not None:
-            self._timer.cancel()
         for w in self._watches:
             w.stop()
         for r in self._readers:

@@ -35,6 +35,24 @@ def script_for(kind: PauseKind, release: Release) -> str:
     return f"{SCRIPTS_DIR}/{name}"
 
 
+RELEASED_ALREADY = 75  # exit code of release_argv's guard: a debug script already ended the pause
+
+
+def release_argv(index: int, kind: PauseKind, release: Release) -> list[str]:
+    """Run the debug script for ``release`` unless one has already ended this pause.
+
+    A user's shell may have run a script a moment before, and the step has not said so in its log
+    yet; a second script would change the outcome (``debug-fail-continue`` after
+    ``debug-continue`` writes 1 into ``out.breakpointexit``). The guard exits with
+    :data:`RELEASED_ALREADY` when the pause's exit file is already there."""
+    run_dir = f"/tekton/run/{index}"
+    files = (["out.breakpointexit"] if kind is PauseKind.ON_FAILURE
+             else ["out.beforestepexit", "out.beforestepexit.err"])
+    written = " || ".join(f"[ -e {run_dir}/{name} ]" for name in files)
+    return ["sh", "-c",
+            f"if {written}; then exit {RELEASED_ALREADY}; fi; exec {script_for(kind, release)}"]
+
+
 @dataclass(frozen=True)
 class LineSignal:
     """What one line of a step's log means for the debugger."""

@@ -18,6 +18,7 @@ import shlex
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,7 @@ class LocalRuntime:
         self._driver: threading.Thread | None = None
         self._dispatcher: threading.Thread | None = None
         self._timer: threading.Timer | None = None
+        self._deadline: float | None = None
         self._closed = False
         self.finished: RunFinished | None = None
 
@@ -138,6 +140,7 @@ class LocalRuntime:
                                             daemon=True)
         self._dispatcher.start()
         timeout = DEFAULT_TIMEOUT if run.timeout is None else run.timeout
+        self._deadline = time.time() + timeout if timeout else None
         if timeout and timeout > 0:
             self._timer = threading.Timer(timeout, self._time_out, args=(timeout,))
             self._timer.daemon = True
@@ -373,6 +376,9 @@ class LocalRuntime:
         if not 0 <= index < len(self._steps):
             raise UserError(f"there is no step {index}: the Task has {len(self._steps)} steps")
         return self._steps[index]
+
+    def deadline(self) -> float | None:
+        return self._deadline
 
     def step_environment(self, index: int) -> StepEnvironment:
         st = self._state(index)
