@@ -145,6 +145,20 @@ def test_continue_marks_the_step_passed_and_the_taskrun_succeeds(cluster_dap, cl
     assert condition(taskrun_object(cluster, name))["status"] == "True"
 
 
+def test_a_script_run_from_the_repl_releases_the_step_and_a_late_release_cannot_undo_it(
+        cluster_dap, cluster, failing_task):  # noqa: F811
+    dap = cluster_dap()
+    launch(dap, cluster, failing_task)
+    ran = dap.request("evaluate", {"expression": "/tekton/debug/scripts/debug-continue",
+                                   "context": "repl"})["body"]
+    assert "[exit code" not in ran["result"]
+    # at once, before the step says in its log that it was released: refused either way
+    late = dap.request("tekton/failContinue", {"threadId": 2}, check=False)
+    assert late["success"] is False and "paused" in late["message"]
+    assert dap.wait_event("exited")["body"]["exitCode"] == 0
+    assert "report written" in dap.output("stdout")
+
+
 def test_terminate_fails_the_step_and_cancels_the_taskrun(cluster_dap, cluster, failing_task):  # noqa: F811
     dap = cluster_dap()
     launch(dap, cluster, failing_task)
