@@ -481,7 +481,8 @@ def measure_memory(lines: int = 1_000_000) -> Memory:
         got = {"lines": 0}
 
         def sink(body: bytes, t: float) -> None:
-            got["lines"] += body.count(b"\\n")  # a newline in a JSON string
+            if b'"category":"stdout"' in body[:120]:
+                got["lines"] += body.count(b"\\n")  # a newline in a JSON string
 
         dap = Dap(ADAPTER, cwd=tmp)
         dap.sink = sink
