@@ -219,8 +219,8 @@ class TerminalRun:
             p.line("    debug-beforestep-fail-continue  skip it and mark it failed")
             p.line("    exit                            leave without deciding: the step runs")
         argv = s.shell_command(index)
-        if not self.tty and argv[-1:] == ["-i"]:
-            argv = argv[:-1]  # commands come from stdin: no prompts
+        if not self.tty:
+            argv = piped_shell(argv)
         saved = _save_tty()
         try:
             with self._shell_lock:
@@ -253,6 +253,26 @@ class TerminalRun:
             proc.kill()
         except OSError:
             pass
+
+
+def piped_shell(argv: Sequence[str]) -> list[str]:
+    """A shell command for commands that come from a pipe, not a terminal: no prompts (``sh``, not
+    ``sh -i``) and, for ``kubectl exec``, no terminal asked of the cluster (``-i``, not ``-it``:
+    kubectl refuses a TTY when its stdin is not one and the shell prints job-control warnings)."""
+    argv = list(argv)
+    if argv[-1:] == ["-i"]:
+        return argv[:-1]
+    if argv and os.path.basename(argv[0]) == "kubectl" and "--" in argv:
+        cut = argv.index("--")
+        flags = [{"-it": "-i", "-ti": "-i"}.get(a, a) for a in argv[:cut]
+                 if a not in ("-t", "--tty", "--tty=true")]
+        command = argv[cut:]
+        if command[-1:] and command[-1].endswith("exec sh -i"):
+            command[-1] = command[-1][:-len(" -i")]
+        elif command[-1:] == ["-i"]:
+            command = command[:-1]
+        return flags + command
+    return argv
 
 
 def _save_tty():
