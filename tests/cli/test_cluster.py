@@ -1,0 +1,130 @@
+"""`tekton-debug run --runtime kubernetes` against the test cluster, as a user runs it: the shell in
+a paused step is `kubectl exec` into its container (kubectl is on PATH)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.cluster.fixtures import cluster  # noqa: F401
+from tests.cluster.helpers import api_client, create_taskrun, follow_log_until, taskrun
+
+ROOT = Path(__file__).resolve().parents[2]
+FAILING = ROOT / "examples" / "failing-task.yaml"
+# the shell's commands come from its stdin, where the test cluster maps no /tekton path: a step's
+# own environment variable tells which container the shell is in
+STEPS = [
+    {"name": "first", "image": "alpine", "env": [{"name": "WHERE", "value": "in-first"}],
+     "script": "echo first ran"},
+    {"name": "second", "image": "alpine", "env": [{"name": "WHERE", "value": "in-second"}],
+     "script": "echo second failing\nexit 4"},
+    {"name": "third", "image": "alpine", "env": [{"name": "WHERE", "value": "in-third"}],
+     "script": "echo third ran"},
+]
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1", "KUBECACHEDIR": str(tmp_path / "kube-cache"),
+            "HOME": str(tmp_path)}
+
+
+def run(cluster, *args: str, stdin: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:  # noqa: F811
+    return subprocess.run(
+        [sys.executable, "-m", "tekton_debug", "run", *args, "--runtime", "kubernetes",
+         "--kubeconfig", cluster.kubeconfig, "-n", "default"],
+        input=stdin, capture_output=True, text=True, cwd=cwd, timeout=60, env=env)
+
+
+def taskrun_condition(cluster, name: str) -> dict:  # noqa: F811
+    tr = cluster.get("taskruns.tekton.dev", name) or {}
+    return next((c for c in (tr.get("status") or {}).get("conditions") or []
+                 if c["type"] == "Succeeded"), {})
+
+
+def paused_taskrun(cluster, name: str) -> str:  # noqa: F811
+    api = api_client(cluster.kubeconfig)
+    create_taskrun(api, taskrun(name, STEPS))
+    follow_log_until(api, f"{name}-pod", "step-second", "debug onFailure breakpoint")
+    return name
+
+
+def test_piped_debug_continue_in_the_cluster_shell_marks_the_step_passed(cluster, env,  # noqa: F811
+                                                                         tmp_path):
+    res = run(cluster, str(FAILING), "--on-failure", "shell", stdin="debug-continue\n", env=env,
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "step test failed (exit code not known while paused): paused" in res.stdout
+    assert "✓ step test succeeded (marked passed)" in res.stdout
+    assert "[publish] publishing build/report.txt" in res.stdout
+    # a pipe is not a terminal: kubectl is not asked for one, and the shell prints no prompts
+    assert "Unable to use a TTY" not in res.stderr
+    assert "job control" not in res.stderr and "# " not in res.stderr
+
+
+def test_piped_commands_run_in_the_paused_steps_container(cluster, env, tmp_path):  # noqa: F811
+    import yaml
+    task = tmp_path / "task.yaml"
+    task.write_text(yaml.safe_dump({"apiVersion": "tekton.dev/v1", "kind": "Task",
+                                    "metadata": {"name": "where"}, "spec": {"steps": STEPS}}))
+    res = run(cluster, str(task), "--on-failure", "shell", stdin=(
+        'echo "shell $WHERE at $(pwd)"\n'
+        "debug-fail-continue\n"), env=env, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    # the shell has the paused step's environment and working directory (its pod's /workspace)
+    name = res.stdout.split("TaskRun ", 2)[2].split(" created")[0]
+    workspace = os.path.join(cluster.pod_dir(f"{name}-pod"), "workspace")
+    assert f"shell in-second at {workspace}\n" in res.stdout
+    assert "✗ step second failed (exit code 1)" in res.stdout
+    assert "[third] third ran" in res.stdout
+
+
+def test_leaving_the_cluster_shell_without_a_script_fails_the_step(cluster, env,  # noqa: F811
+                                                                   tmp_path):
+    res = run(cluster, str(FAILING), "--on-failure", "shell", stdin="true\n", env=env,
+              cwd=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "shell closed without a decision: marking step test failed" in res.stdout
+    assert "TaskRun failing-task-debug-" in res.stdout and "Failed" in res.stdout
+
+
+def test_attach_opens_a_shell_in_the_paused_step_of_a_running_taskrun(cluster, env,  # noqa: F811
+                                                                     tmp_path):
+    name = paused_taskrun(cluster, "attach-from-cli")
+    res = run(cluster, "--attach", name, "--on-failure", "shell",
+              stdin="echo attached-$WHERE\ndebug-continue\n", env=env,
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "⏸ step second" in res.stdout and "attached-in-second" in res.stdout
+    assert "[third] third ran" in res.stdout
+    assert taskrun_condition(cluster, name)["status"] == "True"
+
+
+def test_attach_to_a_missing_taskrun_is_a_clear_error(cluster, env, tmp_path):  # noqa: F811
+    res = run(cluster, "--attach", "nope", stdin="", env=env, cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: there is no TaskRun 'nope' in namespace 'default'")
+    assert "Traceback" not in res.stderr
+
+
+def test_terminal_gets_an_interactive_kubectl_shell_in_the_step(cluster, env, tmp_path):  # noqa: F811
+    child = pexpect.spawn(sys.executable, [
+        "-m", "tekton_debug", "run", str(FAILING), "--runtime", "kubernetes", "--kubeconfig",
+        cluster.kubeconfig, "-n", "default"], cwd=str(tmp_path), env={**env, "TERM": "dumb"},
+        encoding="utf-8", timeout=30, dimensions=(40, 200))
+    try:
+        child.expect("exit +leave without deciding")
+        child.sendline("echo tty=$(tty >/dev/null && echo yes) in $(basename $PWD)")
+        child.expect("tty=yes in workspace")
+        child.sendline("debug-continue")
+        child.expect("publishing build/report.txt")
+        child.expect("Succeeded")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
