@@ -86,7 +86,8 @@ class StepState:
         if decoder is None:
             decoder = self._decoders[stream] = codecs.getincrementaldecoder("utf-8")("replace")
         text = self.last_text = decoder.decode(data)
-        lines = (self._partial + text).split("\n")
+        # only the last lines are kept: split no more than needed (this runs per 64 KB chunk)
+        lines = (self._partial + text).rsplit("\n", TAIL_LINES + 1)
         self._partial = lines.pop()[-4096:]
         for line in lines[-TAIL_LINES:]:
             self.tail.append(line[:4096])
