@@ -83,15 +83,25 @@ try {
   }
   await shot('2-paused-on-failure');
 
+  step('reading the failed step\'s output in the Debug Console');
+  await runCommand('Debug Console: Focus on Debug Console View');
+  await page.locator('.repl').getByText('does not exist (the build did not write it)').first().waitFor({ timeout: 10000 });
+  await shot('2b-debug-console');
+
   step('opening a shell in the paused step');
   await runCommand('Tekton: Open Shell in Paused Step');
-  const terminalTab = page.locator('.part.panel', { hasText: `tekton: ${pausedStep}` });
-  await waitOrDialog(terminalTab.first(), 'a terminal in the paused step');
-  await page.locator('.terminal-wrapper.active .xterm').first().waitFor();
-  await page.locator('.terminal-wrapper.active .xterm').first().click();
+  const terminal = page.locator('.terminal-wrapper.active .xterm').first();
+  await waitOrDialog(terminal, 'a terminal in the paused step');
+  await page.getByText(`tekton: ${pausedStep}`).first().waitFor(); // the terminal's title
+  const rows = page.locator('.terminal-wrapper.active .xterm-rows').first();
+  // the shell's prompt names the step (PS1), then it reads what is typed
+  await page.locator('.terminal-wrapper.active .xterm-rows', { hasText: `[step-${pausedStep}]` }).first().waitFor();
+  await page.locator('.terminal-wrapper.active .xterm-helper-textarea').first().focus();
   // the step before wrote build/log.txt in the working directory the steps share
-  await page.keyboard.type('echo "in-step: $(cat build/log.txt)"\n');
+  await page.keyboard.type('echo "in-step: $(cat build/log.txt)"');
+  await page.keyboard.press('Enter');
   await page.locator('.terminal-wrapper.active .xterm-rows', { hasText: 'in-step: compiled' }).first().waitFor();
+  step(`terminal: ${(await rows.innerText()).split('\n').filter((l) => l.includes('in-step')).pop()}`);
   await shot('3-shell-in-step');
 
   step('pressing Continue');
@@ -99,6 +109,11 @@ try {
   step('waiting for the session to end');
   await page.locator('.debug-toolbar').first().waitFor({ state: 'hidden' });
   await page.locator('.debug-call-stack .monaco-list-row .thread').first().waitFor({ state: 'detached' });
+  // Continue marked the step passed: the step after it ran, and the TaskRun succeeded.
+  await runCommand('Debug Console: Focus on Debug Console View');
+  const repl = page.locator('.repl');
+  await repl.getByText('publishing build/report.txt').first().waitFor();
+  await repl.getByText(/TaskRun \S+ Succeeded/).first().waitFor();
   await shot('4-session-ended');
   step('passed');
 } catch (error) {
@@ -106,6 +121,11 @@ try {
   console.error(`e2e: FAILED: ${error instanceof Error ? error.message : error}`);
   console.error(`e2e: notifications: ${JSON.stringify(await notifications())}`);
   await shot('failure').catch(() => {});
+  if (process.env.E2E_DEBUG) {
+    const dom = await page.evaluate(() => [...document.querySelectorAll('.xterm, .xterm-rows, .xterm-screen, [class*=terminal]')]
+      .slice(0, 30).map((e) => `${e.tagName}.${e.className}`.slice(0, 160)));
+    console.error(dom.join('\n'));
+  }
 } finally {
   await browser.close();
 }

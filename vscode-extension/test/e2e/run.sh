@@ -49,6 +49,7 @@ cat > "$work/user/User/settings.json" <<JSON
   "extensions.autoUpdate": false,
   "update.mode": "none",
   "debug.toolBarLocation": "floating",
+  "terminal.integrated.gpuAcceleration": "off",
   "debug.openDebug": "openOnDebugBreak",
   "window.commandCenter": false,
   "chat.commandCenter.enabled": false
