@@ -12,7 +12,8 @@ import pexpect
 import pytest
 
 from tests.cluster.fixtures import cluster  # noqa: F401
-from tests.cluster.helpers import api_client, create_taskrun, follow_log_until, taskrun
+from tests.cluster.helpers import (api_client, create_taskrun, done, follow_log_until, succeeded,
+                                   taskrun, watch_taskrun)
 
 ROOT = Path(__file__).resolve().parents[2]
 FAILING = ROOT / "examples" / "failing-task.yaml"
@@ -128,3 +129,84 @@ def test_terminal_gets_an_interactive_kubectl_shell_in_the_step(cluster, env, tm
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+# ---- tekton-debug shell --------------------------------------------------------------------
+
+def shell(cluster, *args: str, stdin: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:  # noqa: F811
+    return subprocess.run(
+        [sys.executable, "-m", "tekton_debug", "shell", *args, "--kubeconfig", cluster.kubeconfig,
+         "-n", "default"], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=60,
+        env=env)
+
+
+def test_shell_opens_in_the_paused_step_and_its_script_releases_it(cluster, env, tmp_path):  # noqa: F811
+    name = paused_taskrun(cluster, "shell-into-paused")
+    res = shell(cluster, name, stdin="echo shell-$WHERE\ndebug-continue\n", env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.startswith("shell-in-second\n")
+    assert f"TaskRun {name}, step second (container step-second of pod {name}-pod)" in res.stderr
+    assert "paused: the step failed" in res.stderr and "debug-continue" in res.stderr
+    api = api_client(cluster.kubeconfig)
+    assert succeeded(watch_taskrun(api, name, done))["status"] == "True"
+
+
+def test_shell_in_a_named_step_leaves_the_pause_as_it_is(cluster, env, tmp_path):  # noqa: F811
+    name = paused_taskrun(cluster, "shell-into-named")
+    res = shell(cluster, name, "--step", "third", stdin="echo shell-$WHERE\n", env=env,
+                cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout == "shell-in-third\n"
+    assert "running, not paused" in res.stderr
+    # still paused: a second shell finds the failed step
+    again = shell(cluster, name, stdin="echo shell-$WHERE\n", env=env, cwd=tmp_path)
+    assert again.stdout == "shell-in-second\n", again.stderr
+    assert taskrun_condition(cluster, name)["status"] == "Unknown"
+
+
+def test_shell_names_the_steps_when_the_step_is_unknown(cluster, env, tmp_path):  # noqa: F811
+    name = paused_taskrun(cluster, "shell-unknown-step")
+    res = shell(cluster, name, "--step", "fourth", stdin="", env=env, cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr == (f"error: TaskRun {name} has no step named 'fourth'\n"
+                          "  fix: use one of: first, second, third\n")
+
+
+def test_shell_into_a_missing_taskrun_is_a_clear_error(cluster, env, tmp_path):  # noqa: F811
+    res = shell(cluster, "nope", stdin="", env=env, cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: there is no TaskRun 'nope' in namespace 'default'")
+    assert "kubectl get taskruns -n default" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_shell_when_nothing_is_paused_says_what_runs(cluster, env, tmp_path):  # noqa: F811
+    api = api_client(cluster.kubeconfig)
+    create_taskrun(api, taskrun("busy", [
+        {"name": "work", "image": "alpine",
+         "script": "echo working\nwhile [ ! -f /workspace/stop ]; do sleep 0.05; done"}]))
+    follow_log_until(api, "busy-pod", "step-work", "working")
+    res = shell(cluster, "busy", stdin="", env=env, cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: no step of TaskRun busy is paused (running: work)")
+    assert "--step" in res.stderr
+    open(os.path.join(cluster.pod_dir("busy-pod"), "workspace", "stop"), "w").close()
+    assert succeeded(watch_taskrun(api, "busy", done))["status"] == "True"
+
+
+def test_shell_into_a_finished_taskrun_says_it_has_finished(cluster, env, tmp_path):  # noqa: F811
+    api = api_client(cluster.kubeconfig)
+    create_taskrun(api, taskrun("over", [{"name": "quick", "image": "alpine",
+                                          "script": "echo done"}]))
+    watch_taskrun(api, "over", done)
+    res = shell(cluster, "over", stdin="", env=env, cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: TaskRun over has finished (Succeeded")
+
+
+def test_shell_without_kubectl_prints_the_command(cluster, env, tmp_path):  # noqa: F811
+    name = paused_taskrun(cluster, "shell-no-kubectl")
+    res = shell(cluster, name, stdin="", env={**env, "PATH": str(tmp_path)}, cwd=tmp_path)
+    assert res.returncode == 1
+    assert "kubectl is not on PATH" in res.stderr
+    assert res.stdout.startswith(f"kubectl exec -i -n default --kubeconfig {cluster.kubeconfig} "
+                                 f"{name}-pod -c step-second -- sh -c ")
