@@ -43,7 +43,8 @@ from tekton_debug.runtimes.kubernetes import steps as st
 from tekton_debug.runtimes.kubernetes.connect import (BACKOFF, Cluster, call, connect,
                                                       is_connection_error, server_message,
                                                       user_error)
-from tekton_debug.runtimes.kubernetes.follow import LogReader, ObjectWatch, describe
+from tekton_debug.runtimes.kubernetes.follow import (WATCH_RETRIES, LogReader, ObjectWatch,
+                                                     describe)
 from tekton_debug.runtimes.kubernetes.manifest import build_taskrun
 from tekton_debug.tekton.duration import parse_duration
 from tekton_debug.tekton.model import TaskRun
@@ -51,7 +52,7 @@ from tekton_debug.tekton.model import TaskRun
 log = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "tekton.dev", "v1", "taskruns"
-LOG_RETRIES = 5
+LOG_RETRIES = WATCH_RETRIES  # a log stream outlasts an outage as long as the watches do
 STREAM_END_GRACE = 2.0  # after a log stream ends: time for the pod watch to show the exit
 POD_GONE_GRACE = 10.0  # after the pod is deleted: time for Tekton to finish the TaskRun
 _STOP = object()
@@ -362,8 +363,10 @@ class KubernetesRuntime:
             if failures > LOG_RETRIES:
                 self._emit(Notice(f"lost the log stream of {container} ({self.cluster.where if self.cluster else ''})",
                                   level="warning"))
+                # the steps after it cannot be followed either: end as the watches do
+                self._on_lost(RuntimeError(f"the log of {container} could not be read again"))
                 break
-            self._closed.wait(BACKOFF * (2 ** (failures - 1)))
+            self._closed.wait(min(BACKOFF * (2 ** (failures - 1)), 8.0))
         self._flush_line(i)
         self._wait(lambda: st.container_state(self._pod, container)[0] == "terminated"
                    or self._pod_deleted, timeout=STREAM_END_GRACE)
