@@ -20,8 +20,7 @@ def dap_main(args) -> int:
     from tekton_debug.dap.adapter import DebugAdapter
 
     if args.port is None:
-        serve.serve_stdio(DebugAdapter)
-        return 0
+        return 0 if serve.serve_stdio(DebugAdapter) else 1  # 1: the client sent no DAP
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port}: not a port number", fix="use 0 to 65535 (0 picks one)")
     if args.token_file:

@@ -29,8 +29,9 @@ MakeHandler = Callable[[Connection], object]
 TOKEN_REQUIRED = 5
 
 
-def serve_stdio(make_handler: MakeHandler) -> None:
-    """Serve one session on stdin/stdout until the client goes away.
+def serve_stdio(make_handler: MakeHandler) -> bool:
+    """Serve one session on stdin/stdout until the client goes away. False when it ended
+    because the input was no DAP any more (the reason is on stderr), True otherwise.
 
     The real stdin and stdout are moved to private descriptors for the wire. For the rest of the
     process, ``sys.stdout`` and descriptor 1 (inherited by child processes) write to stderr, and
@@ -52,6 +53,7 @@ def serve_stdio(make_handler: MakeHandler) -> None:
         connection.serve(handler)
     finally:
         connection.close()
+    return connection.corrupt is None
 
 
 class TcpServer:

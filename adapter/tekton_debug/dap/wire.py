@@ -208,6 +208,8 @@ class Connection:
         self._seq = 0
         self._closed = False
         self._served = False
+        #: Why reading stopped when the input was no DAP any more (None: it was not corrupt).
+        self.corrupt: str | None = None
         self._holding: Request | None = None
         self._held: list[tuple[bytes, str, Callable | None]] = []
         self._pending: dict[int, tuple[str, Callable[[bool, Any], None] | None]] = {}
@@ -255,6 +257,7 @@ class Connection:
             pass
         except FramingError as exc:
             reason = f"corrupt input: {exc}"
+            self.corrupt = str(exc)
             print(f"tekton-debug: DAP {self.name}: {exc}; stopped reading", file=sys.stderr,
                   flush=True)
         except (EOFError, OSError) as exc:
