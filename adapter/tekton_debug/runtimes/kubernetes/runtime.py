@@ -448,9 +448,13 @@ class KubernetesRuntime:
             recent.append(line)
             del recent[:-40]
 
-    def _resumed(self, i: int, release: Release | None, *, terminated: bool = False) -> None:
-        """The pause of step ``i`` ended (once, whoever noticed first)."""
+    def _resumed(self, i: int, release: Release | None, *, terminated: bool = False,
+                 only: PauseKind | None = None) -> None:
+        """The pause of step ``i`` ended (once, whoever noticed first). With ``only``: if it is
+        still that pause (the step's log may already show the next one: run, failed, paused)."""
         with self._cond:
+            if only is not None and self._paused.get(i) is not only:
+                return
             kind = self._paused.pop(i, None)
             if kind is None:
                 return
@@ -501,7 +505,7 @@ class KubernetesRuntime:
             raise UserError(f"{script} failed in {pod}/{container} with exit code "
                             f"{result.exit_code}" + (f": {said}" if said else ""),
                             fix="open a shell in the step and run the script by hand to see why")
-        self._resumed(index, release)
+        self._resumed(index, release, only=kind)
         plan = self._plan
         if plan is not None and plan.pause_before_next:
             plan.pause_before_next = False
