@@ -85,15 +85,6 @@ def test_piped_commands_run_in_the_paused_steps_container(cluster, env, tmp_path
     assert "[third] third ran" in res.stdout
 
 
-def test_leaving_the_cluster_shell_without_a_script_fails_the_step(cluster, env,  # noqa: F811
-                                                                   tmp_path):
-    res = run(cluster, str(FAILING), "--on-failure", "shell", stdin="true\n", env=env,
-              cwd=tmp_path)
-    assert res.returncode == 1, res.stdout + res.stderr
-    assert "shell closed without a decision: marking step test failed" in res.stdout
-    assert "TaskRun failing-task-debug-" in res.stdout and "Failed" in res.stdout
-
-
 def test_attach_opens_a_shell_in_the_paused_step_of_a_running_taskrun(cluster, env,  # noqa: F811
                                                                      tmp_path):
     name = paused_taskrun(cluster, "attach-from-cli")
@@ -104,13 +95,6 @@ def test_attach_opens_a_shell_in_the_paused_step_of_a_running_taskrun(cluster, e
     assert "⏸ step second" in res.stdout and "attached-in-second" in res.stdout
     assert "[third] third ran" in res.stdout
     assert taskrun_condition(cluster, name)["status"] == "True"
-
-
-def test_attach_to_a_missing_taskrun_is_a_clear_error(cluster, env, tmp_path):  # noqa: F811
-    res = run(cluster, "--attach", "nope", stdin="", env=env, cwd=tmp_path)
-    assert res.returncode == 2
-    assert res.stderr.startswith("error: there is no TaskRun 'nope' in namespace 'default'")
-    assert "Traceback" not in res.stderr
 
 
 def test_terminal_gets_an_interactive_kubectl_shell_in_the_step(cluster, env, tmp_path):  # noqa: F811

@@ -107,11 +107,11 @@ def test_watches_and_log_stream_cut_mid_output_lose_and_repeat_no_line(dap_facto
 def test_log_stream_cut_while_output_flows_loses_and_repeats_no_line(dap_factory, cluster,  # noqa: F811
                                                                      tmp_path):
     dap = dap_factory()
-    dap.start(config(cluster, task=task_file(tmp_path, "seq 1 200000")))
+    dap.start(config(cluster, task=task_file(tmp_path, "seq 1 50000")))
     dap.wait_event("output", lambda b: b.get("category") == "stdout")
     cluster.go_away(0.3)
     assert dap.wait_event("exited", timeout=60)["body"]["exitCode"] == 0
-    assert step_output(dap) == numbers(1, 200000)
+    assert step_output(dap) == numbers(1, 50000)
 
 
 def wait_until_listening(port: int, within: float = 30.0) -> None:
