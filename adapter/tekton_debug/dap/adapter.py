@@ -559,9 +559,7 @@ class DebugAdapter:
             send("output", body)
         elif isinstance(ev, StepFinished):
             st = session.steps[ev.index]
-            text = f"step {st.name} {ev.outcome.value}"
-            if ev.exit_code is not None:
-                text += f" (exit code {ev.exit_code})"
+            text = f"step {st.name} {st.label}"
             if ev.message and ev.outcome.value == "skipped":
                 text += f": {ev.message}"
             send("output", {"category": "console", "output": text + "\n", "group": "end"})

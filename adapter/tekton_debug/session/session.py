@@ -72,11 +72,11 @@ class StepState:
             if self.pause is PauseKind.ON_FAILURE:
                 return f"paused: {self.failure}"
             return "paused before start"
+        if self.pause is PauseKind.ON_FAILURE and self.status in ("succeeded", "failed"):
+            how = "marked passed" if self.released_with is Release.CONTINUE else "marked failed"
+            return f"{how} ({self.failure})"
         if self.status in ("succeeded", "failed") and self.exit_code is not None:
-            text = f"{self.status}, exit code {self.exit_code}"
-            if self.released_with is Release.CONTINUE and self.pause is PauseKind.ON_FAILURE:
-                text += ", marked passed"
-            return text
+            return f"{self.status}, exit code {self.exit_code}"
         return self.status
 
     def add_output(self, stream: str, data: bytes) -> str:
