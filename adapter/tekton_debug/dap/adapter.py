@@ -30,6 +30,17 @@ log = logging.getLogger(__name__)
 EXCEPTION_FILTER = "onFailure"
 
 
+def _arg(args: dict, name: str, kind: type, what: str, default: Any = None) -> Any:
+    """``args[name]`` if it is a ``kind`` (a bool is no number), ``default`` if absent or null;
+    anything else is the client's error, said as such."""
+    value = args.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise UserError(f'"{name}" must be {what}, not {type(value).__name__} {value!r:.40}')
+    return value
+
+
 class DebugAdapter:
     def __init__(self, connection: wire.Connection) -> None:
         self.conn = connection
@@ -151,16 +162,16 @@ class DebugAdapter:
 
     def setBreakpoints_request(self, request: wire.Request) -> dict:
         args = request.arguments or {}
-        source = args.get("source") or {}
-        path = source.get("path")
-        lines = [b.get("line") for b in args.get("breakpoints") or [] if isinstance(b, dict)]
-        if not lines and isinstance(args.get("lines"), list):
-            lines = list(args["lines"])
+        path = _arg(_arg(args, "source", dict, "a Source object", {}), "path", str, "a path")
+        lines = [b.get("line") for b in _arg(args, "breakpoints", list, "a list", [])
+                 if isinstance(b, dict)]
+        if not lines:
+            lines = list(_arg(args, "lines", list, "a list of line numbers", []))
         result = []
         task = self._task_for_source(path)
         for line in lines:
             bp: dict[str, Any] = {"id": self._new_breakpoint_id(), "verified": False}
-            if not isinstance(line, int):
+            if not isinstance(line, int) or isinstance(line, bool):
                 bp["message"] = "a breakpoint needs a line number"
             elif task is None:
                 bp["line"] = line
@@ -185,7 +196,7 @@ class DebugAdapter:
     def setFunctionBreakpoints_request(self, request: wire.Request) -> dict:
         result = []
         task = self.session.run.task if self.session and self.session.run else None
-        for item in (request.arguments or {}).get("breakpoints") or []:
+        for item in _arg(request.arguments or {}, "breakpoints", list, "a list", []):
             name = item.get("name") if isinstance(item, dict) else None
             bp: dict[str, Any] = {"id": self._new_breakpoint_id(), "verified": False}
             if not isinstance(name, str) or not name:
@@ -207,8 +218,9 @@ class DebugAdapter:
 
     def setExceptionBreakpoints_request(self, request: wire.Request) -> dict:
         args = request.arguments or {}
-        filters = list(args.get("filters") or [])
-        filters += [o.get("filterId") for o in args.get("filterOptions") or [] if isinstance(o, dict)]
+        filters = list(_arg(args, "filters", list, "a list of filter ids", []))
+        filters += [o.get("filterId") for o in _arg(args, "filterOptions", list, "a list", [])
+                    if isinstance(o, dict)]
         self._on_failure = EXCEPTION_FILTER in filters and not self._flags.get("noDebug")
         if self.session is not None:
             self.session.plan.on_failure = self._on_failure
@@ -216,10 +228,12 @@ class DebugAdapter:
 
     def breakpointLocations_request(self, request: wire.Request) -> dict:
         args = request.arguments or {}
-        task = self._task_for_source((args.get("source") or {}).get("path"))
+        path = _arg(_arg(args, "source", dict, "a Source object", {}), "path", str, "a path")
+        first = _arg(args, "line", int, "a line number", 1)
+        last = _arg(args, "endLine", int, "a line number", first)
+        task = self._task_for_source(path)
         if task is None:
             return {"breakpoints": []}
-        first, last = args.get("line", 1), args.get("endLine") or args.get("line", 1)
         return {"breakpoints": [{"line": s.pos.line} for s in task.steps
                                 if s.pos and first <= s.pos.line <= last]}
 
@@ -295,8 +309,9 @@ class DebugAdapter:
                     if st.index != index and st.status not in ("waiting",) and st.index < index]
         for st in reversed(finished):
             frames.append(self._frame(args.get("threadId"), st, top=False))
-        start = args.get("startFrame") or 0
-        levels = args.get("levels") or len(frames)
+        start = max(0, _arg(args, "startFrame", int, "a number", 0))
+        levels = _arg(args, "levels", int, "a number", 0)
+        levels = levels if levels > 0 else len(frames)
         return {"stackFrames": frames[start:start + levels], "totalFrames": len(frames)}
 
     def _frame(self, thread_id: int, st, *, top: bool) -> dict:
