@@ -63,11 +63,17 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
         timeout = f"{timeout}s"
     if timeout is not None:
         from tekton_debug.tekton.duration import parse_duration
+        if not timeout.strip():  # parse_duration("") fails with an IndexError
+            raise UserError('launch configuration: "timeout" is empty',
+                            fix='write a duration such as "1h" or "30m", or leave it out')
         try:
-            parse_duration(timeout)
+            seconds = parse_duration(timeout)
         except UserError as exc:
             raise UserError(f'launch configuration: "timeout": {exc.first.message}',
                             fix=exc.first.fix) from None
+        if seconds < 0:
+            raise UserError(f'launch configuration: "timeout" {_json(timeout)} is negative',
+                            fix='write a positive duration such as "1h" ("0s" for none)')
     flags = {
         "stopOnEntry": bool(_field(args, "stopOnEntry", bool, "true or false")),
         "onFailure": _field(args, "onFailure", bool, "true or false"),
