@@ -194,6 +194,10 @@ class _Checker:
         return out
 
     def duration(self, path: Path, value: Any, what: str) -> None:
+        if isinstance(value, str) and not value.strip():  # parse_duration("") raises IndexError
+            self.add(path, f"{what} is empty",
+                     'write a Go duration such as "90s", "30m", "1h30m" ("0s" for none)')
+            return
         try:
             seconds = parse_duration(value)
         except UserError:
