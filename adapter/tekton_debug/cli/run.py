@@ -309,6 +309,9 @@ def run_main(args) -> int:
     """The `run` subcommand, with parsed arguments."""
     stdin_tty = sys.stdin.isatty()
     on_failure = args.on_failure or ("shell" if stdin_tty else "stop")
+    if args.timeout is not None and not args.timeout.strip():
+        raise UserError("--timeout is empty",
+                        fix='give a Go duration such as "30m" or "1h" ("0s" for none), or leave it out')
     workspaces = parse_assignments(args.workspace, "-w")
     for name, path in workspaces.items():
         if not os.path.isdir(path):
