@@ -35,7 +35,8 @@ def env(tmp_path) -> dict[str, str]:
             "HOME": str(tmp_path)}
 
 
-def run(cluster, *args: str, stdin: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:  # noqa: F811
+def run(cluster,  # noqa: F811
+        *args: str, stdin: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tekton_debug", "run", *args, "--runtime", "kubernetes",
          "--kubeconfig", cluster.kubeconfig, "-n", "default"],
@@ -97,7 +98,8 @@ def test_attach_opens_a_shell_in_the_paused_step_of_a_running_taskrun(cluster, e
     assert taskrun_condition(cluster, name)["status"] == "True"
 
 
-def test_terminal_gets_an_interactive_kubectl_shell_in_the_step(cluster, env, tmp_path):  # noqa: F811
+def test_terminal_gets_an_interactive_kubectl_shell_in_the_step(cluster,  # noqa: F811
+                                                                env, tmp_path):
     child = pexpect.spawn(sys.executable, [
         "-m", "tekton_debug", "run", str(FAILING), "--runtime", "kubernetes", "--kubeconfig",
         cluster.kubeconfig, "-n", "default"], cwd=str(tmp_path), env={**env, "TERM": "dumb"},
@@ -117,14 +119,16 @@ def test_terminal_gets_an_interactive_kubectl_shell_in_the_step(cluster, env, tm
 
 # ---- tekton-debug shell --------------------------------------------------------------------
 
-def shell(cluster, *args: str, stdin: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:  # noqa: F811
+def shell(cluster,  # noqa: F811
+          *args: str, stdin: str, env: dict, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tekton_debug", "shell", *args, "--kubeconfig", cluster.kubeconfig,
          "-n", "default"], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=60,
         env=env)
 
 
-def test_shell_opens_in_the_paused_step_and_its_script_releases_it(cluster, env, tmp_path):  # noqa: F811
+def test_shell_opens_in_the_paused_step_and_its_script_releases_it(cluster,  # noqa: F811
+                                                                   env, tmp_path):
     name = paused_taskrun(cluster, "shell-into-paused")
     res = shell(cluster, name, stdin="echo shell-$WHERE\ndebug-continue\n", env=env, cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr

@@ -94,7 +94,8 @@ def attach_config(cluster, name: str) -> dict:  # noqa: F811
 
 # ---- launch ----------------------------------------------------------------------------------
 
-def test_failed_step_stops_with_exception_on_its_thread(cluster_dap, cluster, failing_task):  # noqa: F811
+def test_failed_step_stops_with_exception_on_its_thread(cluster_dap,  # noqa: F811
+                                                        cluster, failing_task):
     dap = cluster_dap()
     stopped = launch(dap, cluster, failing_task)
     assert stopped["reason"] == "exception"
@@ -107,7 +108,8 @@ def test_failed_step_stops_with_exception_on_its_thread(cluster_dap, cluster, fa
     assert "assertion failed: expected 2, got 3" in dap.output("stdout")
 
 
-def test_variables_show_params_and_the_containers_env(cluster_dap, cluster, failing_task):  # noqa: F811
+def test_variables_show_params_and_the_containers_env(cluster_dap,  # noqa: F811
+                                                      cluster, failing_task):
     dap = cluster_dap()
     launch(dap, cluster, failing_task, params={"greeting": "bonjour"})
     values = scope_values(dap, 2)
@@ -159,7 +161,8 @@ def test_a_script_run_from_the_repl_releases_the_step_and_a_late_release_cannot_
     assert "report written" in dap.output("stdout")
 
 
-def test_terminate_fails_the_step_and_cancels_the_taskrun(cluster_dap, cluster, failing_task):  # noqa: F811
+def test_terminate_fails_the_step_and_cancels_the_taskrun(cluster_dap,  # noqa: F811
+                                                          cluster, failing_task):
     dap = cluster_dap()
     launch(dap, cluster, failing_task)
     dap.request("terminate")
@@ -172,7 +175,8 @@ def test_terminate_fails_the_step_and_cancels_the_taskrun(cluster_dap, cluster, 
     assert "report written" not in dap.output("stdout")
 
 
-def test_breakpoint_on_a_step_pauses_before_it_runs(cluster_dap, cluster, failing_task):  # noqa: F811
+def test_breakpoint_on_a_step_pauses_before_it_runs(cluster_dap,  # noqa: F811
+                                                    cluster, failing_task):
     dap = cluster_dap()
     dap.start(config(cluster, task=str(failing_task)),
               breakpoints={str(failing_task): [line_of(failing_task, "running tests")]})
@@ -209,7 +213,8 @@ def test_attach_to_a_paused_taskrun_stops_at_once(cluster_dap, cluster):  # noqa
     assert "third ran" in dap.output("stdout")
 
 
-def test_disconnecting_an_attached_session_leaves_the_taskrun_paused(cluster_dap, cluster):  # noqa: F811
+def test_disconnecting_an_attached_session_leaves_the_taskrun_paused(cluster_dap,  # noqa: F811
+                                                                     cluster):
     name = paused_taskrun(cluster, "stays-paused")
     first = cluster_dap()
     first.start(attach_config(cluster, name), request="attach")

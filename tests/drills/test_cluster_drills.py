@@ -9,12 +9,11 @@ import signal
 
 import pytest
 
-from tests.cluster.fixtures import cluster  # noqa: F401
 from tests.dap.dapclient import DapClient
 
 
 @pytest.fixture
-def dap_factory(tmp_path, cluster):  # noqa: F811
+def dap_factory(tmp_path, cluster):
     made: list[DapClient] = []
 
     def make() -> DapClient:
@@ -27,7 +26,7 @@ def dap_factory(tmp_path, cluster):  # noqa: F811
         client.close()
 
 
-def config(cluster, **more) -> dict:  # noqa: F811
+def config(cluster, **more) -> dict:
     return {"type": "tekton", "request": "launch", "runtime": "kubernetes",
             "kubeconfig": cluster.kubeconfig, "namespace": "default", **more}
 
@@ -42,7 +41,7 @@ def task_file(tmp_path, *scripts: str) -> str:
     return str(path)
 
 
-def only_taskrun(cluster) -> dict:  # noqa: F811
+def only_taskrun(cluster) -> dict:
     from tests.cluster.store import TASKRUNS
     [tr] = cluster.call(lambda: [dict(o) for o in cluster.cluster.store.list(TASKRUNS, "default")])
     return tr
@@ -62,7 +61,7 @@ def step_output(dap) -> str:
 
 
 def test_adapter_killed_while_paused_leaves_the_taskrun_paused_for_a_new_session(
-        dap_factory, cluster, tmp_path):  # noqa: F811
+        dap_factory, cluster, tmp_path):
     first = dap_factory()
     first.start(config(cluster, task=task_file(tmp_path, "echo one", "echo two\nexit 5",
                                                "echo three")))
@@ -83,7 +82,7 @@ def test_adapter_killed_while_paused_leaves_the_taskrun_paused_for_a_new_session
     assert condition(only_taskrun(cluster))["status"] == "True"
 
 
-def test_watches_and_log_stream_cut_mid_output_lose_and_repeat_no_line(dap_factory, cluster,  # noqa: F811
+def test_watches_and_log_stream_cut_mid_output_lose_and_repeat_no_line(dap_factory, cluster,
                                                                        tmp_path):
     dap = dap_factory()
     dap.start(config(cluster, task=task_file(
@@ -104,7 +103,7 @@ def test_watches_and_log_stream_cut_mid_output_lose_and_repeat_no_line(dap_facto
     assert step_output(dap) == numbers(1, 2000)
 
 
-def test_log_stream_cut_while_output_flows_loses_and_repeats_no_line(dap_factory, cluster,  # noqa: F811
+def test_log_stream_cut_while_output_flows_loses_and_repeats_no_line(dap_factory, cluster,
                                                                      tmp_path):
     dap = dap_factory()
     dap.start(config(cluster, task=task_file(tmp_path, "seq 1 50000")))
@@ -130,7 +129,7 @@ def wait_until_listening(port: int, within: float = 30.0) -> None:
 
 
 @pytest.mark.slow
-def test_api_server_away_for_ten_seconds_while_paused_then_continue(dap_factory, cluster,  # noqa: F811
+def test_api_server_away_for_ten_seconds_while_paused_then_continue(dap_factory, cluster,
                                                                     tmp_path):
     dap = dap_factory()
     dap.start(config(cluster, task=task_file(tmp_path, "echo one", "echo two\nexit 5",

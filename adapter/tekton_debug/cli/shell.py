@@ -82,8 +82,9 @@ def inspect(cluster, name: str) -> tuple[dict, dict, list[StepView]]:
     done = st.final(taskrun)
     if done is not None:
         _, reason, message = done
-        raise UserError(f"TaskRun {name} has finished ({reason}{': ' + message if message else ''}): "
-                        "no step of it runs any more to open a shell in",
+        said = f"{reason}: {message}" if message else reason
+        raise UserError(f"TaskRun {name} has finished ({said}): no step of it runs any more to "
+                        "open a shell in",
                         fix="run the Task again with tekton-debug run FILE --runtime kubernetes")
     pod_name = (taskrun.get("status") or {}).get("podName") or ""
     if not pod_name:
