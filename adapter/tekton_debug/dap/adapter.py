@@ -89,6 +89,7 @@ class DebugAdapter:
         }
 
     def launch_request(self, request: wire.Request) -> Any:
+        self._require_no_session("launch")
         options, self._flags = parse_launch(request.arguments or {})
         session = Session(options, self._on_event)
         session.load()  # bad files and params are reported now, before anything runs
@@ -99,6 +100,7 @@ class DebugAdapter:
         return self._begin_when_configured(request)
 
     def attach_request(self, request: wire.Request) -> Any:
+        self._require_no_session("attach")
         options, self._flags = parse_launch(request.arguments or {}, attach=True)
         if options.runtime == "local":
             raise UserError("attach needs a cluster: local runs live inside the adapter that "
@@ -107,6 +109,13 @@ class DebugAdapter:
                                 '"kubernetes" to attach to a TaskRun on a cluster')
         self._adopt(Session(options, self._on_event))
         return self._begin_when_configured(request)
+
+    def _require_no_session(self, command: str) -> None:
+        """One TaskRun per debug session: a second launch or attach would leave the first one
+        running unseen, its launch request unanswered and its events read against the other."""
+        if self.session is not None:
+            raise WrongTime(f"{command}: this debug session has a TaskRun already",
+                            fix="use Restart to run it again, or start a new debug session")
 
     def _adopt(self, session: Session) -> None:
         self.session = session
