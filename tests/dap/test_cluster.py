@@ -135,6 +135,23 @@ def test_repl_runs_in_the_paused_steps_container(cluster_dap, cluster, failing_t
     assert failing["result"].endswith("[exit code 7]")
 
 
+def test_open_shell_asks_the_editor_for_kubectl_exec_into_the_step(cluster_dap, cluster,  # noqa: F811
+                                                                   failing_task):
+    dap = cluster_dap()
+    dap.reverse_handlers["runInTerminal"] = lambda args: {"processId": 4242}
+    dap.start(config(cluster, task=str(failing_task)),
+              client_capabilities={"supportsRunInTerminalRequest": True})
+    dap.wait_event("stopped")
+    body = dap.request("tekton/openShell", {"threadId": 2})["body"]
+    assert body["terminal"] is True and body["processId"] == 4242
+    [asked] = [r for r in dap.reverse_requests if r["command"] == "runInTerminal"]
+    argv = asked["arguments"]["args"]
+    [name] = taskrun_names(cluster)
+    assert argv[:3] == ["kubectl", "exec", "-it"]
+    assert argv[argv.index("-c") - 1:argv.index("-c") + 2] == [f"{name}-pod", "-c", "step-test"]
+    assert ["--kubeconfig", cluster.kubeconfig] == argv[5:7]
+
+
 def test_continue_marks_the_step_passed_and_the_taskrun_succeeds(cluster_dap, cluster,  # noqa: F811
                                                                  failing_task):
     dap = cluster_dap()
