@@ -135,8 +135,8 @@ def test_repl_runs_in_the_paused_steps_container(cluster_dap, cluster, failing_t
     assert failing["result"].endswith("[exit code 7]")
 
 
-def test_open_shell_asks_the_editor_for_kubectl_exec_into_the_step(cluster_dap, cluster,  # noqa: F811
-                                                                   failing_task):
+def test_open_shell_asks_the_editor_for_kubectl_exec_into_the_step(
+        cluster_dap, cluster, failing_task):  # noqa: F811
     dap = cluster_dap()
     dap.reverse_handlers["runInTerminal"] = lambda args: {"processId": 4242}
     dap.start(config(cluster, task=str(failing_task)),
