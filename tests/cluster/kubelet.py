@@ -252,7 +252,18 @@ def resize(master: int, width: int, height: int) -> None:
 
 
 def _killpg(pid: int) -> None:
+    """Kill a container: every process of the session its first process leads (the entrypoint
+    runs the step in a process group of its own, inside that session), as a container's end
+    kills all it holds."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    for other in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{other}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if int(fields[3]) == pid:
+                os.kill(int(other), signal.SIGKILL)
+        except (OSError, IndexError, ValueError):
+            pass

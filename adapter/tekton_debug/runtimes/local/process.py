@@ -217,7 +217,10 @@ class StepProcess:
 
 
 def wait_group_gone(pgid: int, timeout: float = 2.0) -> bool:
-    """Wait (briefly) until no process of group ``pgid`` is left; True when none is."""
+    """Wait (briefly) until no process of group ``pgid`` is left; True when none is.
+
+    Killed background processes that were handed to PID 1 stay zombies until it reaps them (up to
+    a second on some machines): they count as gone."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -226,9 +229,28 @@ def wait_group_gone(pgid: int, timeout: float = 2.0) -> bool:
             return True
         except PermissionError:
             return False
+        if not _live_members(pgid):
+            return True
         if time.monotonic() > deadline:
             return False
         time.sleep(0.001)
+
+
+def _live_members(pgid: int) -> bool:
+    """Whether group ``pgid`` has a member that is not a zombie (Linux /proc; elsewhere: yes)."""
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return True
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 def _exit_notifier(proc: subprocess.Popen):
