@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Sets up everything the tests need and runs them all: Python (pytest) and the VS Code extension
-# (unit tests and Microsoft's DebugClient driving the real adapter). Extra arguments go to pytest.
+# Sets up everything the tests need and runs them all: Python (pytest), the VS Code extension (unit
+# tests and Microsoft's DebugClient driving the real adapter), and the end-to-end test in a real
+# VS Code (code-server driven by headless Chromium; installing those takes about 2-4 minutes the
+# first time, the test itself about 20 s; TEKTON_DEBUG_E2E=0 leaves it out). Extra arguments go to
+# pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -12,3 +15,10 @@ npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 npm run --silent package
 TEKTON_DEBUG_PYTHON="$PWD/../.venv/bin/python" npm test
+if [ "${TEKTON_DEBUG_E2E:-1}" != 0 ]; then
+  command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+  export CODE_SERVER_DIR="${CODE_SERVER_DIR:-$PWD/../.e2e/code-server}"
+  [ -e "$CODE_SERVER_DIR/node_modules/code-server/out/node/entry.js" ] ||
+    bash test/e2e/install-code-server.sh "$CODE_SERVER_DIR"
+  TEKTON_DEBUG_PYTHON="$PWD/../.venv/bin/python" bash test/e2e/run.sh
+fi
