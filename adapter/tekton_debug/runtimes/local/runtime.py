@@ -41,6 +41,7 @@ from tekton_debug.tekton.duration import format_duration
 from tekton_debug.tekton.model import ParamValue, TaskRun
 
 DEFAULT_TIMEOUT = 3600.0  # Tekton's default TaskRun timeout
+EVENT_BACKLOG = 256  # events (log chunks of up to 64 KB) waiting for a slow listener
 RELEASE_ACK_TIMEOUT = 10.0  # seconds release() waits for the step to notice its release
 
 _SCRIPTS = {
@@ -91,7 +92,9 @@ class LocalRuntime:
         self._listener: Listener | None = None
         self._steps: list[_StepState] = []
         self._lock = threading.RLock()
-        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        # bounded: a client that reads slowly slows the steps' output down (their pipes fill up),
+        # instead of the adapter buffering it all
+        self._events: queue.Queue = queue.Queue(maxsize=EVENT_BACKLOG)
         self._token = CancelToken()
         self._reaper = GroupReaper()
         self._cancel_reason: str | None = None
