@@ -153,6 +153,9 @@ class DebugAdapter:
         with self._lock:
             if self._started:
                 return {}
+            if self._ended:  # a configurationDone after disconnect must not start a run
+                raise WrongTime("the debug session was disconnected before the TaskRun started",
+                                fix="start a new debug session")
             self._started = True
         session.plan.on_failure = self._on_failure
         if self._flags.get("noDebug"):
@@ -503,6 +506,11 @@ class DebugAdapter:
 
     def restart_request(self, request: wire.Request) -> dict:
         session = self._require_session()
+        if self._ended or not self._started:
+            raise WrongTime("restart: the TaskRun " + ("was disconnected" if self._ended else
+                                                       "has not started yet"),
+                            fix="start a new debug session" if self._ended else
+                            "restart once configurationDone has started the run")
         if session.attached:
             raise UserError("restart is for launched runs; this session is attached to "
                             f"{session.options.task_run}", fix="launch the Task to re-run it")
