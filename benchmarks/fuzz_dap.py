@@ -1,4 +1,4 @@
-"""The DAP fuzz of tests/hardening/test_dap_fuzz.py at scale: 10,000+ messages to `tekton-debug dap`.
+"""The DAP fuzz of tests/hardening/test_dap_fuzz.py at scale: 10,000+ messages to the adapter.
 
 Plays random conversations (tests/hardening/dapfuzz.py: every command with random and wrongly
 typed arguments, requests at the wrong time, unknown commands, large bodies, invalid JSON, broken

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 
 from tests.hardening.dapfuzz import (Corrupt, Request, Stats, WaitStopped, conversations,
                                       converse, make_files, report)
