@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "tekton.dev", "v1", "taskruns"
 LOG_RETRIES = WATCH_RETRIES  # a log stream outlasts an outage as long as the watches do
+EVENT_BACKLOG = 256  # events (log chunks) waiting for a slow listener
 STREAM_END_GRACE = 2.0  # after a log stream ends: time for the pod watch to show the exit
 POD_GONE_GRACE = 10.0  # after the pod is deleted: time for Tekton to finish the TaskRun
 _STOP = object()
@@ -80,7 +81,9 @@ class KubernetesRuntime:
         self._skipped_in_log: set[int] = set()
         self._lines: dict[int, list[str]] = {}
         self._partial: dict[int, str] = {}
-        self._events: queue.Queue = queue.Queue()
+        # bounded: a client that reads slowly slows the log streams down (TCP does the rest),
+        # instead of the adapter buffering everything
+        self._events: queue.Queue = queue.Queue(maxsize=EVENT_BACKLOG)
         self._listener: Listener | None = None
         self._threads: list[threading.Thread] = []
         self._watches: list[ObjectWatch] = []
@@ -572,16 +575,20 @@ class KubernetesRuntime:
         return started + seconds if started else None
 
     # ---- events ------------------------------------------------------------------------------
-    def _emit(self, ev: RuntimeEvent) -> None:
-        if not self._closed.is_set():
-            self._events.put(ev)
+    def _emit(self, ev: object) -> None:
+        while not self._closed.is_set():
+            try:
+                self._events.put(ev, timeout=0.5)
+                return
+            except queue.Full:
+                continue  # the listener is slow: wait for it, unless the runtime closes
 
     def _finish(self, ev: RunFinished) -> None:
         if self._finished:
             return
         self._finished = True
         self._emit(ev)
-        self._events.put(_STOP)
+        self._emit(_STOP)
 
     def _dispatch(self) -> None:
         while True:
@@ -606,7 +613,10 @@ class KubernetesRuntime:
             w.stop()
         for r in self._readers:
             r.close()
-        self._events.put(_STOP)
+        try:
+            self._events.put_nowait(_STOP)  # wakes the dispatcher; a full queue wakes it anyway
+        except queue.Full:
+            pass
         me = threading.current_thread()
         for t in self._threads:
             if t is not me:
