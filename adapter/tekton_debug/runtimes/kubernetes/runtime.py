@@ -575,7 +575,7 @@ class KubernetesRuntime:
         return started + seconds if started else None
 
     # ---- events ------------------------------------------------------------------------------
-    def _emit(self, ev: object) -> None:
+    def _emit(self, ev: RuntimeEvent | object) -> None:
         while not self._closed.is_set():
             try:
                 self._events.put(ev, timeout=0.5)
