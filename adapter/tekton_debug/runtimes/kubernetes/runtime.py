@@ -468,8 +468,15 @@ class KubernetesRuntime:
         self._emit(StepResumed(i, release))
 
     # ---- acting ------------------------------------------------------------------------------
+    def _require_model(self) -> None:
+        """A shell, the REPL or the variables before the TaskRun is known (still connecting, or
+        the connection failed) are the client's timing, not a bug."""
+        if self.model is None:
+            raise WrongTime("the TaskRun is not known yet: the cluster has not answered",
+                            fix="wait for the launch or attach to finish")
+
     def _pod_for_exec(self, index: int) -> tuple[str, str]:
-        assert self.model is not None
+        self._require_model()
         if not 0 <= index < len(self.model.task.steps):
             raise UserError(f"there is no step {index + 1}: the Task has "
                             f"{len(self.model.task.steps)} steps")
@@ -537,7 +544,7 @@ class KubernetesRuntime:
             raise user_error(cluster, f"cancel TaskRun {self.taskrun_name}", e) from None
 
     def step_environment(self, index: int) -> StepEnvironment:
-        assert self.model is not None
+        self._require_model()
         step = self.model.task.steps[index]
         container = self._containers()[index]
         with self._cond:
