@@ -61,9 +61,11 @@ def test_on_failure_stop_behaves_like_tekton_without_debug(tmp_path):
     assert "step publish skipped" in res.stdout
 
 
-def test_not_a_terminal_defaults_to_stop(tmp_path):
+def test_not_a_terminal_defaults_to_stop_and_says_how_to_decide(tmp_path):
     res = run(str(FAILING), cwd=tmp_path)
     assert res.returncode == 1 and "paused" not in res.stdout
+    assert "stdin is not a terminal, so failed steps did not pause" in res.stderr
+    assert "echo debug-continue | tekton-debug run FILE --on-failure shell" in res.stderr
 
 
 def test_on_failure_continue_and_fail(tmp_path):

@@ -91,6 +91,7 @@ class TerminalRun:
         self.break_before = list(break_before)
         self.printer = printer
         self.tty = stdin_is_tty
+        self.on_failure_defaulted = False  # set when --on-failure was not given
         self.events: queue.Queue[RuntimeEvent] = queue.Queue()
         self.session = Session(options, self._on_event)
         self._shell: subprocess.Popen | None = None
@@ -162,6 +163,11 @@ class TerminalRun:
                 if ev.message and not ev.succeeded:
                     text += f": {ev.message}"
                 (self.printer.good if ev.succeeded else self.printer.bad)(text)
+                if not ev.succeeded and self.on_failure_defaulted and not self.tty:
+                    self.printer.warn(
+                        "stdin is not a terminal, so failed steps did not pause (--on-failure "
+                        "stop). Open a terminal to get a shell in the failed step, or decide from "
+                        "a script: echo debug-continue | tekton-debug run FILE --on-failure shell")
                 return 0 if ev.succeeded else 1
 
     def _paused(self, ev: StepPaused) -> None:
@@ -328,6 +334,7 @@ def run_main(args) -> int:
     printer = Printer(sys.stdout, sys.stderr, color=color)
     run = TerminalRun(options, on_failure=on_failure, break_before=args.break_before,
                       printer=printer, stdin_is_tty=stdin_tty)
+    run.on_failure_defaulted = args.on_failure is None
     try:
         return run.execute()
     except KeyboardInterrupt:
