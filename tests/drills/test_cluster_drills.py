@@ -10,6 +10,7 @@ import signal
 import pytest
 
 from tests.dap.dapclient import DapClient
+from tests.drills.test_local_drills import task_file
 
 
 @pytest.fixture
@@ -29,16 +30,6 @@ def dap_factory(tmp_path, cluster):
 def config(cluster, **more) -> dict:
     return {"type": "tekton", "request": "launch", "runtime": "kubernetes",
             "kubeconfig": cluster.kubeconfig, "namespace": "default", **more}
-
-
-def task_file(tmp_path, *scripts: str) -> str:
-    path = tmp_path / "task.yaml"
-    steps = "".join(f"    - name: s{i}\n      image: alpine\n      script: |\n"
-                    + "".join(f"        {line}\n" for line in script.splitlines())
-                    for i, script in enumerate(scripts, 1))
-    path.write_text("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: drill\nspec:\n"
-                    f"  steps:\n{steps}")
-    return str(path)
 
 
 def only_taskrun(cluster) -> dict:
