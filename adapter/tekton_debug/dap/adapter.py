@@ -501,8 +501,16 @@ class DebugAdapter:
 
     def terminate_request(self, request: wire.Request) -> dict:
         session = self._require_session()
-        threading.Thread(target=session.terminate, daemon=True).start()
+        threading.Thread(target=self._terminate, args=(session,), daemon=True).start()
         return {}
+
+    def _terminate(self, session: Session) -> None:
+        """Stop on a thread of its own (a cluster may be slow); a failure is the user's to see."""
+        try:
+            session.terminate()
+        except UserError as exc:
+            self.conn.send_event("output", {"category": "important",
+                                            "output": f"Stopping the TaskRun failed: {exc}\n"})
 
     def restart_request(self, request: wire.Request) -> dict:
         session = self._require_session()
