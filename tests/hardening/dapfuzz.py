@@ -670,12 +670,13 @@ def report(stats: Stats, seconds: float) -> str:
         "errors by command    " + ", ".join(
             f"{k} {v}" for k, v in sorted(stats.errors_by_command.items(), key=lambda kv: -kv[1])),
     ]
-    kinds: dict[str, int] = {}
+    kinds: dict[str, list[str]] = {}
     for problem in stats.problems:
         key = re.sub(r"\d+", "N", problem.splitlines()[0])[:160]
-        kinds[key] = kinds.get(key, 0) + 1
-    for key, count in sorted(kinds.items(), key=lambda kv: -kv[1]):
-        lines.append(f"problem ({count}x): {key}")
+        kinds.setdefault(key, []).append(problem)
+    for key, seen in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
+        lines.append(f"problem ({len(seen)}x): {key}")
+        lines.extend("    " + line for line in seen[0].splitlines()[1:40])
     return "\n".join(lines)
 
 
