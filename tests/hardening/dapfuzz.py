@@ -625,7 +625,8 @@ def converse(actions: list[Action], cwd: str, stats: Stats) -> list[str]:
                 if error.get("id") == 2 or str(error.get("format")).startswith("internal error"):
                     problems.append(f"'{answer.get('command')}' failed inside the adapter: "
                                     f"{error.get('format')}")
-                key = str(answer.get("command"))[:30]
+                key = str(answer.get("command"))
+                key = key if key in COMMANDS else "(unknown command)"
                 stats.errors_by_command[key] = stats.errors_by_command.get(key, 0) + 1
         problems += adapter.violations
         if status is not None:
