@@ -14,7 +14,7 @@ def parse_duration(text: str) -> float:
     """Seconds in a Go duration. Raises UserError for anything Go's time.ParseDuration rejects."""
     s = str(text).strip()
     sign = 1.0
-    if s[:1] in "+-":
+    if s and s[0] in "+-":
         sign = -1.0 if s[0] == "-" else 1.0
         s = s[1:]
     if s == "0":
