@@ -62,3 +62,25 @@ def dap(tmp_path):
     client = DapClient(cwd=str(tmp_path))
     yield client
     client.close()
+
+
+@pytest.fixture
+def cluster_dap(tmp_path, cluster):
+    """A factory of DAP clients for the test cluster, their kubectl cache and home in a temporary
+    directory (ended before the cluster stops). Needs the ``cluster`` fixture in scope."""
+    made: list[DapClient] = []
+
+    def make() -> DapClient:
+        client = DapClient(cwd=str(tmp_path), env={"KUBECACHEDIR": str(tmp_path / "kube-cache"),
+                                                   "HOME": str(tmp_path)})
+        made.append(client)
+        return client
+    yield make
+    for client in made:
+        client.close()
+
+
+def cluster_config(cluster, **more) -> dict:
+    """A launch configuration for the kubernetes runtime against the test cluster."""
+    return {"type": "tekton", "request": "launch", "runtime": "kubernetes",
+            "kubeconfig": cluster.kubeconfig, "namespace": "default", **more}

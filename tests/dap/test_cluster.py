@@ -7,35 +7,14 @@ import pytest
 
 from tests.cluster.fixtures import cluster  # noqa: F401
 from tests.cluster.helpers import api_client, create_taskrun, follow_log_until, taskrun
-from tests.dap.conftest import line_of
-from tests.dap.dapclient import DapClient, DapError
+from tests.dap.conftest import cluster_config, line_of
+from tests.dap.dapclient import DapError
 
 PAUSE_BANNER = "debug onFailure breakpoint has taken effect"
 
 
-@pytest.fixture
-def cluster_dap(tmp_path, cluster):  # noqa: F811
-    """A factory of DAP clients whose kubectl cache and home are in a temporary directory (ended
-    before the cluster stops)."""
-    made: list[DapClient] = []
-
-    def make() -> DapClient:
-        client = DapClient(cwd=str(tmp_path), env={"KUBECACHEDIR": str(tmp_path / "kube-cache"),
-                                                   "HOME": str(tmp_path)})
-        made.append(client)
-        return client
-    yield make
-    for client in made:
-        client.close()
-
-
-def config(cluster, **more) -> dict:  # noqa: F811
-    return {"type": "tekton", "request": "launch", "runtime": "kubernetes",
-            "kubeconfig": cluster.kubeconfig, "namespace": "default", **more}
-
-
 def launch(dap, cluster, failing_task, **more) -> dict:  # noqa: F811
-    dap.start(config(cluster, task=str(failing_task), **more))
+    dap.start(cluster_config(cluster, task=str(failing_task), **more))
     return dap.wait_event("stopped")["body"]
 
 
@@ -89,7 +68,7 @@ def error_text(err: DapError) -> str:
 
 
 def attach_config(cluster, name: str) -> dict:  # noqa: F811
-    return config(cluster, request="attach", taskRun=name)
+    return cluster_config(cluster, request="attach", taskRun=name)
 
 
 # ---- launch ----------------------------------------------------------------------------------
@@ -139,7 +118,7 @@ def test_open_shell_asks_the_editor_for_kubectl_exec_into_the_step(
         cluster_dap, cluster, failing_task):  # noqa: F811
     dap = cluster_dap()
     dap.reverse_handlers["runInTerminal"] = lambda args: {"processId": 4242}
-    dap.start(config(cluster, task=str(failing_task)),
+    dap.start(cluster_config(cluster, task=str(failing_task)),
               client_capabilities={"supportsRunInTerminalRequest": True})
     dap.wait_event("stopped")
     body = dap.request("tekton/openShell", {"threadId": 2})["body"]
@@ -195,7 +174,7 @@ def test_terminate_fails_the_step_and_cancels_the_taskrun(cluster_dap,  # noqa: 
 def test_breakpoint_on_a_step_pauses_before_it_runs(cluster_dap,  # noqa: F811
                                                     cluster, failing_task):
     dap = cluster_dap()
-    dap.start(config(cluster, task=str(failing_task)),
+    dap.start(cluster_config(cluster, task=str(failing_task)),
               breakpoints={str(failing_task): [line_of(failing_task, "running tests")]})
     assert dap.last_breakpoints["body"]["breakpoints"][0]["verified"] is True
     stopped = dap.wait_event("stopped")["body"]
@@ -266,7 +245,7 @@ def test_alpha_gate_off_fails_the_launch_with_the_patch_command(cluster_dap, clu
     cluster.set_feature_flag("enable-api-fields", "beta")
     dap = cluster_dap()
     with pytest.raises(DapError) as err:
-        dap.start(config(cluster, task=str(failing_task)))
+        dap.start(cluster_config(cluster, task=str(failing_task)))
     message = error_text(err.value)
     assert '"enable-api-fields" is "beta"' in message
     assert ("kubectl patch configmap feature-flags -n tekton-pipelines -p "
@@ -279,7 +258,7 @@ def test_denied_exec_fails_the_launch_naming_the_permission(cluster_dap, cluster
     cluster.deny("create", "pods", "exec")
     dap = cluster_dap()
     with pytest.raises(DapError) as err:
-        dap.start(config(cluster, task=str(failing_task)))
+        dap.start(cluster_config(cluster, task=str(failing_task)))
     message = error_text(err.value)
     assert "create pods/exec" in message
     assert 'resources: ["pods/exec"]' in message

@@ -9,27 +9,8 @@ import signal
 
 import pytest
 
-from tests.dap.dapclient import DapClient
+from tests.dap.conftest import cluster_config, cluster_dap  # noqa: F401
 from tests.drills.test_local_drills import task_file
-
-
-@pytest.fixture
-def dap_factory(tmp_path, cluster):
-    made: list[DapClient] = []
-
-    def make() -> DapClient:
-        client = DapClient(cwd=str(tmp_path), env={"KUBECACHEDIR": str(tmp_path / "kube-cache"),
-                                                   "HOME": str(tmp_path)})
-        made.append(client)
-        return client
-    yield make
-    for client in made:
-        client.close()
-
-
-def config(cluster, **more) -> dict:
-    return {"type": "tekton", "request": "launch", "runtime": "kubernetes",
-            "kubeconfig": cluster.kubeconfig, "namespace": "default", **more}
 
 
 def only_taskrun(cluster) -> dict:
@@ -52,9 +33,9 @@ def step_output(dap) -> str:
 
 
 def test_adapter_killed_while_paused_leaves_the_taskrun_paused_for_a_new_session(
-        dap_factory, cluster, tmp_path):
-    first = dap_factory()
-    first.start(config(cluster, task=task_file(tmp_path, "echo one", "echo two\nexit 5",
+        cluster_dap, cluster, tmp_path):
+    first = cluster_dap()
+    first.start(cluster_config(cluster, task=task_file(tmp_path, "echo one", "echo two\nexit 5",
                                                "echo three")))
     assert first.wait_event("stopped")["body"]["threadId"] == 2
     first.proc.send_signal(signal.SIGKILL)
@@ -62,8 +43,8 @@ def test_adapter_killed_while_paused_leaves_the_taskrun_paused_for_a_new_session
     tr = only_taskrun(cluster)
     assert "status" not in tr["spec"] and condition(tr)["status"] == "Unknown"
 
-    second = dap_factory()
-    second.start(config(cluster, request="attach", taskRun=tr["metadata"]["name"]),
+    second = cluster_dap()
+    second.start(cluster_config(cluster, request="attach", taskRun=tr["metadata"]["name"]),
                  request="attach")
     stopped = second.wait_event("stopped")["body"]
     assert (stopped["reason"], stopped["threadId"]) == ("exception", 2)
@@ -73,10 +54,10 @@ def test_adapter_killed_while_paused_leaves_the_taskrun_paused_for_a_new_session
     assert condition(only_taskrun(cluster))["status"] == "True"
 
 
-def test_watches_and_log_stream_cut_mid_output_lose_and_repeat_no_line(dap_factory, cluster,
+def test_watches_and_log_stream_cut_mid_output_lose_and_repeat_no_line(cluster_dap, cluster,
                                                                        tmp_path):
-    dap = dap_factory()
-    dap.start(config(cluster, task=task_file(
+    dap = cluster_dap()
+    dap.start(cluster_config(cluster, task=task_file(
         tmp_path,
         "seq 1 1000\n"
         "while [ ! -f /workspace/go ]; do sleep 0.02; done\n"
@@ -94,10 +75,10 @@ def test_watches_and_log_stream_cut_mid_output_lose_and_repeat_no_line(dap_facto
     assert step_output(dap) == numbers(1, 2000)
 
 
-def test_log_stream_cut_while_output_flows_loses_and_repeats_no_line(dap_factory, cluster,
+def test_log_stream_cut_while_output_flows_loses_and_repeats_no_line(cluster_dap, cluster,
                                                                      tmp_path):
-    dap = dap_factory()
-    dap.start(config(cluster, task=task_file(tmp_path, "seq 1 50000")))
+    dap = cluster_dap()
+    dap.start(cluster_config(cluster, task=task_file(tmp_path, "seq 1 50000")))
     dap.wait_event("output", lambda b: b.get("category") == "stdout")
     cluster.go_away(0.3)
     assert dap.wait_event("exited", timeout=60)["body"]["exitCode"] == 0
@@ -120,10 +101,10 @@ def wait_until_listening(port: int, within: float = 30.0) -> None:
 
 
 @pytest.mark.slow
-def test_api_server_away_for_ten_seconds_while_paused_then_continue(dap_factory, cluster,
+def test_api_server_away_for_ten_seconds_while_paused_then_continue(cluster_dap, cluster,
                                                                     tmp_path):
-    dap = dap_factory()
-    dap.start(config(cluster, task=task_file(tmp_path, "echo one", "echo two\nexit 5",
+    dap = cluster_dap()
+    dap.start(cluster_config(cluster, task=task_file(tmp_path, "echo one", "echo two\nexit 5",
                                              "echo three")))
     assert dap.wait_event("stopped")["body"]["threadId"] == 2
     seen = len(dap.events)
