@@ -118,18 +118,23 @@ def _how(spec: ParamSpec) -> str:
     return f'a string: `-p {spec.name}=VALUE` or "{spec.name}": "VALUE" in launch.json'
 
 
+def _json(text: str, spec: ParamSpec, file: str | None, kind: type, syntax: str, shape: str):
+    """A param value given as JSON, of the ``kind`` the param's type wants."""
+    try:
+        value = json.loads(text.strip())
+    except json.JSONDecodeError as e:
+        raise UserError(f'param "{spec.name}": {text!r} is not a valid {syntax} ({e.msg})',
+                        file=file, fix=f"give {_how(spec)}") from None
+    if not isinstance(value, kind):
+        raise UserError(f'param "{spec.name}": {text!r} is not a {shape}', file=file,
+                        fix=f"give {_how(spec)}")
+    return value
+
+
 def _parse_array(text: str, spec: ParamSpec, file: str | None) -> list:
     s = text.strip()
     if s.startswith("["):
-        try:
-            value = json.loads(s)
-        except json.JSONDecodeError as e:
-            raise UserError(f'param "{spec.name}": {text!r} is not a valid JSON list ({e.msg})',
-                            file=file, fix=f"give {_how(spec)}") from None
-        if not isinstance(value, list):
-            raise UserError(f'param "{spec.name}": {text!r} is not a list', file=file,
-                            fix=f"give {_how(spec)}")
-        return value
+        return _json(text, spec, file, list, "JSON list", "list")
     if s == "":
         return []
     return [item.strip() for item in text.split(",")]
@@ -138,15 +143,7 @@ def _parse_array(text: str, spec: ParamSpec, file: str | None) -> list:
 def _parse_object(text: str, spec: ParamSpec, file: str | None) -> dict:
     s = text.strip()
     if s.startswith("{"):
-        try:
-            value = json.loads(s)
-        except json.JSONDecodeError as e:
-            raise UserError(f'param "{spec.name}": {text!r} is not a valid JSON object ({e.msg})',
-                            file=file, fix=f"give {_how(spec)}") from None
-        if not isinstance(value, dict):
-            raise UserError(f'param "{spec.name}": {text!r} is not a mapping', file=file,
-                            fix=f"give {_how(spec)}")
-        return value
+        return _json(text, spec, file, dict, "JSON object", "mapping")
     out: dict[str, str] = {}
     for part in text.split(","):
         if not part.strip():
