@@ -81,6 +81,9 @@ def test_adapter_killed_while_a_step_runs_leaves_no_process(dap, tmp_path):
     mark = marker()
     launch(dap, task_file(tmp_path, f"echo running\nsleep {mark}"))
     dap.wait_event("output", lambda b: b.get("output") == "running\n")
+    deadline = time.monotonic() + 5
+    while not with_marker(mark) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the step's sh has printed; its sleep is being spawned
     assert with_marker(mark)
     dap.proc.send_signal(signal.SIGKILL)
     dap.proc.wait(timeout=10)
