@@ -35,6 +35,17 @@ def with_marker(mark: str) -> list[int]:
     return found
 
 
+def appears(mark: str, within: float = 5.0) -> bool:
+    """Whether a process carrying ``mark`` shows up: a step's ``sleep`` is spawned (forked, then
+    exec'd) a moment after the step printed or exited."""
+    deadline = time.monotonic() + within
+    while not with_marker(mark):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def gone(mark: str, within: float = 10.0) -> bool:
     """Whether every process carrying ``mark`` has gone (it may take the watchdog a moment: there
     is no event to wait for from outside)."""
@@ -71,7 +82,7 @@ def test_adapter_killed_while_a_step_is_paused_leaves_no_process(dap, tmp_path):
     mark = marker()
     launch(dap, task_file(tmp_path, f"sleep {mark} &\necho daemon started\nexit 1"))
     assert dap.wait_event("stopped")["body"]["reason"] == "exception"
-    assert with_marker(mark), "the paused step's daemon lives as long as its container"
+    assert appears(mark), "the paused step's daemon lives as long as its container"
     dap.proc.send_signal(signal.SIGKILL)
     dap.proc.wait(timeout=10)
     assert gone(mark), f"left behind: {with_marker(mark)}"
@@ -81,10 +92,7 @@ def test_adapter_killed_while_a_step_runs_leaves_no_process(dap, tmp_path):
     mark = marker()
     launch(dap, task_file(tmp_path, f"echo running\nsleep {mark}"))
     dap.wait_event("output", lambda b: b.get("output") == "running\n")
-    deadline = time.monotonic() + 5
-    while not with_marker(mark) and time.monotonic() < deadline:
-        time.sleep(0.02)  # the step's sh has printed; its sleep is being spawned
-    assert with_marker(mark)
+    assert appears(mark)
     dap.proc.send_signal(signal.SIGKILL)
     dap.proc.wait(timeout=10)
     assert gone(mark), f"left behind: {with_marker(mark)}"
@@ -115,7 +123,7 @@ def test_daemon_of_a_paused_step_ends_when_the_run_is_cancelled(dap, tmp_path):
     mark = marker()
     launch(dap, task_file(tmp_path, f"sleep {mark} &\nexit 1", "echo never"))
     dap.wait_event("stopped")
-    assert with_marker(mark)
+    assert appears(mark)
     dap.request("terminate")
     assert dap.wait_event("exited")["body"]["exitCode"] != 0
     dap.wait_event("terminated")
