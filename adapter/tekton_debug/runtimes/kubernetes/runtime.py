@@ -497,6 +497,11 @@ class KubernetesRuntime:
             kind = self._paused.get(index)
         if kind is None:
             raise WrongTime(f"step {index + 1} is not paused")
+        if self._plan.halt and release is Release.FAIL_CONTINUE:
+            # "Stop": a fail-continue would let the next step start before the cancel reaches
+            # the cluster; cancelling first ends the paused step failed with nothing after it
+            self.cancel()
+            return
         script = st.script_for(kind, release)
         pod, container = self._pod_for_exec(index)
         try:
