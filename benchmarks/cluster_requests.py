@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from kubernetes import client, watch  # noqa: E402
 
 from tests.cluster import ClusterServer  # noqa: E402
-from tekton_debug.runtimes.base import (DebugPlan, LaunchOptions, Release, RunFinished,  # noqa: E402
-                                        StepPaused)
+from tekton_debug.events import DebugPlan, Release, RunFinished, StepPaused  # noqa: E402
+from tekton_debug.options import LaunchOptions  # noqa: E402
 from tekton_debug.runtimes.kubernetes import KubernetesRuntime, podexec  # noqa: E402
 from tekton_debug.tekton.loader import load_text  # noqa: E402
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 from tekton_debug.entrypoint.layout import DEBUG_INFO_ENV, RunLayout
 from tekton_debug.entrypoint.scripts import write_debug_scripts
-from tekton_debug.runtimes.base import (DebugPlan, Release, RunFinished, StepLog, StepPaused,
-                                        StepStarted)
+from tekton_debug.events import DebugPlan, Release, RunFinished, StepLog, StepPaused, StepStarted
 from tekton_debug.runtimes.local import LocalRuntime
 from tekton_debug.tekton.model import Step, TaskRun, TaskSpec
 

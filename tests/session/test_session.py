@@ -6,7 +6,8 @@ import queue
 
 import pytest
 
-from tekton_debug.runtimes.base import LaunchOptions, Notice, RunFinished, StepPaused
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import Notice, RunFinished, StepPaused
 from tekton_debug.session import session as session_mod
 from tekton_debug.session.session import Session
 

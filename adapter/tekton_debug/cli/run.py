@@ -19,9 +19,10 @@ import time
 from typing import IO, Sequence
 
 from tekton_debug.errors import UserError, WrongTime
-from tekton_debug.runtimes.base import (
-    LaunchOptions, Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished,
-    StepLog, StepOutcome, StepPaused, StepResumed, StepStarted,
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import (
+    Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished, StepLog,
+    StepOutcome, StepPaused, StepResumed, StepStarted,
 )
 from tekton_debug.session.session import Session
 

@@ -13,7 +13,8 @@ import shlex
 import shutil
 import sys
 
-from tekton_debug.runtimes.base import LaunchOptions, PauseKind
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import PauseKind
 
 
 def banner(name: str, pod: str, view) -> str:

@@ -19,7 +19,7 @@ from tekton_debug.dap import wire
 from tekton_debug.dap.launch_config import parse_launch
 from tekton_debug.dap.variables import Variables, frame_id, frame_step
 from tekton_debug.errors import UserError, WrongTime
-from tekton_debug.runtimes.base import (
+from tekton_debug.events import (
     Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished, StepLog,
     StepPaused, StepResumed, StepStarted,
 )

@@ -7,7 +7,7 @@ import os
 from typing import Any, Mapping
 
 from tekton_debug.errors import UserError
-from tekton_debug.runtimes.base import LaunchOptions
+from tekton_debug.options import LaunchOptions
 
 RUNTIMES = ("local", "kubernetes")
 

@@ -50,13 +50,13 @@ BEFORE_STEP_BANNER = "debug before step breakpoint has taken effect, waiting for
 
 
 class PauseKind(str, enum.Enum):
-    """Same values as ``runtimes.base.PauseKind`` (this layer sits below the runtimes)."""
+    """Same values as ``events.PauseKind`` (this layer sits below the runtimes)."""
 
     ON_FAILURE = "onFailure"
     BEFORE_STEP = "beforeStep"
 
 
-# How a pause ended; same values as ``runtimes.base.Release``.
+# How a pause ended; same values as ``events.Release``.
 RELEASE_CONTINUE = "continue"
 RELEASE_FAIL_CONTINUE = "failContinue"
 

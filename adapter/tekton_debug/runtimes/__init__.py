@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tekton_debug.errors import UserError
-from tekton_debug.runtimes.base import LaunchOptions, Runtime
+from tekton_debug.runtimes.base import Runtime
+from tekton_debug.options import LaunchOptions
 
 RUNTIMES = ("local", "kubernetes")
 

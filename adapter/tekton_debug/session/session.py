@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tekton_debug.errors import UserError, WrongTime
-from tekton_debug.runtimes.base import (
-    DebugPlan, Notice, ExecResult, LaunchOptions, PauseKind, Release, Runtime, RuntimeEvent, RunFinished,
+from tekton_debug.runtimes.base import Runtime
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import (
+    DebugPlan, ExecResult, Notice, PauseKind, Release, RunFinished, RuntimeEvent,
     StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepStarted,
 )
 from tekton_debug.session.masking import Masker

@@ -6,7 +6,8 @@ from typing import Callable, Iterator
 import pytest
 
 from tests.cluster.fixtures import cluster, cluster_process, kubectl_env  # noqa: F401
-from tekton_debug.runtimes.base import LaunchOptions, RuntimeEvent
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import RuntimeEvent
 from tekton_debug.runtimes.kubernetes import KubernetesRuntime
 
 

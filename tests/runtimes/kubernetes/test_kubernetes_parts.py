@@ -10,7 +10,8 @@ from hypothesis import given, strategies as hs
 
 from tekton_debug.errors import UserError
 from tekton_debug.runtimes import create_runtime
-from tekton_debug.runtimes.base import DebugPlan, LaunchOptions, PauseKind, Release, StepOutcome
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import DebugPlan, PauseKind, Release, StepOutcome
 from tekton_debug.runtimes.kubernetes import podexec, steps as st
 from tekton_debug.runtimes.kubernetes.follow import LogDecoder, LogPosition, format_time_ns
 from tekton_debug.runtimes.kubernetes.manifest import build_taskrun, generate_name
@@ -207,7 +208,7 @@ def test_the_kubernetes_client_is_imported_only_for_the_kubernetes_runtime():
     import subprocess
     import sys
     code = ("import sys; from tekton_debug.runtimes import create_runtime; "
-            "from tekton_debug.runtimes.base import LaunchOptions; "
+            "from tekton_debug.options import LaunchOptions; "
             "create_runtime(LaunchOptions()); print('kubernetes' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -10,9 +10,11 @@ import os
 import pytest
 
 from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
-from tekton_debug.runtimes.base import (DebugPlan, LaunchOptions, PauseKind, Release,
-                                        RunFinished, StepFinished, StepLog, StepOutcome,
-                                        StepPaused, StepResumed, StepStarted)
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import (
+    DebugPlan, PauseKind, Release, RunFinished, StepFinished, StepLog, StepOutcome, StepPaused,
+    StepResumed, StepStarted,
+)
 from tekton_debug.runtimes.kubernetes import KubernetesRuntime, connect
 from tekton_debug.tekton.loader import load_text
 

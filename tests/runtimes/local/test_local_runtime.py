@@ -11,9 +11,10 @@ import time
 import pytest
 
 from tekton_debug.errors import UserError, WrongTime
-from tekton_debug.runtimes.base import (DebugPlan, Notice, PauseKind, Release, RunFinished,
-                                        StepFinished, StepLog, StepOutcome, StepPaused,
-                                        StepResumed, StepStarted)
+from tekton_debug.events import (
+    DebugPlan, Notice, PauseKind, Release, RunFinished, StepFinished, StepLog, StepOutcome,
+    StepPaused, StepResumed, StepStarted,
+)
 from tekton_debug.runtimes.local import LocalRuntime
 from tekton_debug.tekton.model import (EnvVar, ParamSpec, ResultSpec, Step, TaskRun, TaskSpec,
                                        WorkspaceDecl)
@@ -322,7 +323,7 @@ def test_killed_parent_leaves_no_step_process(tmp_path):
     code = f"""
 import sys, time
 from tekton_debug.runtimes.local import LocalRuntime
-from tekton_debug.runtimes.base import DebugPlan
+from tekton_debug.events import DebugPlan
 from tekton_debug.tekton.model import Step, TaskRun, TaskSpec
 run = TaskRun("demo", TaskSpec([Step(0, "a", script="sleep 300 & echo $! > {pids}; wait")]))
 LocalRuntime({str(tmp_path)!r}).start(run, DebugPlan(), lambda ev: print(ev, flush=True))

@@ -27,7 +27,7 @@ from kubernetes.config.incluster_config import SERVICE_HOST_ENV_NAME, load_inclu
 from kubernetes.config.kube_config import list_kube_config_contexts, load_kube_config
 
 from tekton_debug.errors import RuntimeUnavailable, UserError
-from tekton_debug.runtimes.base import LaunchOptions
+from tekton_debug.options import LaunchOptions
 
 T = TypeVar("T")
 

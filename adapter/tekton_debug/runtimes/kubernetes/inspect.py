@@ -14,7 +14,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tekton_debug.errors import UserError
-from tekton_debug.runtimes.base import LaunchOptions, PauseKind
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import PauseKind
 from tekton_debug.runtimes.kubernetes import steps as st
 from tekton_debug.runtimes.kubernetes.connect import call, connect, user_error
 

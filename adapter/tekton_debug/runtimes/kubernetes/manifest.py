@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from tekton_debug.runtimes.base import DebugPlan
+from tekton_debug.events import DebugPlan
 from tekton_debug.tekton.duration import format_duration
 from tekton_debug.tekton.model import TaskRun
 

@@ -20,7 +20,7 @@ from kubernetes.stream import stream
 from kubernetes.stream.ws_client import ERROR_CHANNEL, STDERR_CHANNEL, STDOUT_CHANNEL
 
 from tekton_debug.errors import RuntimeUnavailable, UserError
-from tekton_debug.runtimes.base import ExecResult
+from tekton_debug.events import ExecResult
 from tekton_debug.runtimes.kubernetes.connect import Cluster, unreachable
 
 TASKRUN_LABEL = "tekton.dev/taskRun"

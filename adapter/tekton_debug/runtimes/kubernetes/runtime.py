@@ -34,10 +34,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
-from tekton_debug.runtimes.base import (DebugPlan, ExecResult, LaunchOptions, Listener, Notice,
-                                        PauseKind, Progress, Release, RunFinished,
-                                        RuntimeEvent, StepEnvironment, StepFinished, StepLog,
-                                        StepPaused, StepResumed, StepStarted)
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import (
+    DebugPlan, ExecResult, Listener, Notice, PauseKind, Progress, Release, RunFinished,
+    RuntimeEvent, StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepStarted,
+)
 from tekton_debug.runtimes.kubernetes import podexec, preflight
 from tekton_debug.runtimes.kubernetes import steps as st
 from tekton_debug.runtimes.kubernetes.connect import (BACKOFF, Cluster, call, connect,

@@ -11,7 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from tekton_debug.runtimes.base import PauseKind, Release, StepOutcome
+from tekton_debug.events import PauseKind, Release, StepOutcome
 
 ON_FAILURE_BANNER = "debug onFailure breakpoint has taken effect, waiting for user's decision:"
 BEFORE_STEP_BANNER = "debug before step breakpoint has taken effect, waiting for user's decision:"

@@ -31,10 +31,11 @@ from tekton_debug.entrypoint.lifecycle import Entrypointer, StepEnd
 from tekton_debug.entrypoint.postwriter import FilePostWriter
 from tekton_debug.entrypoint.waiter import CancelToken, FileWaiter
 from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
-from tekton_debug.runtimes.base import (DebugPlan, ExecResult, LaunchOptions, Listener, Notice,
-                                        PauseKind, Release, RunFinished, RuntimeEvent,
-                                        StepEnvironment, StepFinished, StepLog, StepOutcome,
-                                        StepPaused, StepResumed, StepStarted)
+from tekton_debug.options import LaunchOptions
+from tekton_debug.events import (
+    DebugPlan, ExecResult, Listener, Notice, PauseKind, Release, RunFinished, RuntimeEvent,
+    StepEnvironment, StepFinished, StepLog, StepOutcome, StepPaused, StepResumed, StepStarted,
+)
 from tekton_debug.runtimes.local.environment import LocalStep, prepare_step
 from tekton_debug.runtimes.local.process import GroupReaper, StepProcess, run_captured
 from tekton_debug.tekton.duration import format_duration

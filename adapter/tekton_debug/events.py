@@ -1,0 +1,136 @@
+"""The vocabulary that runtimes report and front ends show: pauses, releases, outcomes, the events
+of a run, and what a paused step looks like from inside.
+
+Runtimes (``runtimes/``) produce these; the session, the pipeline layer, the DAP handlers and the
+terminal consume them. Nothing here does I/O, so every layer may import it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence, Union
+
+
+class PauseKind(str, enum.Enum):
+    ON_FAILURE = "onFailure"  # the step failed; released with debug-continue / debug-fail-continue
+    BEFORE_STEP = "beforeStep"  # the step has not started; debug-beforestep-[fail-]continue
+
+
+class Release(str, enum.Enum):
+    CONTINUE = "continue"  # debug-continue, or debug-beforestep-continue before a step
+    FAIL_CONTINUE = "failContinue"  # debug-fail-continue, or debug-beforestep-fail-continue
+
+
+class StepOutcome(str, enum.Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # a previous step failed and no breakpoint let this one run
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timedOut"
+
+
+@dataclass
+class DebugPlan:
+    """Where the run may pause. The session owns it; the runtime consults it live.
+
+    ``before_steps`` holds step names (``unnamed-<i>`` for unnamed steps). A runtime that can only
+    fix breakpoints when the run is created (a cluster) reads it once, at ``start``; the local
+    runtime reads it each time a step is about to run, so breakpoints set while running apply.
+    """
+
+    on_failure: bool = True
+    before_steps: set[str] = field(default_factory=set)
+    # One-shot pause before the next step to run (DAP "next"); the runtime clears it when used.
+    pause_before_next: bool = False
+    # Start no further step: set by "Stop" just before it fail-continues the paused step, so that
+    # the steps after it do not start in the moment before the run is cancelled.
+    halt: bool = False
+
+
+# ---- events (runtime -> session) -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Progress:
+    """Something slow before steps run: waiting for a pod, pulling images. ``done`` ends it."""
+
+    message: str
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message for the user that is neither a step's log nor an error of theirs.
+
+    ``level`` is "info", "warning" (e.g. "images are not run locally") or "important" (e.g. "the
+    TaskRun times out in 5 minutes")."""
+
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    index: int  # 0-based step index
+
+
+@dataclass(frozen=True)
+class StepLog:
+    index: int
+    stream: str  # "stdout" or "stderr"
+    data: bytes  # raw bytes as the step wrote them, in chunks (not necessarily whole lines)
+
+
+@dataclass(frozen=True)
+class StepPaused:
+    index: int
+    kind: PauseKind
+    exit_code: int | None = None  # for ON_FAILURE: the step's real exit code
+
+
+@dataclass(frozen=True)
+class StepResumed:
+    index: int
+    release: Release
+
+
+@dataclass(frozen=True)
+class StepFinished:
+    index: int
+    outcome: StepOutcome
+    exit_code: int | None = None
+    message: str | None = None  # e.g. the termination message or why it was skipped
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    succeeded: bool
+    reason: str  # Tekton's condition reason: Succeeded, Failed, TaskRunCancelled, TaskRunTimeout...
+    message: str = ""
+
+
+RuntimeEvent = Union[Progress, Notice, StepStarted, StepLog, StepPaused, StepResumed,
+                     StepFinished, RunFinished]
+Listener = Callable[[RuntimeEvent], None]
+
+
+# ---- exec ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+
+@dataclass(frozen=True)
+class StepEnvironment:
+    """What a paused step's shell sees: shown as variables, used by exec and shells."""
+
+    env: Mapping[str, str]  # the step's environment (values from secrets included: mask them)
+    secret_env: frozenset[str]  # names of env vars whose values come from secrets
+    working_dir: str
+    command: Sequence[str]  # the substituted command the step ran (argv)
+    container: str  # "step-<name>" / "step-unnamed-<i>"
+    results_dir: str  # where $(results.x.path) points, as the step sees it
+    workspaces: Mapping[str, str]  # workspace name -> path as the step sees it

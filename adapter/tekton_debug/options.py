@@ -1,0 +1,22 @@
+"""What the user asked for, shared by the CLI and the DAP launch request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """The options of one run, from the command line or a launch configuration."""
+
+    task_file: str | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+    workspaces: Mapping[str, str] = field(default_factory=dict)  # name -> host dir
+    runtime: str = "local"
+    namespace: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+    timeout: str | None = None  # a Go duration ("1h", "30m", "0s" for none)
+    task_run: str | None = None  # attach: an existing TaskRun's name
+    secrets: tuple[str, ...] = ()  # params and env vars whose values are masked, as from Secrets
