@@ -20,3 +20,4 @@ class LaunchOptions:
     timeout: str | None = None  # a Go duration ("1h", "30m", "0s" for none)
     task_run: str | None = None  # attach: an existing TaskRun's name
     secrets: tuple[str, ...] = ()  # params and env vars whose values are masked, as from Secrets
+    offline: bool = False  # remote references (taskRef.resolver) from the cache only

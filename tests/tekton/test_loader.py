@@ -323,7 +323,7 @@ def test_bundle_task_ref_is_rejected_clearly():
     assert problem.line == 7
 
 
-def test_resolver_task_ref_is_rejected_clearly():
+def test_resolver_task_ref_without_a_resolver_to_ask_is_refused_where_it_stands():
     with pytest.raises(ValidationError) as err:
         load("""
             apiVersion: tekton.dev/v1
@@ -333,7 +333,7 @@ def test_resolver_task_ref_is_rejected_clearly():
               taskRef:
                 resolver: git
             """)
-    assert "remote Tasks" in err.value.first.message and err.value.first.line == 6
+    assert "not resolved here" in err.value.first.message and err.value.first.line == 6
 
 
 # ---- choosing the document -------------------------------------------------------------------

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="where steps run: this machine (default) or a Kubernetes cluster")
     run.add_argument("--timeout", help='the TaskRun timeout, a Go duration ("1h", "0s" for none)')
     run.add_argument("--attach", metavar="TASKRUN", help="attach to an existing TaskRun (cluster)")
+    run.add_argument("--offline", action="store_true",
+                     help="resolve remote references (taskRef.resolver) from the cache only")
     _cluster_flags(run)
 
     dap = sub.add_parser("dap", help="serve the Debug Adapter Protocol (stdio, or TCP with --port)")

@@ -328,7 +328,7 @@ def run_main(args) -> int:
         workspaces={k: os.path.abspath(v) for k, v in workspaces.items()},
         runtime=args.runtime, namespace=args.namespace, context=args.context,
         kubeconfig=args.kubeconfig, timeout=args.timeout, task_run=args.attach,
-        secrets=tuple(args.secret))
+        secrets=tuple(args.secret), offline=args.offline)
     if not args.file and not args.attach:
         raise UserError("run: name a Task or TaskRun file", fix="tekton-debug run examples/failing-task.yaml")
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")

@@ -85,6 +85,7 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
                         fix='write e.g. "secrets": ["TOKEN", "password"]')
     for name in ("namespace", "context", "kubeconfig"):
         _field(args, name, str, "a string")
+    offline = bool(_field(args, "offline", bool, "true or false"))
     cwd = _field(args, "cwd", str, "a directory")
     if attach:
         if not task_run:
@@ -100,5 +101,5 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
         task_file=task, params=params, workspaces=workspaces, runtime=runtime,
         namespace=args.get("namespace"), context=args.get("context"),
         kubeconfig=args.get("kubeconfig"), timeout=timeout, task_run=task_run,
-        secrets=tuple(secrets))
+        secrets=tuple(secrets), offline=offline)
     return options, flags

@@ -134,6 +134,7 @@ class Session:
         """Read and check the Task or TaskRun file and the params. Raises UserError."""
         from tekton_debug.tekton.loader import load_file
         from tekton_debug.tekton.params import resolve_params
+        from tekton_debug.resolution import remote_resolver
 
         if not self.options.task_file:
             raise UserError("no Task file given",
@@ -142,7 +143,7 @@ class Session:
         if not os.path.exists(path):
             raise UserError(f"{path}: no such file",
                             fix="check the path; relative paths are from the working directory")
-        run = load_file(path)
+        run = load_file(path, resolver=remote_resolver(self.options), params=self.options.params)
         self.params = resolve_params(run, self.options.params)
         self.masker.add_secrets(value for name, value in self.params.items()
                                 if name in self.options.secrets and isinstance(value, str))

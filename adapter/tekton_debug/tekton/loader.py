@@ -6,7 +6,10 @@
 Which document runs: a file may hold several Tasks and TaskRuns (``---``). The first TaskRun is
 run; with no TaskRun, the first Task is run by a TaskRun named ``<task-name>-run``. A TaskRun's
 ``taskRef: {name: X}`` is found in the same file first, then in the other ``*.yaml``/``*.yml`` files
-of the same directory (or ``search_dir``), in name order.
+of the same directory (or ``search_dir``), in name order. A ``taskRef`` with a ``resolver`` (git,
+http, bundles, hub, cluster) is asked of the ``resolver`` given (``tekton_debug.resolution``), its
+params substituted from the run's params (``params`` overrides the TaskRun's); with no resolver
+given, it is refused.
 
 Everything is validated first (``tekton.validation``); a document Tekton would reject raises
 ``ValidationError`` carrying every problem found.
@@ -18,6 +21,7 @@ import glob
 import os
 import random
 import string
+from typing import TYPE_CHECKING, Mapping
 
 from tekton_debug.errors import Problem, UserError, ValidationError
 from tekton_debug.tekton.duration import parse_duration
@@ -27,10 +31,15 @@ from tekton_debug.tekton.model import (DebugSpec, Document, EnvVar, ParamSpec, P
 from tekton_debug.tekton.validation import (debug_fields, declared_type, in_order, kind_of,
                                             merge_step_template, validate_document,
                                             validate_taskrun)
+from tekton_debug.tekton.references import is_remote, remote_reference
 from tekton_debug.tekton.yamlpos import Path, YamlDoc, load_documents
 
+if TYPE_CHECKING:
+    from tekton_debug.resolution.reference import Resolver
 
-def load_file(path: str) -> TaskRun:
+
+def load_file(path: str, resolver: Resolver | None = None,
+              params: Mapping[str, object] | None = None) -> TaskRun:
     """The TaskRun to run from a Task or TaskRun YAML file."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -47,20 +56,22 @@ def load_file(path: str) -> TaskRun:
     except OSError as e:
         raise UserError(f"cannot read it: {e.strerror}", file=path,
                         fix="check the file's permissions") from None
-    return load_text(text, file=path)
+    return load_text(text, file=path, resolver=resolver, params=params)
 
 
-def load_text(text: str, file: str | None = None, search_dir: str | None = None) -> TaskRun:
+def load_text(text: str, file: str | None = None, search_dir: str | None = None, *,
+              resolver: Resolver | None = None,
+              params: Mapping[str, object] | None = None) -> TaskRun:
     """The TaskRun to run from YAML text (see the module docstring for which document)."""
     docs = load_documents(text, file)
-    return _load(docs, text, file, search_dir)
+    return _load(docs, text, file, search_dir, resolver, params)
 
 
 def load_object(obj: dict, file: str | None = None) -> TaskRun:
     """The TaskRun to run from an already parsed Task or TaskRun (positions unknown)."""
     if not isinstance(obj, dict):
         raise UserError(f"expected a Task or TaskRun object, got {type(obj).__name__}", file=file)
-    return _load([YamlDoc.from_object(obj, file)], None, file, None)
+    return _load([YamlDoc.from_object(obj, file)], None, file, None, None, None)
 
 
 def choose_document(docs: list[YamlDoc]) -> YamlDoc:
@@ -75,8 +86,8 @@ def choose_document(docs: list[YamlDoc]) -> YamlDoc:
     return docs[0]
 
 
-def _load(docs: list[YamlDoc], text: str | None, file: str | None,
-          search_dir: str | None) -> TaskRun:
+def _load(docs: list[YamlDoc], text: str | None, file: str | None, search_dir: str | None,
+          resolver: Resolver | None, params: Mapping[str, object] | None) -> TaskRun:
     if not docs:
         raise UserError("the file holds no YAML document", file=file,
                         fix="write a Task or a TaskRun (apiVersion: tekton.dev/v1)")
@@ -88,6 +99,17 @@ def _load(docs: list[YamlDoc], text: str | None, file: str | None,
         return _build(chosen, chosen, ("spec",), text)
     spec = chosen.data.get("spec")
     ref = spec.get("taskRef") if isinstance(spec, dict) else None
+    if is_remote(ref) and spec.get("taskSpec") is None:
+        if resolver is None:
+            problems = validate_taskrun(chosen, None)
+            span = chosen.nearest(("spec", "taskRef", "resolver"), key=True)
+            problems.append(Problem(
+                f"taskRef.resolver ({yaml_text(ref['resolver'])}): the remote Task is not "
+                "resolved here", chosen.file, span.line if span else None,
+                span.column if span else None,
+                "run it with `tekton-debug run`, which resolves remote references"))
+            raise ValidationError("", problems=in_order(problems))
+        return _load_remote(chosen, ref, resolver, params)
     if not isinstance(ref, dict) or spec.get("taskSpec") is not None or not \
             isinstance(ref.get("name"), str) or ref.get("bundle") or ref.get("resolver"):
         problems = validate_document(chosen)
@@ -104,6 +126,44 @@ def _load(docs: list[YamlDoc], text: str | None, file: str | None,
         raise ValidationError("", problems=in_order(problems))
     task_text = text if task_doc.file == file else task_doc.text
     return _build(chosen, task_doc, ("spec",), task_text)
+
+
+def _load_remote(run_doc: YamlDoc, ref: dict, resolver: Resolver,
+                 params: Mapping[str, object] | None) -> TaskRun:
+    """A TaskRun whose taskRef names a resolver: checked, resolved, checked with its Task."""
+    problems = validate_taskrun(run_doc, None)
+    if problems:
+        raise ValidationError("", problems=in_order(problems))
+    values: dict[str, object] = {p["name"]: param_value(p.get("value"))
+                                 for p in run_doc.data["spec"].get("params") or []}
+    values.update(params or {})
+    meta = run_doc.data.get("metadata") or {}
+    context = {"context.taskRun.name": str(meta.get("name") or ""),
+               "context.taskRun.namespace": str(meta.get("namespace") or "default")}
+    reference = remote_reference(run_doc, ("spec", "taskRef"), ref, values, context=context)
+    resolved = resolver.resolve(reference)
+    task_doc = _resolved_task(reference, resolved)
+    problems = validate_taskrun(run_doc, task_doc)
+    if problems:
+        raise ValidationError("", problems=in_order(problems))
+    run = _build(run_doc, task_doc, ("spec",), resolved.text)
+    run.task_origin = resolved.source
+    return run
+
+
+def _resolved_task(reference, resolved) -> YamlDoc:
+    """The one Task in what a resolver returned (Tekton wants exactly one object)."""
+    try:
+        docs = [d for d in load_documents(resolved.text, resolved.file) if d.data is not None]
+    except UserError as e:
+        raise reference.error(f"what it resolved to ({resolved.source}) is not valid YAML: "
+                              f"{e.first.message}", "check the reference's params") from None
+    kinds = [kind_of(d) for d in docs]
+    if len(docs) != 1 or kinds[0] not in ("Task", "ClusterTask"):
+        got = ", ".join(str(k) for k in kinds) or "nothing"
+        raise reference.error(f"it resolved to {got} ({resolved.source}), not one Task",
+                              "point the reference at a file or entry that holds one Task")
+    return docs[0]
 
 
 #: How many of the neighbouring files a "Task not found" message names.

@@ -178,3 +178,4 @@ class TaskRun:
     source: Document | None = None  # the file the Task's steps stand in
     pos: Pos | None = None
     raw: dict = field(default_factory=dict)
+    task_origin: str | None = None  # where a remote taskRef resolved to (git url @ commit ...)

@@ -735,10 +735,10 @@ def _task_ref(c: _Checker, ref: Any) -> None:
               "export the Task to a YAML file next to this TaskRun (e.g. `tkn bundle list "
               "<image> task <name> -o yaml > task.yaml`) and reference it by name", key=True)
     if ref.get("resolver") is not None:
-        c.add(path + ("resolver",), f"taskRef.resolver ({yaml_text(ref['resolver'])}) is not "
-              "supported: remote Tasks cannot be resolved here",
-              "save the Task's YAML next to this TaskRun and write `taskRef: {name: <its name>}`",
-              key=True)
+        _resolver_ref(c, path, ref)
+    elif ref.get("params") is not None:
+        c.add(path + ("params",), "taskRef.params are a resolver's params, but there is no "
+              "resolver", "add `resolver: git` (or http, bundles, hub, cluster)", key=True)
     elif ref.get("name") is None and ref.get("bundle") is None:
         c.add(path, "taskRef has no name", "add `name: <the Task's metadata.name>`")
     elif ref.get("name") is not None:
@@ -746,6 +746,16 @@ def _task_ref(c: _Checker, ref: Any) -> None:
     if ref.get("kind") not in (None, "Task", "ClusterTask"):
         c.add(path + ("kind",), f"taskRef.kind {ref['kind']!r} is not supported",
               'reference a Task: `kind: Task` (or omit kind)')
+
+
+def _resolver_ref(c: _Checker, path: Path, ref: dict) -> None:
+    """A remote reference, as Tekton's webhook checks it (``validateRef``); what the params mean
+    is the resolver's business (``tekton_debug.resolution``)."""
+    c.expect(path + ("resolver",), ref["resolver"], str, "a resolver's name (git, http, ...)")
+    if ref.get("name") is not None and ref.get("params") is not None:
+        c.add(path + ("name",), "taskRef has both name and resolver params: the params say what "
+              "to fetch", "remove `name`", key=True)
+    _named_list(c, path + ("params",), ref.get("params"), "resolver param", {"name", "value"})
 
 
 def debug_fields(spec: dict) -> tuple[bool, list, str | None]:
