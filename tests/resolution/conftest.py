@@ -97,7 +97,7 @@ def http_server():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
     server.files, server.requests = {}, []
     server.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
