@@ -216,8 +216,18 @@ class Run:
         spec = tr["spec"]
         task_name = None
         if spec.get("taskRef"):
-            task_name = spec["taskRef"]["name"]
-            task = self.store.find(TASKS, self.namespace, task_name)
+            task_name, namespace = spec["taskRef"].get("name"), self.namespace
+            resolver = spec["taskRef"].get("resolver")
+            if resolver:
+                # Tekton's cluster resolver (the only one served here), params substituted
+                params = tekton.resolver_params(spec)
+                if resolver != "cluster" or params.get("kind", "task") != "task":
+                    self._fail("TaskRunResolutionFailed", f"error requesting remote resource: "
+                               f"resolver {resolver!r} is not served by the test cluster")
+                    return
+                task_name = params.get("name")
+                namespace = params.get("namespace") or self.namespace
+            task = self.store.find(TASKS, namespace, task_name)
             if task is None:
                 self._fail("CouldntGetTask", f'Error retrieving task for taskrun "{self.name}": '
                            f'tasks.tekton.dev "{task_name}" not found')

@@ -113,6 +113,20 @@ def validate_task_spec(spec: object, where: str) -> None:
                          '"continue" or "stopAndFail"')
 
 
+def resolver_params(spec: dict) -> dict[str, str]:
+    """A TaskRun's taskRef params, ``$(params.x)`` replaced by the TaskRun's string params, as
+    Tekton does before it resolves."""
+    values = {p.get("name"): p.get("value") for p in spec.get("params") or []
+              if isinstance(p.get("value"), str)}
+    out = {}
+    for p in (spec.get("taskRef") or {}).get("params") or []:
+        value = str(p.get("value"))
+        for name, v in values.items():
+            value = value.replace(f"$(params.{name})", v)
+        out[p.get("name")] = value
+    return out
+
+
 def validate_taskrun(obj: dict, *, version: tuple[int, int, int], api_fields: str) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -122,7 +136,8 @@ def validate_taskrun(obj: dict, *, version: tuple[int, int, int], api_fields: st
         raise denied("expected exactly one, got neither: spec.taskRef, spec.taskSpec")
     if has_ref and has_spec:
         raise denied("expected exactly one, got both: spec.taskRef, spec.taskSpec")
-    if has_ref and not (spec["taskRef"] or {}).get("name"):
+    if has_ref and not (spec["taskRef"] or {}).get("name") and \
+            not (spec["taskRef"] or {}).get("resolver"):
         raise denied("missing field(s): spec.taskRef.name")
     if has_spec:
         validate_task_spec(spec["taskSpec"], "spec.taskSpec")

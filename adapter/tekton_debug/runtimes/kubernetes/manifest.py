@@ -2,7 +2,8 @@
 
 The Task is embedded (``taskSpec``) from the file as written (``run.task.raw``), so the cluster runs
 exactly what the editor shows and breakpoints match its lines; a TaskRun that names a Task the
-loader could not see locally keeps its ``taskRef``. Everything else in the TaskRun's spec
+loader could not see locally keeps its ``taskRef``, and a remote reference (``taskRef.resolver``)
+is passed unchanged: the cluster's resolvers fetch it (the local copy only places the steps). Everything else in the TaskRun's spec
 (``serviceAccountName``, ``podTemplate``, ``computeResources``, ``stepSpecs``...) is kept as
 written; params, workspaces, timeout and ``debug`` are set here.
 
@@ -71,7 +72,15 @@ def build_taskrun(run: TaskRun, plan: DebugPlan, *, namespace: str,
         on_failure = True
 
     task_spec = copy.deepcopy(run.task.raw) if run.task.raw else None
-    if task_spec is not None and run.task.steps:
+    written_ref = _spec(run.raw).get("taskRef")
+    if isinstance(written_ref, dict) and written_ref.get("resolver"):
+        spec["taskRef"] = copy.deepcopy(written_ref)
+        unnamed = [s.debug_name for s in run.task.steps if s.name is None and s.debug_name in before]
+        if unnamed:
+            built.notices.append(f"the remote Task's unnamed steps ({', '.join(unnamed)}) cannot "
+                                 "be named in a taskRef: those breakpoints are ignored")
+            before = [b for b in before if b not in unnamed]
+    elif task_spec is not None and run.task.steps:
         steps = task_spec.get("steps") or []
         for s in run.task.steps:
             # beforeSteps names steps; an unnamed step is named as its container already is
