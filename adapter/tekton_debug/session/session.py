@@ -143,7 +143,10 @@ class Session:
         if not os.path.exists(path):
             raise UserError(f"{path}: no such file",
                             fix="check the path; relative paths are from the working directory")
-        run = load_file(path, resolver=remote_resolver(self.options), params=self.options.params)
+        o = self.options
+        resolver = remote_resolver(offline=o.offline, kubeconfig=o.kubeconfig, context=o.context,
+                                   namespace=o.namespace)
+        run = load_file(path, resolver=resolver, params=o.params)
         self.params = resolve_params(run, self.options.params)
         self.masker.add_secrets(value for name, value in self.params.items()
                                 if name in self.options.secrets and isinstance(value, str))

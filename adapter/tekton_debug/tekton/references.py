@@ -4,6 +4,10 @@ Tekton substitutes the resolver params before it resolves: ``$(params.x)`` from 
 params (not the Task's defaults: the Task is not known yet), ``$(context.taskRun.name)`` and
 friends (``pkg/reconciler/taskrun/resources/taskref.go``). The same is done here, so that
 ``pathInRepo: $(params.task-path)`` fetches what the cluster would fetch.
+
+A step's ``ref`` with a resolver (a StepAction) is asked the same way:
+``resolver.resolve(remote_reference(doc, path, ref, values, kind="StepAction",
+where=f"steps[{i}].ref"))``.
 """
 
 from __future__ import annotations
