@@ -95,6 +95,15 @@ class StepResumed:
 
 
 @dataclass(frozen=True)
+class StepRetrying:
+    """A step paused on failure runs again, as its file defines it now, in its own environment
+    (``restartFrame``, ``debug-retry``). Its output follows as StepLog events; then the step is
+    released (the retry exited 0) or paused again (StepPaused with the retry's exit code)."""
+
+    index: int
+
+
+@dataclass(frozen=True)
 class StepFinished:
     index: int
     outcome: StepOutcome
@@ -110,7 +119,7 @@ class RunFinished:
 
 
 RuntimeEvent = Union[Progress, Notice, StepStarted, StepLog, StepPaused, StepResumed,
-                     StepFinished, RunFinished]
+                     StepRetrying, StepFinished, RunFinished]
 Listener = Callable[[RuntimeEvent], None]
 
 

@@ -170,3 +170,52 @@ def test_ctrl_c_cancels_and_leaves_no_process(tmp_path):
     child.close()
     assert child.exitstatus == 130 or child.signalstatus == signal.SIGINT
     assert wait_until_gone(marker) == []
+
+
+def _editable_failing_task(tmp_path: Path) -> Path:
+    task = tmp_path / "task.yaml"
+    task.write_text(FAILING.read_text())
+    return task
+
+
+def test_piped_debug_retry_runs_the_edited_step_and_the_run_goes_on(tmp_path):
+    task = _editable_failing_task(tmp_path)
+    fix = f"sed -i 's/exit 1/echo fixed in place; exit 0/' {task}\n"
+    res = run(str(task), "--runtime", "local", "--on-failure", "shell",
+              stdin=fix + "debug-retry\n", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "debug-retry           run the step again" in res.stdout
+    assert "↻ step test: running it again as its file defines it now" in res.stdout
+    assert "[test] fixed in place" in res.stdout
+    assert "✓ step test succeeded on retry 1" in res.stdout
+    assert res.stdout.count("[build] build done") == 1  # the steps before it did not run again
+    assert "[publish] publishing" in res.stdout
+
+
+def test_terminal_debug_retry_that_fails_again_returns_to_the_shell(tmp_path):
+    task = _editable_failing_task(tmp_path)
+    child = _spawn(str(task), "--runtime", "local", cwd=tmp_path)
+    child.expect(r"\[step-test\] \$ ")
+    child.sendline(f"sed -i 's/exit 1/echo second try; exit 4/' {task}; debug-retry")
+    child.expect("second try")
+    child.expect("failed again with exit code 4: still paused")
+    child.expect(r"\[step-test\] \$ ")
+    child.sendline(f"sed -i 's/exit 4/exit 0/' {task} && debug-retry")
+    child.expect("succeeded on retry 2")
+    child.expect("Succeeded")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_debug_retry_refused_when_the_file_no_longer_loads_stays_in_the_shell(tmp_path):
+    task = _editable_failing_task(tmp_path)
+    child = _spawn(str(task), "--runtime", "local", cwd=tmp_path)
+    child.expect(r"\[step-test\] \$ ")
+    child.sendline(f"sed -i 's/  steps:/  stepz:/' {task}; debug-retry")
+    child.expect("does not load now")
+    child.expect(r"\[step-test\] \$ ")
+    child.sendline("debug-fail-continue")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1

@@ -4,6 +4,7 @@ Tekton's script of the same name writes, in the order that lets the next step st
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -36,10 +37,27 @@ def files_of(layout, step):
 
 
 def test_every_script_is_an_executable_posix_sh_script_with_set_e(layout):
-    for name in SCRIPT_NAMES:
+    for name in (*SCRIPT_NAMES, "debug-retry"):
         path = layout.debug_scripts_dir / name
         assert os.access(path, os.X_OK)
         assert path.read_text().startswith("#!/bin/sh\nset -e\n")
+
+
+def test_debug_retry_ends_the_shell_it_is_typed_in_with_sigusr1_and_writes_no_file(layout):
+    env = dict(os.environ, PATH=f"{os.environ['PATH']}:{layout.debug_scripts_dir}")
+    env[DEBUG_INFO_ENV] = str(layout.step_info_dir(1))
+    shell = subprocess.run(["sh", "-c", "debug-retry; echo still here"], env=env,
+                           capture_output=True, text=True)
+    assert shell.returncode == -signal.SIGUSR1
+    assert "still here" not in shell.stdout
+    assert "run the step again" in shell.stdout
+    assert all(files_of(layout, i) == {} for i in range(3))
+
+
+def test_debug_retry_outside_a_shell_kills_nothing_and_says_where_to_type_it(layout):
+    done = run_script(layout, "debug-retry", 1)
+    assert done.returncode == 1
+    assert "type it in the shell" in done.stderr
 
 
 @pytest.mark.parametrize("name, expected", [

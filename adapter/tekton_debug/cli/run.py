@@ -22,11 +22,14 @@ from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
     Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished, StepLog,
-    StepOutcome, StepPaused, StepResumed, StepStarted,
+    StepOutcome, StepPaused, StepResumed, StepRetrying, StepStarted,
 )
 from tekton_debug.session.session import Session
 
 ON_FAILURE = ("shell", "continue", "fail", "stop")
+# how a shell ends when debug-retry killed it with SIGUSR1: directly (-10), or as the exit status a
+# container engine or kubectl reports for it (128 + 10)
+RETRY_EXIT_CODES = (-signal.SIGUSR1, 128 + signal.SIGUSR1)
 
 
 class Printer:
@@ -113,6 +116,8 @@ class TerminalRun:
             if ev.outcome is StepOutcome.SUCCEEDED:
                 note = " (marked passed)" if st.released_with is Release.CONTINUE and \
                     st.pause is PauseKind.ON_FAILURE else ""
+                if note and st.retries and st.exit_code == 0:
+                    note = f" on retry {st.retries}"
                 p.good(f"✓ step {st.name} succeeded{note}{took}")
             elif ev.outcome is StepOutcome.SKIPPED:
                 p.line(f"- step {st.name} skipped" + (f": {ev.message}" if ev.message else ""))
@@ -125,6 +130,8 @@ class TerminalRun:
         elif isinstance(ev, StepResumed):
             self._end_shell()
             self.events.put(ev)
+        elif isinstance(ev, StepRetrying):
+            p.flush(s.steps[ev.index].name, ev.index)
         elif isinstance(ev, Notice):
             (p.warn if ev.level != "info" else p.line)(
                 ("warning: " if ev.level == "warning" else "") + ev.message)
@@ -214,18 +221,37 @@ class TerminalRun:
     def _shell_in(self, index: int, failure: bool) -> None:
         p, s = self.printer, self.session
         name = s.steps[index].name
+        retry = failure and s.retry_script_available
         if failure:
             p.line("  You are in a shell inside the step's environment (its env, working directory, "
                    "params and workspaces).")
             p.line("    debug-continue        mark the step passed and go on")
             p.line("    debug-fail-continue   mark the step failed and go on")
+            if retry:
+                p.line("    debug-retry           run the step again as its file defines it now "
+                       "(edit the file first)")
             p.line("    exit                  leave without deciding: the step is marked failed")
         else:
             p.line("  You are in a shell inside the step's environment, before it runs.")
             p.line("    debug-beforestep-continue       run the step")
             p.line("    debug-beforestep-fail-continue  skip it and mark it failed")
             p.line("    exit                            leave without deciding: the step runs")
-        argv = s.shell_command(index)
+        while True:
+            code = self._run_shell(s.shell_command(index))
+            if s.steps[index].status != "paused":
+                return  # a script released it
+            if not (retry and code in RETRY_EXIT_CODES):
+                break
+            if self._retry(index):
+                return
+            p.line("  still failing: back in the shell (debug-retry to try again)")
+        release = Release.FAIL_CONTINUE if failure else Release.CONTINUE
+        p.line(f"  shell closed without a decision: "
+               f"{'marking step ' + name + ' failed' if failure else 'running step ' + name}")
+        self._release(release)
+
+    def _run_shell(self, argv: list[str]) -> int:
+        """Run the shell in the step until it ends; its exit status (negative: killed by signal)."""
         if not self.tty:
             argv = piped_shell(argv)
         saved = _save_tty()
@@ -234,18 +260,31 @@ class TerminalRun:
                 self._shell = subprocess.Popen(argv)
             proc = self._shell
             try:
-                proc.wait()
+                return proc.wait()
             except KeyboardInterrupt:
-                proc.wait()
+                return proc.wait()
         finally:
             with self._shell_lock:
                 self._shell = None
             _restore_tty(saved)
-        if s.steps[index].status == "paused":
-            release = Release.FAIL_CONTINUE if failure else Release.CONTINUE
-            p.line(f"  shell closed without a decision: "
-                   f"{'marking step ' + name + ' failed' if failure else 'running step ' + name}")
-            self._release(release)
+
+    def _retry(self, index: int) -> bool:
+        """``debug-retry``: run the step again from its file; True when it passed."""
+        p, s = self.printer, self.session
+        p.header(f"↻ step {s.steps[index].name}: running it again as its file defines it now")
+        try:
+            code = s.retry(index)
+        except UserError as exc:
+            for problem in exc.problems:
+                p.bad(f"  {s.masker.mask(str(problem))}")
+            return False
+        p.flush(s.steps[index].name, index)
+        if code == 0:
+            return True
+        p.bad(f"⏸ step {s.steps[index].name} failed again with exit code {code}: still paused")
+        for line in s.steps[index].last_lines(5):
+            p.line(f"  | {s.masker.mask(line)}")
+        return False
 
     def _end_shell(self) -> None:
         """A script released the step: the shell ends, as a container's exit ends `kubectl exec`."""
@@ -293,11 +332,20 @@ def _save_tty():
 
 
 def _restore_tty(saved) -> None:
+    """Give the terminal back to this process as it was: its modes, and the foreground (a shell
+    killed by a signal, as by debug-retry, cannot hand the terminal back itself)."""
     if saved is None:
         return
     try:
         import termios
-        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+        fd = sys.stdin.fileno()
+        if os.tcgetpgrp(fd) != os.getpgrp():
+            old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+            try:
+                os.tcsetpgrp(fd, os.getpgrp())
+            finally:
+                signal.signal(signal.SIGTTOU, old)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
     except Exception:
         pass
 

@@ -21,7 +21,7 @@ from tekton_debug.dap.variables import Variables, frame_id, frame_step
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.events import (
     Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished, StepLog,
-    StepPaused, StepResumed, StepStarted,
+    StepPaused, StepResumed, StepRetrying, StepStarted,
 )
 from tekton_debug.session.session import Session
 
@@ -74,6 +74,7 @@ class DebugAdapter:
             "supportsExceptionInfoRequest": True,
             "supportsTerminateRequest": True,
             "supportsRestartRequest": True,
+            "supportsRestartFrame": True,
             "supportTerminateDebuggee": True,
             "supportsBreakpointLocationsRequest": True,
             "supportsClipboardContext": True,
@@ -342,6 +343,9 @@ class DebugAdapter:
             frame["source"] = source
         if not top:
             frame["presentationHint"] = "subtle"
+        # Restart Frame = retry the failed step as its file is now (VS Code asks only when True)
+        frame["canRestart"] = bool(top and st.status == "paused" and
+                                   st.pause is PauseKind.ON_FAILURE and not session.attached)
         return frame
 
     def _source(self) -> dict | None:
@@ -404,6 +408,10 @@ class DebugAdapter:
         index = self._evaluation_step(args.get("frameId"))
         if context in ("hover", "watch", "clipboard", "variables"):
             return variables.lookup(index, expression)
+        if expression.strip() == "debug-retry":  # as in the terminal's shell: Restart Frame
+            self._start_retry(self._require_session(), index)
+            return {"result": "retrying the step as its file defines it now",
+                    "variablesReference": 0}
         # the REPL: a shell command, run in a thread so that a slow one does not block the client
         threading.Thread(target=self._repl, args=(request, index, expression), daemon=True).start()
         return wire.DEFERRED
@@ -463,6 +471,32 @@ class DebugAdapter:
             "output": "A running step cannot be interrupted: the run will pause before the next "
                       "step starts.\n"})
         return {}
+
+    def restartFrame_request(self, request: wire.Request) -> dict:
+        """Retry the failed step of this frame as its file defines it now, in its own environment.
+        Refusals (the file does not load, the step was renamed...) are this request's error; the
+        retry itself runs on a thread of its own: ``continued``, its output, then ``stopped``
+        again with the new exit code, or the run goes on."""
+        session = self._require_session()
+        frame = (request.arguments or {}).get("frameId")
+        if not isinstance(frame, int):
+            raise UserError("restartFrame needs a frameId", fix="restart the top frame of a "
+                            "paused step")
+        self._start_retry(session, frame_step(frame))
+        return {}
+
+    def _start_retry(self, session: Session, index: int) -> None:
+        st, edited = session.check_retry(index)
+
+        def retry() -> None:
+            try:
+                session.run_retry(st, edited)
+            except UserError as exc:  # WrongTime included: the run ended meanwhile
+                self.conn.send_event("output", {"category": "important",
+                                                "output": f"Retrying step {st.name} failed: "
+                                                          f"{session.masker.mask(str(exc))}\n"})
+
+        threading.Thread(target=retry, name="retry", daemon=True).start()
 
     def tekton_failContinue_request(self, request: wire.Request) -> dict:
         session = self._require_session()
@@ -605,9 +639,12 @@ class DebugAdapter:
             send("output", {"category": "console", "output": text + "\n", "group": "end"})
         elif isinstance(ev, StepPaused):
             self._stopped(ev)
-        elif isinstance(ev, StepResumed):
+        elif isinstance(ev, (StepResumed, StepRetrying)):
             if self.variables:
                 self.variables.invalidate()
+            if isinstance(ev, StepRetrying):
+                send("output", {"category": "console", "output": f"step {session.steps[ev.index].name}: "
+                                "running it again as its file defines it now\n"})
             send("continued", {"threadId": ev.index + 1, "allThreadsContinued": True})
         elif isinstance(ev, Progress):
             self._progress(ev)

@@ -10,6 +10,9 @@ They have the names and effects of the scripts Tekton places in ``/tekton/debug/
 ``debug-beforestep-fail-continue`` write ``1`` to ``out.beforestepexit.err``
 ``debug-continue-failure``         (seed alias) = ``debug-fail-continue``
 ``debug-breakpointexit``           (seed alias: leave the breakpoint, step passed) = ``debug-continue``
+``debug-retry``                    not Tekton's: ends the shell it is typed in with SIGUSR1, which
+                                   ``tekton-debug run`` reads as "run the step again as its file
+                                   defines it now" (retry in place); it writes no file
 =================================  ===========================================================
 
 The step number is the only numeric entry of ``${TEKTON_DEBUG_INFO_DIR:-<tekton>/debug/info}``; the
@@ -34,11 +37,26 @@ BEFORE_STEP_CONTINUE = "debug-beforestep-continue"
 BEFORE_STEP_FAIL_CONTINUE = "debug-beforestep-fail-continue"
 CONTINUE_FAILURE = "debug-continue-failure"  # seed alias of debug-fail-continue
 BREAKPOINT_EXIT = "debug-breakpointexit"  # seed alias of debug-continue
+RETRY = "debug-retry"  # tekton-debug's own: retry the step in place
 
+# the scripts that release a pause, as Tekton's (and the seed's aliases)
 SCRIPT_NAMES = (CONTINUE, FAIL_CONTINUE, BEFORE_STEP_CONTINUE, BEFORE_STEP_FAIL_CONTINUE,
                 CONTINUE_FAILURE, BREAKPOINT_EXIT)
 
 _PREAMBLE = "#!/bin/sh\nset -e\n"
+
+_RETRY_TEXT = _PREAMBLE + """\
+# Not one of Tekton's debug scripts: tekton-debug's retry in place. The shell this is typed in
+# ends with SIGUSR1; tekton-debug then runs the paused step again, as its file defines it now.
+parent=$(cat "/proc/$PPID/comm" 2>/dev/null || true)
+case "$parent" in
+	*sh) ;;
+	*) echo "debug-retry: type it in the shell that tekton-debug opened in the paused step" >&2
+	   exit 1 ;;
+esac
+echo "debug-retry: leaving the shell to run the step again as its file defines it now"
+kill -USR1 "$PPID"
+"""
 
 _FIND_STEP = """\
 numberOfSteps={count}
@@ -93,6 +111,8 @@ _ALIASES = {CONTINUE_FAILURE: FAIL_CONTINUE, BREAKPOINT_EXIT: CONTINUE}
 
 def script_text(name: str, *, tekton_root: str = "/tekton", step_count: int) -> str:
     """The text of debug script ``name`` for a TaskRun of ``step_count`` steps."""
+    if name == RETRY:
+        return _RETRY_TEXT
     body, what = _BODIES[_ALIASES.get(name, name)]
     root = tekton_root.rstrip("/") or "/"
     head = _FIND_STEP.format(count=int(step_count), run=shlex.quote(f"{root}/run"),
@@ -106,7 +126,7 @@ def write_debug_scripts(scripts_dir: Path, *, tekton_root: str = "/tekton",
     scripts_dir = Path(scripts_dir)
     scripts_dir.mkdir(parents=True, exist_ok=True)
     written = {}
-    for name in SCRIPT_NAMES:
+    for name in (*SCRIPT_NAMES, RETRY):
         path = scripts_dir / name
         tmp = scripts_dir / f".{name}.tmp"
         tmp.write_text(script_text(name, tekton_root=tekton_root, step_count=step_count))

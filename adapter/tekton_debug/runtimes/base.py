@@ -50,6 +50,15 @@ class Runtime(Protocol):
 
         Raises WrongTime when the step is not paused, UserError when the script fails."""
 
+    def rerun(self, index: int, run: TaskRun) -> int:
+        """Run step ``index`` of ``run`` (the Task as its file is now, substituted as for this
+        TaskRun) in the environment of step ``index``, which is paused on failure: the same
+        container, working directory, params, results and workspaces. Its output is reported as
+        StepLog events; a non-zero exit is reported as StepPaused again, with that exit code. The
+        step stays paused either way: the caller releases it. Returns the exit code.
+
+        Raises WrongTime when the step is not paused on failure or is being retried already."""
+
     def cancel(self, reason: str = "TaskRunCancelled") -> None:
         """Stop the run: running and waiting steps end, a RunFinished event follows."""
 

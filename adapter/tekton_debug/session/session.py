@@ -18,12 +18,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from tekton_debug.errors import UserError, WrongTime
+from tekton_debug.errors import Problem, UserError, WrongTime
 from tekton_debug.runtimes.base import Runtime
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
     DebugPlan, ExecResult, Notice, PauseKind, Release, RunFinished, RuntimeEvent,
-    StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepStarted,
+    StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepRetrying, StepStarted,
 )
 from tekton_debug.session.masking import Masker
 from tekton_debug.tekton.duration import format_duration
@@ -48,6 +48,7 @@ class StepState:
     started_at: float | None = None  # time.time()
     finished_at: float | None = None
     released_with: Release | None = None
+    retries: int = 0  # times the step ran again, as its file was edited, while paused
     tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     last_text: str = ""  # the text of the latest output chunk, decoded
     _partial: str = ""
@@ -74,7 +75,11 @@ class StepState:
             if self.pause is PauseKind.ON_FAILURE:
                 return f"paused: {self.failure}"
             return "paused before start"
+        if self.status == "running" and self.retries and self.pause is PauseKind.ON_FAILURE:
+            return f"retry {self.retries} running"
         if self.pause is PauseKind.ON_FAILURE and self.status in ("succeeded", "failed"):
+            if self.retries and self.released_with is Release.CONTINUE and self.exit_code == 0:
+                return f"succeeded on retry {self.retries}"
             how = "marked passed" if self.released_with is Release.CONTINUE else "marked failed"
             return f"{how} ({self.failure})"
         if self.status in ("succeeded", "failed") and self.exit_code is not None:
@@ -262,6 +267,9 @@ class Session:
             st.status, st.pause = "paused", ev.kind
             if ev.kind is PauseKind.ON_FAILURE:
                 st.exit_code = ev.exit_code
+        elif isinstance(ev, StepRetrying):
+            st = self.steps[ev.index]
+            st.status, st.retries = "running", st.retries + 1
         elif isinstance(ev, StepResumed):
             st = self.steps[ev.index]
             st.released_with = ev.release
@@ -391,6 +399,87 @@ class Session:
         st = self._require_paused(index)
         self._require_runtime().release(st.index, release)
         return st
+
+    @property
+    def retry_script_available(self) -> bool:
+        """Whether a shell in a step has ``debug-retry``: a launched run whose runtime places it
+        beside the debug scripts (a real cluster has only Tekton's own scripts)."""
+        runtime = self.runtime
+        return bool(self.options.task_file and not self.attached and runtime is not None
+                    and runtime.name != "kubernetes")
+
+    def retry(self, index: int | None = None) -> int:
+        """Run the paused step again as its file defines it now, in the step's own environment.
+        Exit 0: the step is marked passed (debug-continue) and the run goes on; otherwise it stays
+        paused with the new exit code. Returns the retry's exit code. Raises UserError with the
+        reason when the step cannot be retried in place (the file no longer loads, the step was
+        renamed or its image changed, steps were added or removed before it)."""
+        return self.run_retry(*self.check_retry(index))
+
+    def check_retry(self, index: int | None = None) -> tuple[StepState, TaskRun]:
+        """The paused step and the run as its file is now, when the step can be retried in place.
+        Raises WrongTime or UserError with the reason otherwise."""
+        st = self._require_paused(index)
+        if st.pause is not PauseKind.ON_FAILURE:
+            raise WrongTime(f"step {st.name!r} has not run yet: it is paused before it starts, and "
+                            "retry runs a step that failed again",
+                            fix="Continue to run it, or restart the run to use an edited file")
+        self._require_runtime()
+        return st, self._reload_for_retry(st)
+
+    def run_retry(self, st: StepState, edited: TaskRun) -> int:
+        """Retry step ``st`` from ``edited`` (see :meth:`check_retry`); its exit code."""
+        runtime = self._require_runtime()
+        with self._lock:
+            generation = self._generation
+        self._on_event(generation, StepRetrying(st.index))
+        try:
+            code = runtime.rerun(st.index, edited)
+        except BaseException:
+            with self._lock:  # the pause goes on: what the retry could not change
+                if st.status == "running":
+                    st.status = "paused"
+            raise
+        if code == 0:
+            with self._lock:
+                st.exit_code = 0
+            runtime.release(st.index, Release.CONTINUE)
+        return code
+
+    def _reload_for_retry(self, st: StepState) -> TaskRun:
+        """The Task file as it is now, when step ``st`` can run from it in its paused place."""
+        from tekton_debug.tekton.loader import load_file
+
+        run = self.run
+        path = self.options.task_file
+        if run is None or not path or self.attached:
+            raise UserError("retry needs the Task file this run was launched from; this session "
+                            "is attached to a TaskRun on the cluster",
+                            fix="fix the step by hand in its shell and Continue, or launch the "
+                                "Task from its file")
+        restart = "restart the run (Restart in the editor, or run it again) to use the edited file"
+        try:
+            edited = load_file(path)
+        except UserError as exc:
+            raise UserError("", problems=[Problem(
+                f"cannot retry step {st.name!r}: {path} does not load now", fix="fix the "
+                "problems below and retry again; the step stays paused")] + exc.problems) from None
+        old, new = run.task.steps, edited.task.steps
+        before_old = [s.debug_name for s in old[:st.index]]
+        before_new = [s.debug_name for s in new[:st.index]]
+        if before_old != before_new:
+            raise UserError(f"cannot retry step {st.name!r} in place: the steps before it changed "
+                            f"(they were {', '.join(before_old) or 'none'}; the file now has "
+                            f"{', '.join(before_new) or 'none'})", fix=restart)
+        if len(new) <= st.index or new[st.index].debug_name != st.name:
+            found = new[st.index].debug_name if len(new) > st.index else "no step"
+            raise UserError(f"cannot retry step {st.name!r} in place: the file now has {found!r} "
+                            f"in its place (renamed or removed)", fix=restart)
+        if (new[st.index].image or "") != (old[st.index].image or ""):
+            raise UserError(f"cannot retry step {st.name!r} in place: its image changed from "
+                            f"{old[st.index].image!r} to {new[st.index].image!r}, and a paused "
+                            "step's container keeps its image", fix=restart)
+        return edited
 
     def step_over(self, index: int | None = None) -> StepState:
         """Continue, then pause again before the next step."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -93,9 +93,11 @@ def _handshake_status(e: ApiException) -> tuple[int | None, str]:
 
 
 def run(cluster: Cluster, pod: str, container: str, argv: Sequence[str], *,
-        stdin: bytes | None = None, timeout: float | None = 30.0) -> ExecResult:
+        stdin: bytes | None = None, timeout: float | None = 30.0,
+        on_output: Callable[[str, bytes], None] | None = None) -> ExecResult:
     """Run ``argv`` in ``container`` of ``pod``; stdout and stderr apart, the exit code from the
-    error channel. Raises ExecFailed when the cluster refuses or cannot run it."""
+    error channel. With ``on_output`` the output goes there as it comes instead of into the
+    result. Raises ExecFailed when the cluster refuses or cannot run it."""
     api = client.CoreV1Api(cluster.new_api())
     try:
         ws = stream(api.connect_get_namespaced_pod_exec, pod, cluster.namespace,
@@ -117,6 +119,16 @@ def run(cluster: Cluster, pod: str, container: str, argv: Sequence[str], *,
     except Exception as e:  # noqa: BLE001 - socket errors from the WebSocket library
         raise unreachable(cluster, f"run a command in {pod}/{container}", e) from None
     out, err, status = bytearray(), bytearray(), b""
+
+    def take() -> None:
+        for channel, name, kept in ((STDOUT_CHANNEL, "stdout", out),
+                                    (STDERR_CHANNEL, "stderr", err)):
+            data = ws.read_channel(channel) or b""
+            if data and on_output is not None:
+                on_output(name, data)
+            elif data:
+                kept += data
+
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         if stdin is not None:
@@ -131,10 +143,8 @@ def run(cluster: Cluster, pod: str, container: str, argv: Sequence[str], *,
                                  f"finish within {timeout:g}s; it was left running",
                                  fix="give it a longer timeout, or run it in a shell")
             ws.update(timeout=min(left, 1.0) if left is not None else 1.0)
-            out += ws.read_channel(STDOUT_CHANNEL) or b""
-            err += ws.read_channel(STDERR_CHANNEL) or b""
-        out += ws.read_channel(STDOUT_CHANNEL) or b""
-        err += ws.read_channel(STDERR_CHANNEL) or b""
+            take()
+        take()
         status = ws.read_channel(ERROR_CHANNEL) or b""
     except ExecFailed:
         raise

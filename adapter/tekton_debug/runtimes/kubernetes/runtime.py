@@ -78,6 +78,7 @@ class KubernetesRuntime:
         self._taskrun_deleted = False
         self._lost: str | None = None
         self._paused: dict[int, PauseKind] = {}
+        self._retrying: set[int] = set()
         self._released: dict[int, tuple[PauseKind, Release]] = {}
         self._skipped_in_log: set[int] = set()
         self._lines: dict[int, list[str]] = {}
@@ -492,6 +493,37 @@ class KubernetesRuntime:
              timeout: float | None = 30.0) -> ExecResult:
         pod, container = self._pod_for_exec(index)
         return podexec.run(self._connect(), pod, container, argv, stdin=stdin, timeout=timeout)
+
+    def rerun(self, index: int, run: TaskRun) -> int:
+        from tekton_debug.runtimes.rerun import exec_argv
+        from tekton_debug.tekton.params import resolve_params
+        from tekton_debug.tekton.substitution import substitute_step, substitution_context
+
+        with self._cond:
+            kind = self._paused.get(index)
+            if kind is not PauseKind.ON_FAILURE or index in self._retrying:
+                raise WrongTime(f"step {index + 1} is not paused on a failure" if kind is not
+                                PauseKind.ON_FAILURE else f"step {index + 1} is being retried")
+            self._retrying.add(index)
+        try:
+            env = self.step_environment(index)
+            ctx = substitution_context(
+                run, resolve_params(run, self.options.params), results_dir=env.results_dir,
+                workspaces=dict(env.workspaces), task_run_name=self.taskrun_name,
+                namespace=self._connect().namespace, uid=self.taskrun_uid)
+            step = substitute_step(run.task.steps[index], ctx)
+            pod, container = self._pod_for_exec(index)
+            result = podexec.run(self._connect(), pod, container,
+                                 exec_argv(step, step.working_dir or env.working_dir),
+                                 timeout=step.timeout,
+                                 on_output=lambda stream, data: self._emit(
+                                     StepLog(index, stream, data)))
+        finally:
+            with self._cond:
+                self._retrying.discard(index)
+        if result.exit_code != 0:
+            self._emit(StepPaused(index, PauseKind.ON_FAILURE, result.exit_code))
+        return result.exit_code
 
     def release(self, index: int, release: Release) -> None:
         with self._cond:

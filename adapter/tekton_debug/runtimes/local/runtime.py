@@ -61,6 +61,7 @@ class _StepState:
     paused: PauseKind | None = None
     resumed: threading.Event = field(default_factory=threading.Event)
     process: StepProcess | None = None
+    retry: StepProcess | None = None  # the step's new definition, running while it is paused
 
 
 class LocalRuntime:
@@ -103,6 +104,7 @@ class LocalRuntime:
         self._dispatcher: threading.Thread | None = None
         self._timer: threading.Timer | None = None
         self._deadline: float | None = None
+        self._uid = str(uuid.uuid4())  # the TaskRun's metadata.uid, as $(context.taskRun.uid)
         self._closed = False
         self.finished: RunFinished | None = None
 
@@ -113,7 +115,6 @@ class LocalRuntime:
     # ---- start -----------------------------------------------------------------------------
     def start(self, run: TaskRun, plan: DebugPlan, listener: Listener) -> None:
         from tekton_debug.tekton.params import resolve_params
-        from tekton_debug.tekton.substitution import substitute_step, substitution_context
 
         with self._lock:
             if self._run is not None or self._closed:
@@ -132,7 +133,7 @@ class LocalRuntime:
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"tekton-debug-{run.name[:40]}-",
                                              dir=str(root) if root else None))
         try:
-            notices = self._prepare(run, steps, substitute_step, substitution_context)
+            notices = self._prepare(run, steps)
         except BaseException:
             self._remove_run_dir()
             raise
@@ -171,7 +172,7 @@ class LocalRuntime:
                 raise UserError(f"workspace {name!r}: {directory} is not a directory",
                                 fix=f"create it or bind {name} to an existing directory")
 
-    def _prepare(self, run, steps, substitute_step, substitution_context) -> list[tuple[str, str]]:
+    def _prepare(self, run: TaskRun, steps) -> list[tuple[str, str]]:
         assert self.run_dir is not None
         layout = self.layout = RunLayout(self.run_dir, len(steps))
         layout.create([s.container for s in steps])
@@ -196,19 +197,27 @@ class LocalRuntime:
                 if kinds:
                     notices.append((f"workspace {w.name!r} ({kinds[0]}) is an empty directory "
                                     f"locally; bind a host directory to use real files", "info"))
-        namespace = run.namespace or "default"
-        ctx = substitution_context(run, self.params, results_dir=str(layout.results_dir),
-                                   workspaces=self.workspaces, task_run_name=run.name,
-                                   namespace=namespace, uid=str(uuid.uuid4()),
-                                   steps_dir=str(layout.steps_dir))
         self._steps = []
         for step in steps:
-            local = prepare_step(substitute_step(step, ctx), layout, host_env=self._host_env,
-                                 workspaces=self.workspaces, pod_name=f"{run.name}-pod",
-                                 namespace=namespace)
+            local = self._prepare_step(run, self.params, step)
             notices += [(n, "warning") for n in local.notices]
             self._steps.append(_StepState(local))
         return notices
+
+    def _prepare_step(self, run: TaskRun, params: Mapping[str, ParamValue], step) -> LocalStep:
+        """Step ``step`` of ``run`` substituted for this TaskRun and ready to run here."""
+        from tekton_debug.tekton.substitution import substitute_step, substitution_context
+
+        assert self.layout is not None and self._run is not None
+        layout, name = self.layout, self._run.name
+        namespace = self._run.namespace or "default"
+        ctx = substitution_context(run, params, results_dir=str(layout.results_dir),
+                                   workspaces=self.workspaces, task_run_name=name,
+                                   namespace=namespace, uid=self._uid,
+                                   steps_dir=str(layout.steps_dir))
+        return prepare_step(substitute_step(step, ctx), layout, host_env=self._host_env,
+                            workspaces=self.workspaces, pod_name=f"{name}-pod",
+                            namespace=namespace)
 
     # ---- events ----------------------------------------------------------------------------
     def _emit(self, event: RuntimeEvent) -> None:
@@ -454,6 +463,44 @@ class LocalRuntime:
             raise UserError(f"step {st.local.step.debug_name!r} did not resume after {script}",
                             fix=f"check {self.layout.run_dir(index)}")
 
+    def rerun(self, index: int, run: TaskRun) -> int:
+        from tekton_debug.tekton.params import resolve_params
+
+        st = self._state(index)
+        name = st.local.step.debug_name
+        with self._lock:
+            if st.paused is not PauseKind.ON_FAILURE or self._closed:
+                raise WrongTime(f"step {name!r} is not paused on a failure ({st.status})",
+                                fix="retry a step while it is paused after failing")
+            if st.retry is not None:
+                raise WrongTime(f"step {name!r} is being retried already",
+                                fix="wait for that retry to end")
+            local = self._prepare_step(run, resolve_params(run, self._param_overrides),
+                                       run.task.steps[index])
+            process = st.retry = StepProcess(
+                local.argv, env=local.env, cwd=local.working_dir, reaper=self._reaper,
+                on_output=lambda stream, data: self._emit(StepLog(index, stream, data)))
+        for notice in local.notices:
+            self._emit(Notice(notice, "warning"))
+        try:
+            code = process.run(local.step.timeout)
+        except lifecycle.StepTimedOut:
+            self._emit(StepLog(index, "stderr", f"step {name!r} timed out after "
+                               f"{format_duration(local.step.timeout or 0)}\n".encode()))
+            code = 1
+        except lifecycle.CommandError as e:
+            self._emit(StepLog(index, "stderr", f"{e}\n".encode()))
+            code = 127
+        except lifecycle.StepCancelled:
+            raise WrongTime(f"the TaskRun ended while step {name!r} was being retried") from None
+        finally:
+            process.end()
+            with self._lock:
+                st.retry = None
+        if code != 0:
+            self._emit(StepPaused(index, PauseKind.ON_FAILURE, code))
+        return code
+
     def _released_already(self, index: int, kind: PauseKind) -> bool:
         """A debug script (run in a shell, say) wrote the pause's exit file; the step is about to
         notice."""
@@ -469,7 +516,7 @@ class LocalRuntime:
         with self._lock:
             if self._cancel_reason is None and self.finished is None:
                 self._cancel_reason = reason
-            processes = [st.process for st in self._steps if st.process]
+            processes = [p for st in self._steps for p in (st.process, st.retry) if p]
         self._token.cancel()
         for p in processes:
             p.cancel()
@@ -492,8 +539,9 @@ class LocalRuntime:
         if self._driver and self._driver.is_alive():
             self.cancel("TaskRunCancelled")
         for st in self._steps:
-            if st.process:
-                st.process.end()
+            for process in (st.process, st.retry):
+                if process:
+                    process.end()
         if self._dispatcher and self._dispatcher is not threading.current_thread():
             self._events.put(_STOP)
             self._dispatcher.join(5)
