@@ -38,8 +38,7 @@ RUN = textwrap.dedent("""\
     """)
 
 
-def test_the_cluster_resolves_the_reference_and_the_failed_step_pauses_at_its_cached_line(
-        cluster, tmp_path):  # noqa: F811
+def debug_remotely(cluster, tmp_path) -> subprocess.CompletedProcess:  # noqa: F811
     client.CustomObjectsApi(api_client(cluster.kubeconfig)).create_namespaced_custom_object(
         "tekton.dev", "v1", "default", "tasks",
         {"apiVersion": "tekton.dev/v1", "kind": "Task", "metadata": {"name": "shared"},
@@ -47,11 +46,16 @@ def test_the_cluster_resolves_the_reference_and_the_failed_step_pauses_at_its_ca
     (tmp_path / "run.yaml").write_text(RUN)
     env = {**os.environ, "NO_COLOR": "1", "KUBECACHEDIR": str(tmp_path / "kube-cache"),
            "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
-    res = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "tekton_debug", "run", "run.yaml", "--runtime", "kubernetes",
          "--kubeconfig", cluster.kubeconfig, "-n", "default", "--on-failure", "shell"],
-        input="debug-continue\n", capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        input="debug-continue\n", capture_output=True, text=True, cwd=tmp_path, timeout=90,
         env=env)
+
+
+def test_the_cluster_resolves_the_reference_and_the_failed_step_pauses_at_its_cached_line(
+        cluster, tmp_path):  # noqa: F811
+    res = debug_remotely(cluster, tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     name = res.stdout.split("TaskRun ", 2)[2].split(" created")[0]
     sent = cluster.get("taskruns.tekton.dev", name)["spec"]
@@ -63,4 +67,15 @@ def test_the_cluster_resolves_the_reference_and_the_failed_step_pauses_at_its_ca
     assert path.endswith("shared.yaml")
     assert open(os.path.join(tmp_path, path)).read().splitlines()[int(line) - 1] \
         .strip() == "- name: second"
+    assert "✓ step second succeeded (marked passed)" in res.stdout
+
+
+def test_a_task_that_cannot_be_fetched_here_is_still_debugged_with_the_clusters_copy(
+        cluster, tmp_path):  # noqa: F811
+    cluster.deny("get", "tasks")  # you may not read Tasks; the cluster's resolver may
+    res = debug_remotely(cluster, tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "steps from the cluster's resolver" in res.stdout
+    assert "the remote Task was not fetched here" in res.stderr and "no permission" in res.stderr
+    assert "⏸ step second failed" in res.stdout and "[second] second failing" in res.stdout
     assert "✓ step second succeeded (marked passed)" in res.stdout

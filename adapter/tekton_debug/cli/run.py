@@ -157,8 +157,9 @@ class TerminalRun:
                                     fix=f"use one of: {names}")
             s.plan.on_failure = self.on_failure != "stop"
             s.plan.before_steps.update(self.break_before)
-            self.printer.header(f"TaskRun {run.name}: {len(run.task.steps)} steps "
-                                f"({self.options.runtime})")
+            steps = f"{len(run.task.steps)} steps" if run.unresolved is None else \
+                "steps from the cluster's resolver"
+            self.printer.header(f"TaskRun {run.name}: {steps} ({self.options.runtime})")
             s.start()
         started = time.monotonic()
         while True:

@@ -151,7 +151,8 @@ class Session:
         o = self.options
         resolver = remote_resolver(offline=o.offline, kubeconfig=o.kubeconfig, context=o.context,
                                    namespace=o.namespace)
-        run = load_file(path, resolver=resolver, params=o.params)
+        run = load_file(path, resolver=resolver, params=o.params,
+                        cluster_resolves=o.runtime == "kubernetes")
         self.params = resolve_params(run, self.options.params)
         self.masker.add_secrets(value for name, value in self.params.items()
                                 if name in self.options.secrets and isinstance(value, str))
@@ -230,6 +231,8 @@ class Session:
         with self._lock:
             if generation != self._generation:
                 return
+            if self.run is not None and len(self.steps) != len(self.run.task.steps):
+                self._reset_steps()  # the runtime learnt the steps (a Task the cluster resolved)
             if isinstance(ev, (StepPaused, StepFinished)):
                 self._flush_output(ev.index)
             self._apply(ev)

@@ -39,8 +39,12 @@ if TYPE_CHECKING:
 
 
 def load_file(path: str, resolver: Resolver | None = None,
-              params: Mapping[str, object] | None = None) -> TaskRun:
-    """The TaskRun to run from a Task or TaskRun YAML file."""
+              params: Mapping[str, object] | None = None, *,
+              cluster_resolves: bool = False) -> TaskRun:
+    """The TaskRun to run from a Task or TaskRun YAML file.
+
+    ``cluster_resolves``: a remote Task that cannot be fetched here is left to the cluster's
+    resolvers: the TaskRun comes back without steps and with ``unresolved`` saying why."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -56,22 +60,23 @@ def load_file(path: str, resolver: Resolver | None = None,
     except OSError as e:
         raise UserError(f"cannot read it: {e.strerror}", file=path,
                         fix="check the file's permissions") from None
-    return load_text(text, file=path, resolver=resolver, params=params)
+    return load_text(text, file=path, resolver=resolver, params=params,
+                     cluster_resolves=cluster_resolves)
 
 
 def load_text(text: str, file: str | None = None, search_dir: str | None = None, *,
-              resolver: Resolver | None = None,
-              params: Mapping[str, object] | None = None) -> TaskRun:
+              resolver: Resolver | None = None, params: Mapping[str, object] | None = None,
+              cluster_resolves: bool = False) -> TaskRun:
     """The TaskRun to run from YAML text (see the module docstring for which document)."""
     docs = load_documents(text, file)
-    return _load(docs, text, file, search_dir, resolver, params)
+    return _load(docs, text, file, search_dir, resolver, params, cluster_resolves)
 
 
 def load_object(obj: dict, file: str | None = None) -> TaskRun:
     """The TaskRun to run from an already parsed Task or TaskRun (positions unknown)."""
     if not isinstance(obj, dict):
         raise UserError(f"expected a Task or TaskRun object, got {type(obj).__name__}", file=file)
-    return _load([YamlDoc.from_object(obj, file)], None, file, None, None, None)
+    return _load([YamlDoc.from_object(obj, file)], None, file, None, None, None, False)
 
 
 def choose_document(docs: list[YamlDoc]) -> YamlDoc:
@@ -87,7 +92,8 @@ def choose_document(docs: list[YamlDoc]) -> YamlDoc:
 
 
 def _load(docs: list[YamlDoc], text: str | None, file: str | None, search_dir: str | None,
-          resolver: Resolver | None, params: Mapping[str, object] | None) -> TaskRun:
+          resolver: Resolver | None, params: Mapping[str, object] | None,
+          cluster_resolves: bool) -> TaskRun:
     if not docs:
         raise UserError("the file holds no YAML document", file=file,
                         fix="write a Task or a TaskRun (apiVersion: tekton.dev/v1)")
@@ -109,7 +115,7 @@ def _load(docs: list[YamlDoc], text: str | None, file: str | None, search_dir: s
                 span.column if span else None,
                 "run it with `tekton-debug run`, which resolves remote references"))
             raise ValidationError("", problems=in_order(problems))
-        return _load_remote(chosen, ref, resolver, params)
+        return _load_remote(chosen, ref, resolver, params, cluster_resolves)
     if not isinstance(ref, dict) or spec.get("taskSpec") is not None or not \
             isinstance(ref.get("name"), str) or ref.get("bundle") or ref.get("resolver"):
         problems = validate_document(chosen)
@@ -129,7 +135,7 @@ def _load(docs: list[YamlDoc], text: str | None, file: str | None, search_dir: s
 
 
 def _load_remote(run_doc: YamlDoc, ref: dict, resolver: Resolver,
-                 params: Mapping[str, object] | None) -> TaskRun:
+                 params: Mapping[str, object] | None, cluster_resolves: bool) -> TaskRun:
     """A TaskRun whose taskRef names a resolver: checked, resolved, checked with its Task."""
     problems = validate_taskrun(run_doc, None)
     if problems:
@@ -141,7 +147,15 @@ def _load_remote(run_doc: YamlDoc, ref: dict, resolver: Resolver,
     context = {"context.taskRun.name": str(meta.get("name") or ""),
                "context.taskRun.namespace": str(meta.get("namespace") or "default")}
     reference = remote_reference(run_doc, ("spec", "taskRef"), ref, values, context=context)
-    resolved = resolver.resolve(reference)
+    try:
+        resolved = resolver.resolve(reference)
+    except UserError as e:
+        if not cluster_resolves:
+            raise
+        run = _build(run_doc, YamlDoc.from_object({"kind": "Task", "spec": {"steps": []}}),
+                     ("spec",), None)
+        run.unresolved = e.first.message
+        return run
     task_doc = _resolved_task(reference, resolved)
     problems = validate_taskrun(run_doc, task_doc)
     if problems:

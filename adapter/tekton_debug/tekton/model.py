@@ -179,3 +179,6 @@ class TaskRun:
     pos: Pos | None = None
     raw: dict = field(default_factory=dict)
     task_origin: str | None = None  # where a remote taskRef resolved to (git url @ commit ...)
+    # why a remote taskRef could not be fetched here; the cluster resolves it (steps then unknown
+    # until it has)
+    unresolved: str | None = None

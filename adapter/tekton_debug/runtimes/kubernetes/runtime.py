@@ -58,6 +58,8 @@ EVENT_BACKLOG = 256  # events (log chunks) waiting for a slow listener
 STREAM_END_GRACE = 2.0  # after a log stream ends: time for the pod watch to show the exit
 POD_GONE_GRACE = 10.0  # after the pod is deleted: time for Tekton to finish the TaskRun
 _STOP = object()
+#: Seconds to wait for the cluster to resolve a remote Task (Tekton's own default is 1 minute).
+RESOLUTION_WAIT = 90
 
 
 class KubernetesRuntime:
@@ -119,6 +121,11 @@ class KubernetesRuntime:
         self.model = run
         run.name = obj["metadata"]["name"]
         run.namespace = cluster.namespace
+        if run.unresolved is not None:
+            info.notices.append(f"the remote Task was not fetched here ({run.unresolved}); the "
+                                "cluster's resolver fetches it: its steps show once it has, "
+                                "without their lines")
+            obj = self._resolved_by_cluster(run, obj)
         self._begin(obj, listener)
         for text in info.notices + built.notices:
             self._emit(Notice(text, level="warning"))
@@ -164,6 +171,33 @@ class KubernetesRuntime:
                               "pause", level="warning"))
         self._follow()
         return self.model
+
+    def _resolved_by_cluster(self, run: TaskRun, obj: dict) -> dict:
+        """Wait (watching, bounded) until the cluster has resolved the TaskRun's remote Task
+        (``status.taskSpec``) or given up, and take its steps into ``run``. Returns the TaskRun
+        as last seen."""
+        from kubernetes import watch
+
+        assert self.cluster is not None
+        cluster = self.cluster
+        api = client.CustomObjectsApi(cluster.api)
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        latest = obj
+        try:
+            for event in watch.Watch().stream(
+                    api.list_namespaced_custom_object, GROUP, VERSION, cluster.namespace, PLURAL,
+                    field_selector=f"metadata.name={obj['metadata']['name']}",
+                    resource_version=rv, timeout_seconds=RESOLUTION_WAIT):
+                latest = event.get("object") or latest
+                status = latest.get("status") or {}
+                if status.get("taskSpec") or status.get("completionTime"):
+                    break
+        except (ApiException, OSError, ValueError) as e:
+            log.warning("waiting for the cluster to resolve the Task: %s", e)
+        if (latest.get("status") or {}).get("taskSpec"):
+            model = self._model_of(latest)
+            run.task = model.task
+        return latest
 
     def _model_of(self, obj: dict) -> TaskRun:
         """The model of a TaskRun in the cluster: its Task as Tekton resolved it."""
