@@ -29,6 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from kubernetes import client, watch  # noqa: E402
 
 from tests.cluster import ClusterServer  # noqa: E402
+from tests.cluster.helpers import wait_annotation  # noqa: E402
+from tekton_debug.runtimes.kubernetes.annotate import STEP  # noqa: E402
 from tekton_debug.events import DebugPlan, Release, RunFinished, StepPaused  # noqa: E402
 from tekton_debug.options import LaunchOptions  # noqa: E402
 from tekton_debug.runtimes.kubernetes import KubernetesRuntime, podexec  # noqa: E402
@@ -67,6 +69,7 @@ def one_run(server: ClusterServer, pause: float | None) -> tuple[float, float, i
     logged = rt._readers[-1].position.last_ns / 1e9
     requests = -1
     if pause:
+        wait_annotation(server, rt.taskrun_name, STEP)  # one patch as the pause begins
         server.reset_request_counts()
         time.sleep(pause)  # the quantity measured: what happens while nobody acts
         requests = sum(server.request_counts().values())

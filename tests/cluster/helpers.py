@@ -90,3 +90,19 @@ def wait_pod_running(api: client.ApiClient, pod: str, namespace: str = "default"
             w.stop()
             return obj
     raise AssertionError(f"pod {pod} never ran")
+
+
+def wait_annotation(cluster, taskrun: str, key: str, present: bool = True,
+                    timeout: float = 15.0) -> dict:
+    """The TaskRun's annotations once ``key`` is (or is no longer) among them."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        tr = cluster.get("taskruns.tekton.dev", taskrun) or {}
+        annotations = (tr.get("metadata") or {}).get("annotations") or {}
+        if (key in annotations) == present:
+            return annotations
+        if time.monotonic() > deadline:
+            raise AssertionError(f"annotation {key} {'never came' if present else 'stayed'}: "
+                                 f"{annotations}")
+        time.sleep(0.05)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.cluster.fixtures import cluster  # noqa: F401
-from tests.cluster.helpers import api_client, create_taskrun, follow_log_until, taskrun
+from tekton_debug.runtimes.kubernetes.annotate import STEP
+from tests.cluster.helpers import (api_client, create_taskrun, follow_log_until, taskrun,
+                                   wait_annotation)
 from tests.dap.conftest import cluster_config, line_of
 from tests.dap.dapclient import DapError
 
@@ -102,6 +104,7 @@ def test_variables_show_params_and_the_containers_env(cluster_dap,  # noqa: F811
 def test_repl_runs_in_the_paused_steps_container(cluster_dap, cluster, failing_task):  # noqa: F811
     dap = cluster_dap()
     launch(dap, cluster, failing_task, params={"greeting": "hi"})
+    wait_annotation(cluster, taskrun_names(cluster)[0], STEP)  # made once, as the pause began
     cluster.reset_request_counts()
     # /tekton/debug/info holds one entry, the number of the container's own step
     body = dap.request("evaluate", {"expression": 'echo "$GREETING"; ls /tekton/debug/info',

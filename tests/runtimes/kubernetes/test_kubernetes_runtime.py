@@ -16,6 +16,8 @@ from tekton_debug.events import (
     StepResumed, StepStarted,
 )
 from tekton_debug.runtimes.kubernetes import KubernetesRuntime, connect
+from tekton_debug.runtimes.kubernetes.annotate import STEP
+from tests.cluster.helpers import wait_annotation
 from tekton_debug.tekton.loader import load_text
 
 FAILING = """
@@ -245,6 +247,7 @@ def test_no_api_request_while_paused(make_runtime, recorder, cluster):
     rt = make_runtime()
     rt.start(load_text(FAILING), DebugPlan(), recorder)
     paused_on(recorder, 1)
+    wait_annotation(cluster, rt.taskrun_name, STEP)  # made once, as the pause began
     cluster.reset_request_counts()
     # a pause and an exec: only the exec reaches the server
     rt.exec(1, ["true"])

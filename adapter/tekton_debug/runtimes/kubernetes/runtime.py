@@ -40,6 +40,7 @@ from tekton_debug.events import (
     RuntimeEvent, StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepStarted,
 )
 from tekton_debug.runtimes.kubernetes import podexec, preflight
+from tekton_debug.runtimes.kubernetes.annotate import PauseAnnotator
 from tekton_debug.runtimes.kubernetes import steps as st
 from tekton_debug.runtimes.kubernetes.connect import (BACKOFF, Cluster, call, connect,
                                                       is_connection_error, server_message,
@@ -96,6 +97,7 @@ class KubernetesRuntime:
         self._finished = False
         self._next_noticed = False
         self._plan: DebugPlan | None = None
+        self._annotator: PauseAnnotator | None = None
 
     # ---- launching and attaching -----------------------------------------------------------
     def _connect(self) -> Cluster:
@@ -234,6 +236,9 @@ class KubernetesRuntime:
         self.taskrun_uid = obj["metadata"].get("uid", "")
         with self._cond:
             self._taskrun = obj
+        assert self.cluster is not None
+        self._annotator = PauseAnnotator(self.cluster, self.taskrun_name,
+                                         lambda text: self._emit(Notice(text, level="warning")))
         self._spawn(self._dispatch, "events")
 
     def _follow(self) -> None:
@@ -477,6 +482,8 @@ class KubernetesRuntime:
             with self._cond:
                 self._paused[i] = signal.paused
             self._emit(StepPaused(i, signal.paused, code))
+            if self._annotator is not None and self.model is not None:
+                self._annotator.paused(self.model.task.steps[i].debug_name, signal.paused.value)
         elif signal.resumed is not None:
             self._resumed(i, signal.resumed)
         elif signal.skipped:
@@ -502,6 +509,8 @@ class KubernetesRuntime:
                     else Release.CONTINUE
             self._released[i] = (kind, release)
         self._emit(StepResumed(i, release))
+        if self._annotator is not None:
+            self._annotator.cleared()
 
     # ---- acting ------------------------------------------------------------------------------
     def _require_model(self) -> None:
@@ -666,6 +675,8 @@ class KubernetesRuntime:
         if self._finished:
             return
         self._finished = True
+        if self._annotator is not None:
+            self._annotator.cleared()
         self._emit(ev)
         self._emit(_STOP)
 
@@ -685,6 +696,8 @@ class KubernetesRuntime:
     def close(self) -> None:
         if self._closed.is_set():
             return
+        if self._annotator is not None:
+            self._annotator.close()
         self._closed.set()
         with self._cond:
             self._cond.notify_all()
