@@ -339,11 +339,11 @@ def test_bad_taskrun_timeout():
 
 # ---- documents -------------------------------------------------------------------------------
 
-def test_wrong_kind():
+def test_a_pipeline_given_to_the_task_loader_says_to_run_the_pipeline_file():
     p = only_problem("apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata: {name: p}\nspec: {}\n",
                      "kind")
     assert p.message == "kind 'Pipeline' is not supported here: tekton-debug runs a Task or a TaskRun"
-    assert p.line == 2 and "#5184" in p.fix
+    assert p.line == 2 and "run the Pipeline or PipelineRun file itself" in p.fix
 
 
 def test_wrong_api_version():

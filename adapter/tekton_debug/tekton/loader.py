@@ -45,6 +45,12 @@ def load_file(path: str, resolver: Resolver | None = None,
 
     ``cluster_resolves``: a remote Task that cannot be fetched here is left to the cluster's
     resolvers: the TaskRun comes back without steps and with ``unresolved`` saying why."""
+    return load_text(read_source(path), file=path, resolver=resolver, params=params,
+                     cluster_resolves=cluster_resolves)
+
+
+def read_source(path: str) -> str:
+    """A YAML file's text; UserError when it cannot be read."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -60,8 +66,7 @@ def load_file(path: str, resolver: Resolver | None = None,
     except OSError as e:
         raise UserError(f"cannot read it: {e.strerror}", file=path,
                         fix="check the file's permissions") from None
-    return load_text(text, file=path, resolver=resolver, params=params,
-                     cluster_resolves=cluster_resolves)
+    return text
 
 
 def load_text(text: str, file: str | None = None, search_dir: str | None = None, *,
@@ -184,14 +189,16 @@ def _resolved_task(reference, resolved) -> YamlDoc:
 _LISTED_FILES = 5
 
 
-def find_task(name: str, docs: list[YamlDoc], file: str | None,
-              search_dir: str | None) -> tuple[YamlDoc | None, list[str]]:
-    """The Task named ``name``: in ``docs``, else in the YAML files of the directory.
+def find_task(name: str, docs: list[YamlDoc], file: str | None, search_dir: str | None, *,
+              kinds: tuple[str, ...] = ("Task", "ClusterTask")
+              ) -> tuple[YamlDoc | None, list[str]]:
+    """The Task (or other ``kinds``) named ``name``: in ``docs``, else in the YAML files of the
+    directory.
 
     Returns it (or None) and the places searched, for the error message."""
     searched = [file or "the given text"]
     for d in docs:
-        if _is_task_named(d, name):
+        if _is_named(d, name, kinds):
             return d, searched
     directory = search_dir or (os.path.dirname(os.path.abspath(file)) if file else None)
     if not directory:
@@ -214,7 +221,7 @@ def find_task(name: str, docs: list[YamlDoc], file: str | None,
         except (OSError, UnicodeDecodeError, UserError):
             continue  # an unreadable neighbour is not this file's problem
         for d in candidates:
-            if _is_task_named(d, name):
+            if _is_named(d, name, kinds):
                 return d, searched
     return None, searched
 
@@ -228,9 +235,9 @@ def missing_task(name: str, run_doc: YamlDoc, searched: list[str]) -> Problem:
                    "or embed it under taskSpec")
 
 
-def _is_task_named(doc: YamlDoc, name: str) -> bool:
+def _is_named(doc: YamlDoc, name: str, kinds: tuple[str, ...]) -> bool:
     meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
-    return kind_of(doc) in ("Task", "ClusterTask") and isinstance(meta, dict) \
+    return kind_of(doc) in kinds and isinstance(meta, dict) \
         and meta.get("name") == name
 
 
@@ -280,6 +287,11 @@ def _debug(doc: YamlDoc, spec: dict) -> DebugSpec | None:
     pos = Pos(doc.file, key.line, key.column, value.end_line if value else key.end_line) \
         if key else None
     return DebugSpec(on_failure=on_failure, before_steps=list(before), spelling=spelling, pos=pos)
+
+
+def task_spec_at(doc: YamlDoc, base: Path, spec: dict) -> TaskSpec:
+    """The (validated) Task spec ``spec``, standing at ``base`` in ``doc``."""
+    return _task_spec(doc, base, spec)
 
 
 def _task_spec(doc: YamlDoc, base: Path, spec: dict) -> TaskSpec:

@@ -245,7 +245,7 @@ def _header(c: _Checker, data: dict, kinds: tuple[str, ...]) -> bool:
     if kind not in kinds:
         c.add(("kind",), f"kind {kind!r} is not supported here: tekton-debug runs a "
               f"{' or a '.join(kinds)}",
-              "run a single Task or TaskRun (Pipelines are not debugged; see Tekton issue #5184)"
+              "run the Pipeline or PipelineRun file itself (tekton-debug runs Pipelines too)"
               if kind in ("Pipeline", "PipelineRun") else f"write `kind: {kinds[0]}`")
         return False
     c.known_fields((), data, _TOP_FIELDS, kind)
@@ -270,7 +270,9 @@ def _header(c: _Checker, data: dict, kinds: tuple[str, ...]) -> bool:
     spec = data.get("spec")
     if spec is None:
         c.add((), f"spec is missing: a {kind} needs a spec",
-              "add `spec:` with steps" if kind == "Task" else "add `spec:` with taskSpec or taskRef")
+              {"Task": "add `spec:` with steps", "Pipeline": "add `spec:` with tasks",
+               "PipelineRun": "add `spec:` with pipelineRef or pipelineSpec"}.get(
+                  kind, "add `spec:` with taskSpec or taskRef"))
         return False
     return c.expect(("spec",), spec, dict, "a mapping") and ok
 
@@ -725,8 +727,7 @@ def _taskrun_spec(c: _Checker, spec: Any) -> None:
               'remove it (or write "TaskRunCancelled")')
 
 
-def _task_ref(c: _Checker, ref: Any) -> None:
-    path = ("spec", "taskRef")
+def _task_ref(c: _Checker, ref: Any, path: Path = ("spec", "taskRef")) -> None:
     if not c.expect(path, ref, dict, "a mapping with the Task's name"):
         return
     c.known_fields(path, ref, _TASKREF_FIELDS, "a taskRef")
