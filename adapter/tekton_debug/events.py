@@ -116,6 +116,8 @@ class RunFinished:
     succeeded: bool
     reason: str  # Tekton's condition reason: Succeeded, Failed, TaskRunCancelled, TaskRunTimeout...
     message: str = ""
+    # the TaskRun's results (name -> value as written), where the runtime can read them
+    results: Mapping[str, str] = field(default_factory=dict)
 
 
 RuntimeEvent = Union[Progress, Notice, StepStarted, StepLog, StepPaused, StepResumed,
@@ -143,3 +145,41 @@ class StepEnvironment:
     container: str  # "step-<name>" / "step-unnamed-<i>"
     results_dir: str  # where $(results.x.path) points, as the step sees it
     workspaces: Mapping[str, str]  # workspace name -> path as the step sees it
+
+
+# ---- pipeline events (pipeline layer -> front ends) --------------------------------------------
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """An event of the TaskRun of pipeline task ``task`` (its session has applied it already)."""
+
+    task: str
+    event: RuntimeEvent
+
+
+@dataclass(frozen=True)
+class TaskStarted:
+    task: str
+    task_run: str  # the TaskRun's name, <pipelinerun>-<task>
+    attempt: int = 0  # retries so far
+
+
+@dataclass(frozen=True)
+class TaskEnded:
+    """A pipeline task ended: ran to its end, or skipped without running."""
+
+    task: str
+    status: str  # "succeeded", "failed", "skipped", "cancelled", "timedOut"
+    reason: str  # Tekton's: Succeeded, Failed, TaskRunTimeout..., or the skipping reason
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class PipelineRunFinished:
+    succeeded: bool
+    reason: str  # Succeeded, Completed, Failed, Cancelled, PipelineRunTimeout
+    message: str = ""
+    results: Mapping[str, object] = field(default_factory=dict)
+
+
+PipelineEvent = Union[TaskEvent, TaskStarted, TaskEnded, PipelineRunFinished, Notice]

@@ -378,9 +378,22 @@ class LocalRuntime:
                 finished = RunFinished(False, "Failed",
                                        f'"{name}" exited with code {e.exit_code}')
             else:
-                finished = RunFinished(True, "Succeeded", "All Steps have completed executing")
+                finished = RunFinished(True, "Succeeded", "All Steps have completed executing",
+                                       self._results(run))
         self.finished = finished
         self._emit(finished)
+
+    def _results(self, run: TaskRun) -> dict[str, str]:
+        """The results the steps wrote, as written (a trailing newline stays, as in Tekton)."""
+        assert self.layout is not None
+        out: dict[str, str] = {}
+        for r in run.task.results:
+            try:
+                out[r.name] = (self.layout.results_dir / r.name).read_text(
+                    encoding="utf-8", errors="replace")
+            except OSError:
+                continue  # not written: left out, as Tekton does
+        return out
 
     # ---- requests --------------------------------------------------------------------------
     def _state(self, index: int) -> _StepState:

@@ -1,0 +1,478 @@
+"""A PipelineRun being debugged: the graph of its pipeline tasks, each run as one TaskRun session.
+
+The pipeline layer composes sessions (``session.Session``, one per TaskRun attempt) and never
+drives a runtime itself: each session creates its runtime by name (``options.runtime``), so a
+pipeline runs wherever a TaskRun can. One scheduler thread applies Tekton's rules: ready tasks
+(every ``runAfter`` and result-referenced task ended) start together; ``when`` skips a task; a
+failed task stops new ``tasks`` entries from starting (unless its ``onError`` is ``continue``) and
+is retried first when it has ``retries`` left; ``finally`` tasks start once every ``tasks`` entry
+has ended; timeouts (``timeouts.pipeline/tasks/finally`` and a task's own) cancel what runs.
+
+A failed step pauses only its own TaskRun (on-failure breakpoints apply to every TaskRun): the
+other sessions go on, and several steps may be paused at once. Front ends act on one paused step
+through its task's session (``session_of``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tekton_debug.errors import UserError
+from tekton_debug.events import (
+    Notice, PipelineEvent, PipelineRunFinished, RunFinished, RuntimeEvent, TaskEnded, TaskEvent,
+    TaskStarted,
+)
+from tekton_debug.options import LaunchOptions
+from tekton_debug.pipeline import graph
+from tekton_debug.pipeline.graph import TaskState
+from tekton_debug.pipeline.resolve import MissingResult, pipeline_context, resolve_value, task_run_for
+from tekton_debug.session.session import RuntimeFactory, Session
+from tekton_debug.tekton.model import ParamValue, TaskRun, TaskSpec
+from tekton_debug.tekton.pipeline import PipelineRun, PipelineTask
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 3600.0  # Tekton's default timeouts.pipeline
+PipelineListener = Callable[[PipelineEvent], None]
+
+
+@dataclass
+class PipelinePlan:
+    """Where the TaskRuns of the run may pause; read when each TaskRun starts (and pushed to the
+    running ones by ``PipelineSession.update_breakpoints``)."""
+
+    on_failure: bool = True
+    before_tasks: set[str] = field(default_factory=set)  # pause before the task's first step
+    before_steps: set[str] = field(default_factory=set)  # "task/step"
+
+    def steps_for(self, task: PipelineTask) -> set[str]:
+        out = {entry.split("/", 1)[1] for entry in self.before_steps
+               if entry.split("/", 1)[0] == task.name and "/" in entry}
+        if task.name in self.before_tasks and task.task.steps:
+            out.add(task.task.steps[0].debug_name)
+        return out
+
+
+class PipelineSession:
+    """A PipelineRun being debugged. Thread-safe; events reach ``listener`` on the sessions' and
+    the scheduler's threads."""
+
+    def __init__(self, options: LaunchOptions, listener: PipelineListener, *,
+                 runtime_factory: RuntimeFactory | None = None) -> None:
+        self.options = options
+        self._listener = listener
+        self._runtime_factory = runtime_factory
+        self.plan = PipelinePlan()
+        self.run: PipelineRun | None = None
+        self.params: dict[str, ParamValue] = {}
+        self.states: dict[str, TaskState] = {}
+        self.sessions: dict[str, Session] = {}  # task -> its latest attempt's session
+        self.workspaces: dict[str, str] = {}  # pipeline workspace -> host directory
+        self.finished: PipelineRunFinished | None = None
+        self.started_at: float | None = None
+        self.uid = str(uuid.uuid4())
+        self._lock = threading.RLock()
+        self._inbox: queue.Queue = queue.Queue()
+        self._done = threading.Event()
+        self._scheduler: threading.Thread | None = None
+        self._run_dir: str | None = None
+        self._old_sessions: list[Session] = []
+        self._stopping: str | None = None  # why no new `tasks` entry starts: a skipping reason
+        self._stopped: str | None = None  # "Cancelled" or "PipelineRunTimeout"
+        self._hard_stop = False  # finally tasks are cancelled too
+        self._finally_started = False
+        self._timers: list[threading.Timer] = []
+        self._tasks_deadline: float | None = None
+        self._deadline: float | None = None
+        self._finally_deadline: float | None = None
+
+    # ---- setting up --------------------------------------------------------------------------
+
+    def load(self) -> PipelineRun:
+        """Read and check the Pipeline or PipelineRun file and the params. Raises UserError."""
+        from tekton_debug.tekton.params import resolve_params
+        from tekton_debug.tekton.pipeline_loader import load_pipeline_file
+
+        path = self.options.task_file
+        if not path:
+            raise UserError("no Pipeline file given",
+                            fix="name a Pipeline or PipelineRun YAML file")
+        run = load_pipeline_file(path, given_params=self.options.params,
+                                 bound_workspaces=self.options.workspaces)
+        declared = {w.name for w in run.pipeline.workspaces}
+        for name in self.options.workspaces:
+            if name not in declared:
+                raise UserError(f"-w {name}: the Pipeline declares no workspace {name!r} "
+                                f"(it declares {', '.join(sorted(declared)) or 'none'})",
+                                file=path, fix="bind one of the Pipeline's workspaces")
+        # the pipeline's params are read as a Task's are: same types, overrides and errors
+        shape = TaskRun(name=run.name, task=TaskSpec(steps=[], params=run.pipeline.params),
+                        params=run.params, source=run.pipeline.source)
+        self.params = resolve_params(shape, self.options.params)
+        if self.options.timeout is not None:
+            from tekton_debug.tekton.duration import parse_duration
+            run.timeout = parse_duration(self.options.timeout)
+        self.run = run
+        self.states = {t.name: TaskState(t) for t in run.pipeline.all_tasks}
+        return run
+
+    def start(self) -> None:
+        """Start the PipelineRun: the tasks with nothing to wait for start at once."""
+        with self._lock:
+            if self.run is None:
+                self.load()
+            assert self.run is not None
+            if self._scheduler is not None:
+                raise UserError("this PipelineRun has started already")
+            self._prepare_workspaces()
+            self.started_at = time.time()
+            total = DEFAULT_TIMEOUT if self.run.timeout is None else self.run.timeout
+            if total:
+                self._deadline = self.started_at + total
+                self._arm(total, "pipeline")
+            if self.run.tasks_timeout:
+                self._tasks_deadline = self.started_at + self.run.tasks_timeout
+                self._arm(self.run.tasks_timeout, "tasks")
+            self._scheduler = threading.Thread(target=self._schedule_loop, daemon=True,
+                                               name="pipeline-scheduler")
+            self._scheduler.start()
+
+    def _prepare_workspaces(self) -> None:
+        """A host directory per pipeline workspace: the one bound with -w, else one of this run
+        (emptyDir, volumeClaimTemplate and claims alike: shared by every task that binds it)."""
+        assert self.run is not None
+        self._run_dir = tempfile.mkdtemp(prefix=f"tekton-debug-{self.run.name[:40]}-")
+        for w in self.run.pipeline.workspaces:
+            if w.name in self.options.workspaces:
+                self.workspaces[w.name] = os.path.abspath(self.options.workspaces[w.name])
+                continue
+            binding = self.run.binding(w.name)
+            if binding is None and w.optional:
+                continue
+            path = os.path.join(self._run_dir, "workspaces", w.name)
+            os.makedirs(path, exist_ok=True)
+            self.workspaces[w.name] = path
+            kinds = [k for k in (binding or {}) if k in ("configMap", "secret", "projected", "csi")]
+            if kinds:
+                self._tell(Notice(f"workspace {w.name!r} ({kinds[0]}) is an empty directory "
+                                  "locally; bind a host directory with -w to use real files"))
+
+    def _arm(self, seconds: float, which: str) -> None:
+        timer = threading.Timer(seconds, lambda: self._inbox.put(("timeout", which)))
+        timer.daemon = True
+        timer.start()
+        self._timers.append(timer)
+
+    # ---- the scheduler -----------------------------------------------------------------------
+
+    def _schedule_loop(self) -> None:
+        try:
+            self._schedule()
+            while not self._all_ended():
+                message = self._inbox.get()
+                self._handle(message)
+                self._schedule()
+            self._finish()
+        except Exception as exc:  # a bug here must still end the run, not hang the front end
+            log.exception("pipeline scheduler failed")
+            self._tell(Notice(f"tekton-debug failed while running the pipeline: {exc}",
+                              "important"))
+            self._stopped = self._stopped or "Cancelled"
+            self._hard_stop = True
+            for s in list(self.sessions.values()):
+                self._cancel_session(s)
+            self._finish()
+
+    def _handle(self, message: tuple) -> None:
+        kind = message[0]
+        if kind == "finished":
+            _, name, attempt, ev = message
+            self._task_finished(name, attempt, ev)
+        elif kind == "timeout":
+            self._timed_out(message[1])
+        elif kind == "cancel":
+            self._cancel(hard=message[1])
+
+    def _all_ended(self) -> bool:
+        return all(st.ended for st in self.states.values())
+
+    def _schedule(self) -> None:
+        with self._lock:
+            main = [st for st in self.states.values() if not st.task.is_finally]
+            for st in main:
+                if st.status != "waiting":
+                    continue
+                if self._stopping:
+                    self._skip(st, self._stopping)
+                    continue
+                if all(self.states[d].ended for d in st.task.dependencies if d in self.states):
+                    self._decide_and_start(st)
+            if self._finally_started or not all(st.ended for st in main):
+                return
+            self._finally_started = True
+            if self.run is not None and self.run.finally_timeout:
+                self._finally_deadline = time.time() + self.run.finally_timeout
+                self._arm(self.run.finally_timeout, "finally")
+            for st in self.states.values():
+                if st.task.is_finally and st.status == "waiting":
+                    if self._hard_stop:
+                        self._skip(st, graph.PIPELINE_TIMEOUT_SKIP
+                                   if self._stopped == "PipelineRunTimeout"
+                                   else graph.STOPPING_SKIP)
+                    else:
+                        self._decide_and_start(st)
+
+    def _decide_and_start(self, st: TaskState) -> None:
+        assert self.run is not None
+        ctx = pipeline_context(self.run, self.params, self.states, uid=self.uid, task=st.task)
+        try:
+            when = [(w, str(resolve_value(w.input, ctx)),
+                     [str(resolve_value(v, ctx)) for v in w.values]) for w in st.task.when]
+        except MissingResult:
+            when = None
+        reason = graph.decide(st.task, self.states, when)
+        if reason is not None:
+            self._skip(st, reason)
+            return
+        self._start_task(st, ctx)
+
+    def _skip(self, st: TaskState, reason: str) -> None:
+        st.status, st.reason = "skipped", reason
+        self._tell(TaskEnded(st.name, "skipped", reason))
+
+    def _timeout_for(self, task: PipelineTask) -> float | None:
+        """The TaskRun's timeout: the task's own, within what the run's timeouts leave."""
+        now = time.time()
+        limits = [task.timeout] if task.timeout else []
+        for deadline in (self._deadline, self._finally_deadline if task.is_finally
+                         else self._tasks_deadline):
+            if deadline is not None:
+                limits.append(max(0.001, deadline - now))
+        return min(limits) if limits else None
+
+    def _start_task(self, st: TaskState, ctx) -> None:
+        assert self.run is not None
+        try:
+            task_run = task_run_for(self.run, st.task, self.params, ctx,
+                                    timeout=self._timeout_for(st.task))
+        except (MissingResult, UserError) as exc:
+            message = str(exc) if isinstance(exc, UserError) else f"{exc} is missing"
+            self._end(st, "failed", "Failed", message)
+            return
+        bindings = {b.name: self._workspace_dir(b.workspace, b.sub_path)
+                    for b in st.task.workspaces if b.workspace in self.workspaces}
+        options = dataclasses.replace(self.options, task_file=None, params={},
+                                      workspaces=bindings, timeout=None, task_run=None)
+        attempt = st.attempt
+        session = Session(options, lambda ev, n=st.name, a=attempt: self._on_event(n, a, ev),
+                          runtime_factory=self._runtime_factory)
+        session.adopt(task_run)
+        from tekton_debug.tekton.params import resolve_params
+        try:
+            session.params = resolve_params(task_run)
+        except UserError as exc:
+            self._end(st, "failed", "Failed", str(exc))
+            return
+        session.plan.on_failure = self.plan.on_failure
+        session.plan.before_steps = self.plan.steps_for(st.task)
+        with self._lock:
+            previous = self.sessions.get(st.name)
+            if previous is not None:
+                self._old_sessions.append(previous)
+            self.sessions[st.name] = session
+            st.status = "running"
+            st.started_at = st.started_at or time.time()
+        self._tell(TaskStarted(st.name, task_run.name, attempt))
+        try:
+            session.start()
+        except UserError as exc:
+            self._tell(Notice(f"task {st.name}: {exc}", "important"))
+            self._end(st, "failed", "Failed", str(exc))
+
+    def _workspace_dir(self, workspace: str, sub_path: str) -> str:
+        path = self.workspaces[workspace]
+        if sub_path:
+            path = os.path.normpath(os.path.join(path, sub_path))
+            if not path.startswith(self.workspaces[workspace]):
+                raise UserError(f"subPath {sub_path!r} leaves workspace {workspace!r}",
+                                fix="use a relative path inside the workspace")
+            os.makedirs(path, exist_ok=True)
+        return path
+
+    def _on_event(self, task: str, attempt: int, ev: RuntimeEvent) -> None:
+        """A TaskRun's event (on its runtime's thread): passed on, and its end to the scheduler."""
+        self._tell(TaskEvent(task, ev))
+        if isinstance(ev, RunFinished):
+            self._inbox.put(("finished", task, attempt, ev))
+
+    def _task_finished(self, name: str, attempt: int, ev: RunFinished) -> None:
+        st = self.states[name]
+        if st.attempt != attempt or st.ended:
+            return
+        if ev.succeeded:
+            st.results = dict(ev.results)
+            self._end(st, "succeeded", "Succeeded", ev.message)
+            return
+        status = {"TaskRunTimeout": "timedOut", "TaskRunCancelled": "cancelled"}.get(
+            ev.reason, "failed")
+        stopping = self._stopping is not None and not st.task.is_finally
+        if status == "failed" and st.attempt < st.task.retries and not stopping and \
+                not self._hard_stop:
+            st.attempt += 1
+            self._tell(Notice(f"task {name} failed ({ev.message}); retry {st.attempt} of "
+                              f"{st.task.retries}"))
+            assert self.run is not None
+            ctx = pipeline_context(self.run, self.params, self.states, uid=self.uid, task=st.task)
+            self._start_task(st, ctx)
+            return
+        self._end(st, status, ev.reason, ev.message)
+
+    def _end(self, st: TaskState, status: str, reason: str, message: str) -> None:
+        st.status, st.reason, st.message = status, reason, message
+        st.finished_at = time.time()
+        if status != "succeeded" and not st.task.is_finally:
+            if st.task.on_error == "continue" and status == "failed":
+                st.failure_ignored = True
+            elif self._stopping is None:
+                self._stopping = graph.STOPPING_SKIP
+        self._tell(TaskEnded(st.name, status, reason, message))
+
+    def _timed_out(self, which: str) -> None:
+        if self.finished is not None:
+            return
+        if which == "pipeline":
+            self._tell(Notice("the PipelineRun's timeout expired: stopping every task",
+                              "important"))
+            self._stopped, self._hard_stop = "PipelineRunTimeout", True
+            self._stopping = graph.PIPELINE_TIMEOUT_SKIP
+            targets = list(self.states.values())
+        elif which == "tasks":
+            self._tell(Notice("timeouts.tasks expired: stopping the tasks; finally tasks run",
+                              "important"))
+            self._stopping = graph.TASKS_TIMEOUT_SKIP
+            targets = [st for st in self.states.values() if not st.task.is_finally]
+        else:
+            self._tell(Notice("timeouts.finally expired: stopping the finally tasks", "important"))
+            targets = [st for st in self.states.values() if st.task.is_finally]
+        for st in targets:
+            session = self.sessions.get(st.name)
+            if st.status == "running" and session is not None:
+                self._cancel_session(session, "TaskRunTimeout")
+
+    def _cancel(self, *, hard: bool) -> None:
+        if self.finished is not None:
+            return
+        self._stopped = "Cancelled"
+        self._stopping = graph.GRACEFULLY_CANCELLED_SKIP if not hard else graph.STOPPING_SKIP
+        if hard:
+            self._hard_stop = True
+        for st in self.states.values():
+            if st.status != "running" or (st.task.is_finally and not hard):
+                continue
+            session = self.sessions.get(st.name)
+            if session is not None:
+                self._cancel_session(session)
+
+    def _cancel_session(self, session: Session, reason: str = "TaskRunCancelled") -> None:
+        """Stop one TaskRun: its paused step is marked failed, then it is cancelled (in its own
+        thread: a runtime's cancel waits for its steps to end)."""
+        def stop() -> None:
+            try:
+                if reason == "TaskRunTimeout" and session.runtime is not None:
+                    session.plan.halt = True
+                    session.runtime.cancel(reason)
+                else:
+                    session.terminate()
+            except Exception as exc:  # a runtime that cannot cancel: say so, go on
+                self._tell(Notice(f"could not cancel a TaskRun: {exc}", "warning"))
+        threading.Thread(target=stop, daemon=True, name="pipeline-cancel").start()
+
+    def _finish(self) -> None:
+        assert self.run is not None
+        for t in self._timers:
+            t.cancel()
+        states = list(self.states.values())
+        succeeded, reason, message = graph.pipeline_outcome(states, self._stopped)
+        results: dict[str, object] = {}
+        ctx = pipeline_context(self.run, self.params, self.states, uid=self.uid)
+        for r in self.run.pipeline.results:
+            try:
+                results[r.name] = resolve_value(r.value, ctx)
+            except MissingResult:
+                continue  # its task was skipped or failed: left out, as Tekton does
+        self.finished = PipelineRunFinished(succeeded, reason, message, results)
+        self._tell(self.finished)
+        self._done.set()
+
+    # ---- front ends --------------------------------------------------------------------------
+
+    def _tell(self, ev: PipelineEvent) -> None:
+        try:
+            self._listener(ev)
+        except Exception:  # a front end's bug must not stop the run
+            log.exception("pipeline listener failed on %r", ev)
+
+    def session_of(self, task: str) -> Session:
+        """The session of ``task``'s TaskRun (its latest attempt). Raises UserError."""
+        with self._lock:
+            session = self.sessions.get(task)
+        if session is None:
+            if task not in self.states:
+                raise UserError(f"the Pipeline has no task {task!r}",
+                                fix="use one of: " + ", ".join(self.states))
+            raise UserError(f"task {task!r} has not started ({self.states[task].status})")
+        return session
+
+    def paused(self) -> list[tuple[str, Session, int]]:
+        """Every paused step: (task, its session, step index), in the Pipeline's task order."""
+        out = []
+        with self._lock:
+            for name in self.states:
+                session = self.sessions.get(name)
+                if session is not None:
+                    st = session.paused
+                    if st is not None:
+                        out.append((name, session, st.index))
+        return out
+
+    def update_breakpoints(self) -> None:
+        """Push the plan's breakpoints to the TaskRuns that are running (the local runtime reads
+        them before each step)."""
+        with self._lock:
+            for name, session in self.sessions.items():
+                session.plan.on_failure = self.plan.on_failure
+                session.plan.before_steps = self.plan.steps_for(self.states[name].task)
+
+    def terminate(self) -> None:
+        """Stop: the first time, as Tekton's graceful cancel (running tasks are cancelled, no new
+        task starts, finally tasks still run); again, finally tasks are cancelled too."""
+        hard = self._stopped == "Cancelled"
+        self._inbox.put(("cancel", hard))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def close(self) -> None:
+        """End the run (cancelling what still runs) and remove every directory it made."""
+        if self._scheduler is not None and self.finished is None:
+            self._inbox.put(("cancel", True))
+            self._done.wait(30)
+        for t in self._timers:
+            t.cancel()
+        with self._lock:
+            sessions = list(self.sessions.values()) + self._old_sessions
+        for s in sessions:
+            s.close(terminate=self.finished is None)
+        if self._run_dir:
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            self._run_dir = None
