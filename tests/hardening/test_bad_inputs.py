@@ -33,7 +33,6 @@ CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad"
 
 #: Inputs the language server rightly says nothing about, and why.
 NOT_THE_EDITORS = {
-    "05-kind-pipeline": "a Pipeline is valid Tekton: only `run` cannot run it",
     "16-missing-param-value": "param values come with the launch, which an editor does not know",
     "17-unknown-param-given": "param values come with the launch, which an editor does not know",
     "30-empty-file": "an empty YAML file is not flagged while it is being written",

@@ -63,11 +63,20 @@ def load_pipeline_text(text: str, file: str | None = None, search_dir: str | Non
     return _build(sources)
 
 
-def find_sources(docs: list[YamlDoc], file: str | None,
-                 search_dir: str | None) -> tuple[PipelineSources, list[Problem]]:
-    """The run's documents: the PipelineRun (if any), its Pipeline, the Tasks of its taskRefs;
-    with a problem for each reference not found."""
-    chosen = next((d for kind in PIPELINE_KINDS for d in docs if kind_of(d) == kind), None)
+def diagnose_pipeline(doc: YamlDoc, docs: list[YamlDoc], file: str | None) -> list[Problem]:
+    """The problems of one Pipeline or PipelineRun document of a file (for the language server:
+    params and workspaces may come with the launch, so their absence from a PipelineRun is not
+    one)."""
+    sources, problems = find_sources(docs, file, None, chosen=doc)
+    return problems + validate_pipeline(sources, launched=False)
+
+
+def find_sources(docs: list[YamlDoc], file: str | None, search_dir: str | None, *,
+                 chosen: YamlDoc | None = None) -> tuple[PipelineSources, list[Problem]]:
+    """The run's documents: the PipelineRun (``chosen``, else the first one), its Pipeline, the
+    Tasks of its taskRefs; with a problem for each reference not found."""
+    chosen = chosen or next((d for kind in PIPELINE_KINDS for d in docs if kind_of(d) == kind),
+                            None)
     if chosen is None:
         raise UserError("the file holds no Pipeline or PipelineRun", file=file,
                         fix="write a Pipeline (apiVersion: tekton.dev/v1, kind: Pipeline)")

@@ -11,6 +11,7 @@ needs and does not get (or gets and does not declare), workspaces not bound, ``w
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -56,9 +57,12 @@ class PipelineSources:
 
 
 def validate_pipeline(sources: PipelineSources, *, given_params: Iterable[str] = (),
-                      bound_workspaces: Iterable[str] = ()) -> list[Problem]:
+                      bound_workspaces: Iterable[str] = (), launched: bool = True
+                      ) -> list[Problem]:
     """Every problem of the run. ``given_params`` and ``bound_workspaces`` are what the user
-    gives besides the file (``-p``, ``-w``, launch.json), so that those are not reported missing."""
+    gives besides the file (``-p``, ``-w``, launch.json), so that those are not reported missing;
+    with ``launched`` False (an editor, which does not know them) no param or workspace of the
+    PipelineRun is reported missing."""
     problems: list[Problem] = []
     run, doc = sources.run_doc, sources.pipeline_doc
     run_spec: dict | None = None
@@ -83,7 +87,7 @@ def validate_pipeline(sources: PipelineSources, *, given_params: Iterable[str] =
     PipelineChecker(pc, base, spec, sources.task_docs).check()
     if run is not None and isinstance(run_spec, dict):
         _run_against_pipeline(_Checker(run, problems), run_spec, spec, set(given_params),
-                              set(bound_workspaces))
+                              set(bound_workspaces), launched)
     return problems
 
 
@@ -142,7 +146,7 @@ def _run_spec(c: _Checker, spec: dict) -> None:
 
 
 def _run_against_pipeline(c: _Checker, run_spec: dict, spec: dict, given: set[str],
-                          bound: set[str]) -> None:
+                          bound: set[str], launched: bool) -> None:
     declared = {p.get("name"): p for p in spec.get("params") or [] if isinstance(p, dict)} \
         if isinstance(spec.get("params"), list) else {}
     run_params = run_spec.get("params") if isinstance(run_spec.get("params"), list) else []
@@ -157,7 +161,7 @@ def _run_against_pipeline(c: _Checker, run_spec: dict, spec: dict, given: set[st
                   f"declared by the Pipeline", _did_you_mean(p["name"], declared, "params")
                   or f"remove it, or declare it in the Pipeline's params (declared: {listing})")
     missing = [n for n, p in declared.items() if isinstance(n, str) and p.get("default") is None
-               and n not in names and n not in given]
+               and n not in names and n not in given and launched]
     if missing:
         c.add(("spec",), f"param{'s' if len(missing) > 1 else ''} "
               f"{', '.join(repr(n) for n in missing)} of the Pipeline "
@@ -171,7 +175,7 @@ def _run_against_pipeline(c: _Checker, run_spec: dict, spec: dict, given: set[st
     for w in workspaces:
         name = w.get("name")
         if isinstance(name, str) and not w.get("optional") and name not in run_ws \
-                and name not in bound:
+                and name not in bound and launched:
             c.add(("spec",), f'workspace "{name}" of the Pipeline is not bound by the PipelineRun',
                   f"add `workspaces: [{{name: {name}, emptyDir: {{}}}}]` (or a "
                   f"persistentVolumeClaim), or give `-w {name}=DIR`", key=True)
@@ -444,8 +448,7 @@ class PipelineChecker:
                       "remove it from runAfter")
             elif other not in self.tasks:
                 c.add(path + ("runAfter", i), f'runAfter names task "{other}", which the '
-                      "Pipeline does not have", _did_you_mean(other, self.tasks, "tasks")
-                      or "remove it")
+                      "Pipeline does not have", _task_fix(other, self.tasks))
         for sub, text in _strings_at(pt):
             for ref in references(text):
                 problem = self._reference_problem(name, ref.name, is_finally)
@@ -489,8 +492,7 @@ class PipelineChecker:
                     "refer to a task under tasks")
         if r.task not in known:
             return (f'{{ref}} in task "{task}" refers to task "{r.task}", which the Pipeline '
-                    "does not have", _did_you_mean(r.task, known, "tasks") or
-                    "use the name of a task under tasks")
+                    "does not have", _task_fix(r.task, known))
         if r.what in ("status", "reason") and not is_finally:
             return ("{ref} is only known in finally tasks",
                     "move the task under finally, or order it with runAfter and use a result")
@@ -558,7 +560,7 @@ class PipelineChecker:
                     if t.task not in all_tasks:
                         c.add(path + sub, f'Pipeline result "{r.get("name")}" refers to task '
                               f'"{t.task}", which the Pipeline does not have',
-                              _did_you_mean(t.task, all_tasks, "tasks") or "fix the task name",
+                              _task_fix(t.task, all_tasks),
                               span=_reference_span(c.doc, path + sub, text, ref))
                     elif self.results.get(t.task) is not None and \
                             t.result not in self.results[t.task]:  # type: ignore[operator]
@@ -567,6 +569,14 @@ class PipelineChecker:
                               _did_you_mean(str(t.result), self.results[t.task] or set(),
                                             "results") or "declare it in that Task's results",
                               span=_reference_span(c.doc, path + sub, text, ref))
+
+
+def _task_fix(name: str, known: Iterable[str]) -> str:
+    names = [str(k) for k in known]
+    near = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if near:
+        return f'did you mean "{near[0]}"? (the tasks: {", ".join(names)})'
+    return f"use one of the tasks: {', '.join(names)}" if names else "remove it"
 
 
 def _values(pt: dict) -> list[Any]:

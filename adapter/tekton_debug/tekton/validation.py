@@ -933,7 +933,8 @@ def _run_params_against_task(c: _Checker, run_params: list[dict], task_spec: dic
 # ---- the language server's entry point -------------------------------------------------------
 
 def diagnose(text: str, file: str | None = None) -> list[Problem]:
-    """Every problem in ``text`` (all its Tasks and TaskRuns); never raises.
+    """Every problem in ``text`` (all its Tasks, TaskRuns, Pipelines and PipelineRuns); never
+    raises.
 
     YAML syntax errors become problems. A TaskRun's taskRef is checked against a Task in the same
     text when there is one. Documents of other kinds (a ConfigMap next to a Task) are ignored.
@@ -963,7 +964,11 @@ def _diagnose(text: str, file: str | None) -> list[Problem]:
             continue
         if kind not in KINDS and not (isinstance(api, str) and api.startswith("tekton.dev/")):
             continue
-        if kind in ("Pipeline", "PipelineRun", "StepAction", "CustomRun", "Run", "ClusterTask"):
+        if kind in ("Pipeline", "PipelineRun"):
+            from tekton_debug.tekton.pipeline_loader import diagnose_pipeline
+            problems.extend(diagnose_pipeline(d, docs, file))
+            continue
+        if kind in ("StepAction", "CustomRun", "Run", "ClusterTask"):
             continue
         if kind == "TaskRun":
             spec = d.data.get("spec")
