@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a Task or TaskRun; pause failed steps and open a shell",
                          description="Run a Task or TaskRun file. When a step fails it pauses, and "
                                      "(on a terminal) you get a shell inside it.")
-    run.add_argument("file", nargs="?", help="a Task or TaskRun YAML file")
+    run.add_argument("file", nargs="?",
+                     help="a Task, TaskRun, Pipeline or PipelineRun YAML file")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="a param value (arrays: a,b,c or JSON; objects: k=v,k2=v2 or JSON)")
     run.add_argument("-w", "--workspace", action="append", default=[], metavar="NAME=DIR",
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                           "passed, mark it failed, or stop as Tekton does without debug (default "
                           "when stdin is not a terminal)")
     run.add_argument("--break-before", action="append", default=[], metavar="STEP",
-                     help="pause before this step (Tekton's beforeSteps)")
+                     help="pause before this step (Tekton's beforeSteps); for a Pipeline, "
+                          "TASK (before the task starts) or TASK/STEP")
     run.add_argument("--secret", action="append", default=[], metavar="NAME",
                      help="mask the value of this param or env var in all output, as a Secret's")
     run.add_argument("--runtime", choices=("local", "kubernetes"), default="local",

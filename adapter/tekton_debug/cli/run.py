@@ -382,6 +382,11 @@ def run_main(args) -> int:
         raise UserError("run: name a Task or TaskRun file", fix="tekton-debug run examples/failing-task.yaml")
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     printer = Printer(sys.stdout, sys.stderr, color=color)
+    from tekton_debug.tekton.pipeline_loader import is_pipeline_file
+    if args.file and not args.attach and is_pipeline_file(args.file):
+        from tekton_debug.cli.pipeline import pipeline_main
+        return pipeline_main(options, on_failure=on_failure, break_before=args.break_before,
+                             printer=printer, stdin_is_tty=stdin_tty)
     run = TerminalRun(options, on_failure=on_failure, break_before=args.break_before,
                       printer=printer, stdin_is_tty=stdin_tty)
     run.on_failure_defaulted = args.on_failure is None

@@ -198,6 +198,11 @@ class PipelineSession:
         if kind == "finished":
             _, name, attempt, ev = message
             self._task_finished(name, attempt, ev)
+        elif kind == "failed to start":
+            _, name, attempt, message = message
+            st = self.states[name]
+            if st.attempt == attempt and not st.ended:
+                self._end(st, "failed", "Failed", message)
         elif kind == "timeout":
             self._timed_out(message[1])
         elif kind == "cancel":
@@ -293,11 +298,20 @@ class PipelineSession:
             st.status = "running"
             st.started_at = st.started_at or time.time()
         self._tell(TaskStarted(st.name, task_run.name, attempt))
+        # each start in its own thread: ready tasks start together, as Tekton's controller
+        # creates their TaskRuns, instead of one after another's run directory and processes
+        threading.Thread(target=self._start_session, args=(st.name, attempt, session),
+                         daemon=True, name=f"start-{st.name}").start()
+
+    def _start_session(self, name: str, attempt: int, session: Session) -> None:
         try:
             session.start()
         except UserError as exc:
-            self._tell(Notice(f"task {st.name}: {exc}", "important"))
-            self._end(st, "failed", "Failed", str(exc))
+            self._tell(Notice(f"task {name}: {exc}", "important"))
+            self._inbox.put(("failed to start", name, attempt, str(exc)))
+        except Exception as exc:  # a runtime's bug: this task fails, the run goes on
+            log.exception("starting task %s failed", name)
+            self._inbox.put(("failed to start", name, attempt, f"{type(exc).__name__}: {exc}"))
 
     def _workspace_dir(self, workspace: str, sub_path: str) -> str:
         path = self.workspaces[workspace]
@@ -453,11 +467,15 @@ class PipelineSession:
                 session.plan.on_failure = self.plan.on_failure
                 session.plan.before_steps = self.plan.steps_for(self.states[name].task)
 
+    @property
+    def cancelling(self) -> bool:
+        """Stop was asked once: a second Stop cancels the finally tasks too."""
+        return self._stopped == "Cancelled"
+
     def terminate(self) -> None:
         """Stop: the first time, as Tekton's graceful cancel (running tasks are cancelled, no new
         task starts, finally tasks still run); again, finally tasks are cancelled too."""
-        hard = self._stopped == "Cancelled"
-        self._inbox.put(("cancel", hard))
+        self._inbox.put(("cancel", self.cancelling))
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)

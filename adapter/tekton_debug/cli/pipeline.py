@@ -1,0 +1,251 @@
+"""`tekton-debug run pipeline.yaml`: a PipelineRun from the terminal.
+
+Every TaskRun's log lines are prefixed ``[task/step]``. A failed step pauses only its TaskRun: the
+shell opens in that step while the other tasks go on (their output keeps coming, prefixed); a step
+that pauses meanwhile is announced and queued, and its shell opens when the first one closes. At
+the end, a table of the tasks (status, duration, reason) and the exit status: 0 when the
+PipelineRun Succeeded or Completed, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from typing import Sequence
+
+from tekton_debug.cli.run import Printer, _restore_tty, _save_tty, piped_shell
+from tekton_debug.errors import UserError, WrongTime
+from tekton_debug.events import (
+    Notice, PauseKind, PipelineRunFinished, Progress, Release, StepFinished, StepLog,
+    StepOutcome, StepPaused, StepResumed, StepStarted, TaskEnded, TaskEvent, TaskStarted,
+)
+from tekton_debug.options import LaunchOptions
+from tekton_debug.pipeline.run import PipelineSession
+
+_MARKS = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "✗", "timedOut": "✗"}
+
+
+class TerminalPipelineRun:
+    """One `tekton-debug run` of a Pipeline or PipelineRun file."""
+
+    def __init__(self, options: LaunchOptions, *, on_failure: str, break_before: Sequence[str],
+                 printer: Printer, stdin_is_tty: bool) -> None:
+        self.options = options
+        self.on_failure = on_failure
+        self.break_before = list(break_before)
+        self.printer = printer
+        self.tty = stdin_is_tty
+        self.events: queue.Queue = queue.Queue()
+        self.pipeline = PipelineSession(options, self._on_event)
+        self._shell: subprocess.Popen | None = None
+        self._shell_task: str | None = None
+        self._shell_lock = threading.Lock()
+
+    # ---- events (runtime and scheduler threads) ------------------------------------------------
+
+    def _on_event(self, ev) -> None:
+        p = self.printer
+        if isinstance(ev, TaskEvent):
+            self._task_event(ev.task, ev.event)
+        elif isinstance(ev, TaskStarted):
+            again = f" (retry {ev.attempt})" if ev.attempt else ""
+            p.header(f"▶ task {ev.task}{again}: TaskRun {ev.task_run}")
+        elif isinstance(ev, TaskEnded):
+            mark = _MARKS.get(ev.status, "?")
+            text = f"{mark} task {ev.task} {ev.status}" + (
+                f": {ev.reason}" if ev.status == "skipped" else
+                f" ({ev.message})" if ev.status != "succeeded" and ev.message else "")
+            {"succeeded": p.good, "skipped": p.line}.get(ev.status, p.bad)(text)
+        elif isinstance(ev, Notice):
+            (p.warn if ev.level != "info" else p.line)(
+                ("warning: " if ev.level == "warning" else "") + ev.message)
+        elif isinstance(ev, PipelineRunFinished):
+            self._end_shell(None)
+            self.events.put(ev)
+
+    def _task_event(self, task: str, ev) -> None:
+        p = self.printer
+        session = self.pipeline.sessions.get(task)
+        if session is None:
+            return
+        if isinstance(ev, StepLog):
+            st = session.steps[ev.index]
+            p.log(f"{task}/{st.name}", (task, ev.index), ev.stream, st.last_text)
+        elif isinstance(ev, StepStarted):
+            p.line(f"  ▶ {task}/{session.steps[ev.index].name}")
+        elif isinstance(ev, StepFinished):
+            st = session.steps[ev.index]
+            p.flush(f"{task}/{st.name}", (task, ev.index))
+            if ev.outcome is StepOutcome.FAILED:
+                code = f" (exit code {ev.exit_code})" if ev.exit_code is not None else ""
+                p.bad(f"  ✗ {task}/{st.name} failed{code}")
+        elif isinstance(ev, StepPaused):
+            st = session.steps[ev.index]
+            p.flush(f"{task}/{st.name}", (task, ev.index))
+            with self._shell_lock:
+                busy = self._shell_task
+            if busy is not None and busy != task:
+                p.warn(f"⏸ {task}/{st.name} paused too "
+                       f"({'failed' if ev.kind is PauseKind.ON_FAILURE else 'before it starts'}): "
+                       f"queued, its shell opens when you leave the shell in {busy}")
+            self.events.put((task, ev))
+        elif isinstance(ev, StepResumed):
+            self._end_shell(task)
+        elif isinstance(ev, Progress) and ev.message and not ev.done:
+            p.line(f"… {task}: {ev.message}")
+        elif isinstance(ev, Notice) and ev.level != "info" and \
+                not ev.message.startswith("images are not run locally"):
+            p.warn(f"{task}: {ev.message}")
+
+    # ---- the main thread -------------------------------------------------------------------------
+
+    def execute(self) -> int:
+        ps = self.pipeline
+        run = ps.load()
+        names = {t.name: t for t in run.pipeline.all_tasks}
+        for entry in self.break_before:
+            task, _, step = entry.partition("/")
+            if task not in names:
+                raise UserError(f"--break-before {entry}: the Pipeline has no task {task!r}",
+                                fix="use one of: " + ", ".join(names))
+            if step and names[task].task.step_named(step) is None:
+                steps = ", ".join(s.debug_name for s in names[task].task.steps)
+                raise UserError(f"--break-before {entry}: task {task!r} has no step {step!r}",
+                                fix=f"use one of: {steps}")
+            (ps.plan.before_steps if step else ps.plan.before_tasks).add(entry)
+        ps.plan.on_failure = self.on_failure != "stop"
+        p = self.printer
+        p.header(f"PipelineRun {run.name}: {len(run.pipeline.tasks)} tasks"
+                 + (f" + {len(run.pipeline.finally_tasks)} finally"
+                    if run.pipeline.finally_tasks else "") + f" ({self.options.runtime})")
+        if self.options.runtime != "local":
+            p.warn("note: no PipelineRun object is created: tekton-debug runs the pipeline "
+                   "itself and creates each TaskRun, following the Pipeline's graph")
+        started = time.monotonic()
+        ps.start()
+        while True:
+            ev = self.events.get()
+            if isinstance(ev, PipelineRunFinished):
+                self._table()
+                took = time.monotonic() - started
+                text = f"PipelineRun {run.name} {ev.reason} in {took:.2f} s: {ev.message}"
+                (p.good if ev.succeeded else p.bad)(text)
+                for name, value in ev.results.items():
+                    p.line(f"  result {name}: {value}")
+                return 0 if ev.succeeded else 1
+            task, paused = ev
+            self._paused(task, paused)
+
+    def _table(self) -> None:
+        states = list(self.pipeline.states.values())
+        width = max([len(s.name) for s in states] + [4])
+        p = self.printer
+        p.line("")
+        p.line(f"  {'TASK':<{width}}  {'STATUS':<10}  {'DURATION':>8}  REASON")
+        for s in states:
+            took = f"{s.duration:.2f}s" if s.duration is not None else "-"
+            p.line(f"  {s.name:<{width}}  {s.status:<10}  {took:>8}  {s.reason}")
+
+    def _paused(self, task: str, ev: StepPaused) -> None:
+        session = self.pipeline.sessions.get(task)
+        if session is None or session.steps[ev.index].status != "paused":
+            return  # released meanwhile (a script, the run's end)
+        st = session.steps[ev.index]
+        step = session.run.task.steps[ev.index] if session.run else None
+        where = ""
+        if session.run and session.run.source and session.run.source.file and step and step.pos:
+            where = f"  {os.path.relpath(session.run.source.file)}:{step.pos.line}"
+        p = self.printer
+        failure = ev.kind is PauseKind.ON_FAILURE
+        name = f"{task}/{st.name}"
+        if failure:
+            p.bad(f"⏸ {name} {st.failure}: paused (onFailure breakpoint){where}")
+            tail = st.last_lines(10)
+            if tail:
+                p.line("  last output:")
+                for line in tail:
+                    p.line(f"  | {session.masker.mask(line)}")
+            p.line("  the other tasks go on; their output keeps coming, prefixed")
+        else:
+            p.header(f"⏸ paused before {name}{where}")
+        action = self.on_failure if failure else "shell"
+        if action in ("continue", "fail"):
+            release = Release.CONTINUE if action == "continue" else Release.FAIL_CONTINUE
+            p.line(f"  --on-failure {action}: marking {name} "
+                   f"{'passed' if action == 'continue' else 'failed'}")
+            self._release(task, release)
+            return
+        self._shell_in(task, ev.index, failure)
+
+    def _release(self, task: str, release: Release) -> None:
+        try:
+            self.pipeline.session_of(task).release(release)
+        except WrongTime:
+            pass  # a script released it meanwhile
+
+    def _shell_in(self, task: str, index: int, failure: bool) -> None:
+        p, session = self.printer, self.pipeline.session_of(task)
+        if failure:
+            p.line(f"  A shell in {task}/{session.steps[index].name}'s environment:")
+            p.line("    debug-continue        mark the step passed and go on")
+            p.line("    debug-fail-continue   mark the step failed and go on")
+            p.line("    exit                  leave without deciding: the step is marked failed")
+        else:
+            p.line("    debug-beforestep-continue       run the step")
+            p.line("    debug-beforestep-fail-continue  skip it and mark it failed")
+            p.line("    exit                            leave without deciding: the step runs")
+        argv = session.shell_command(index)
+        if not self.tty:
+            argv = piped_shell(argv)
+        saved = _save_tty()
+        try:
+            with self._shell_lock:
+                self._shell = subprocess.Popen(argv)
+                self._shell_task = task
+            proc = self._shell
+            try:
+                proc.wait()
+            except KeyboardInterrupt:
+                proc.wait()
+        finally:
+            with self._shell_lock:
+                self._shell, self._shell_task = None, None
+            _restore_tty(saved)
+        if session.steps[index].status == "paused":
+            p.line("  shell closed without a decision: "
+                   + ("marking the step failed" if failure else "running the step"))
+            self._release(task, Release.FAIL_CONTINUE if failure else Release.CONTINUE)
+
+    def _end_shell(self, task: str | None) -> None:
+        """The step was released (a script): its shell ends, as a container's exit ends
+        `kubectl exec`. ``None``: whatever shell is open (the run ended)."""
+        with self._shell_lock:
+            proc = self._shell
+            if proc is None or (task is not None and self._shell_task != task):
+                return
+        if proc.poll() is not None:
+            return
+        try:
+            proc.send_signal(signal.SIGHUP)
+            proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        except OSError:
+            pass
+
+
+def pipeline_main(options: LaunchOptions, *, on_failure: str, break_before: Sequence[str],
+                  printer: Printer, stdin_is_tty: bool) -> int:
+    run = TerminalPipelineRun(options, on_failure=on_failure, break_before=break_before,
+                              printer=printer, stdin_is_tty=stdin_is_tty)
+    try:
+        return run.execute()
+    except KeyboardInterrupt:
+        printer.warn("interrupted: cancelling the PipelineRun")
+        return 130
+    finally:
+        run.pipeline.close()
