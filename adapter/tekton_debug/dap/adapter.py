@@ -91,6 +91,10 @@ class DebugAdapter:
 
     def launch_request(self, request: wire.Request) -> Any:
         self._require_no_session("launch")
+        from tekton_debug.dap.pipeline import PipelineDebugAdapter, is_pipeline_launch
+        if is_pipeline_launch(request.arguments or {}):
+            # a Pipeline: this connection's handlers become the pipeline's (dap/pipeline.py)
+            return PipelineDebugAdapter.take_over(self, request)
         options, self._flags = parse_launch(request.arguments or {})
         session = Session(options, self._on_event)
         session.load()  # bad files and params are reported now, before anything runs

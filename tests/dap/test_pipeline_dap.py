@@ -1,0 +1,150 @@
+"""A PipelineRun over DAP (one session, threads named task/step): a failed step stops only its
+thread, the others run on; the stack shows the step in its Task file over its task in the Pipeline
+file; breakpoints on pipeline task lines and task/step names; Stop lets finally run."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+from tests.dap.conftest import line_of
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "pipeline")
+PIPELINE = Path(os.path.abspath(os.path.join(EXAMPLES, "pipeline.yaml")))
+TASKS = Path(os.path.abspath(os.path.join(EXAMPLES, "tasks.yaml")))
+
+
+def launch(dap, file=PIPELINE, **config):
+    extra = {k: config.pop(k) for k in ("breakpoints", "function_breakpoints") if k in config}
+    return dap.start({"type": "tekton", "request": "launch", "task": str(file), **config},
+                     **extra)
+
+
+def thread_named(dap, name: str) -> dict:
+    threads = dap.request("threads")["body"]["threads"]
+    return next(t for t in threads if t["name"].startswith(name + " "))
+
+
+def test_failed_step_stops_its_thread_only_and_the_stack_shows_task_and_step(dap):
+    launch(dap, params={"break-tests": "true", "publish": "true"})
+    stopped = dap.wait_event("stopped")["body"]
+    assert stopped["reason"] == "exception" and stopped["allThreadsStopped"] is False
+    assert "unit-tests/run-tests" in stopped["description"]
+    thread = thread_named(dap, "unit-tests/run-tests")
+    assert thread["id"] == stopped["threadId"] and "paused" in thread["name"]
+    # lint ran on meanwhile, in its own thread
+    dap.wait_event("output", lambda b: "task lint succeeded" in b.get("output", ""))
+    assert "[lint/check-style] style ok" in dap.output("stdout")
+
+    frames = dap.request("stackTrace", {"threadId": stopped["threadId"]})["body"]["stackFrames"]
+    assert frames[0]["source"]["path"] == str(TASKS)
+    assert frames[0]["line"] == line_of(TASKS, "- name: run-tests")
+    assert frames[1]["source"]["path"] == str(PIPELINE)
+    assert frames[1]["line"] == line_of(PIPELINE, "- name: unit-tests")
+    assert frames[1]["name"].startswith("task unit-tests")
+
+    scopes = dap.request("scopes", {"frameId": frames[0]["id"]})["body"]["scopes"]
+    params = next(s for s in scopes if s["name"] == "Params")
+    values = {v["name"]: v["value"] for v in
+              dap.request("variables", {"variablesReference": params["variablesReference"]})
+              ["body"]["variables"]}
+    assert values["break"] == '"true"' or "true" in values["break"]
+    assert values["version"].strip('"').startswith("1.4.")
+
+    repl = dap.request("evaluate", {"expression": "echo v=$(params.version)",
+                                    "frameId": frames[0]["id"], "context": "repl"})["body"]
+    assert repl["result"].startswith("v=1.4.")
+
+    dap.request("continue", {"threadId": stopped["threadId"]})
+    exited = dap.wait_event("exited")["body"]
+    assert exited["exitCode"] == 0
+    assert "PipelineRun build-and-publish-run Succeeded" in dap.output("console")
+
+
+def test_two_paused_steps_are_released_one_at_a_time(dap, tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text(textwrap.dedent("""
+        apiVersion: tekton.dev/v1
+        kind: Pipeline
+        metadata: {name: two}
+        spec:
+          tasks:
+            - name: a
+              taskSpec: {steps: [{name: one, image: alpine, script: "exit 1"}]}
+            - name: b
+              taskSpec: {steps: [{name: two, image: alpine, script: "exit 2"}]}
+          finally:
+            - name: report
+              params: [{name: s, value: $(tasks.status)}]
+              taskSpec:
+                params: [{name: s}]
+                steps: [{name: say, image: alpine, script: "echo overall $(params.s)"}]
+        """))
+    launch(dap, path)
+    first = dap.wait_event("stopped")["body"]
+    second = dap.wait_event("stopped", lambda b: b["threadId"] != first["threadId"])["body"]
+    names = {thread_named(dap, "a/one")["id"], thread_named(dap, "b/two")["id"]}
+    assert {first["threadId"], second["threadId"]} == names
+    a = thread_named(dap, "a/one")["id"]
+    b = thread_named(dap, "b/two")["id"]
+    assert dap.request("continue", {"threadId": a})["body"]["allThreadsContinued"] is False
+    dap.wait_event("continued", lambda body: body["threadId"] == a)
+    assert "paused" in thread_named(dap, "b/two")["name"]  # untouched
+    dap.request("tekton/failContinue", {"threadId": b})
+    assert dap.wait_event("exited")["body"]["exitCode"] == 1
+    assert "[report/say] overall Failed" in dap.output("stdout")
+
+
+def test_breakpoints_on_a_pipeline_task_line_and_on_task_step_names(dap):
+    build_line = line_of(PIPELINE, "- name: build")
+    launch(dap, breakpoints={str(PIPELINE): [build_line + 2]}, function_breakpoints=["lint/check-style"])
+    placed = dap.last_breakpoints["body"]["breakpoints"][0]
+    assert placed["verified"] is True and placed["line"] == build_line
+    stopped = dap.wait_event("stopped")["body"]
+    assert stopped["reason"] == "breakpoint" and stopped["allThreadsStopped"] is False
+    assert stopped["threadId"] == thread_named(dap, "build/compile")["id"]
+    dap.request("continue", {"threadId": stopped["threadId"]})
+    lint = dap.wait_event("stopped", lambda b: b["threadId"] != stopped["threadId"])["body"]
+    assert lint["threadId"] == thread_named(dap, "lint/check-style")["id"]
+    dap.request("continue", {"threadId": lint["threadId"]})
+    assert dap.wait_event("exited")["body"]["exitCode"] == 0
+
+
+def test_a_breakpoint_in_a_task_file_pauses_that_step(dap):
+    launch(dap, breakpoints={str(TASKS): [line_of(TASKS, "- name: compile") + 1]})
+    stopped = dap.wait_event("stopped")["body"]
+    assert stopped["threadId"] == thread_named(dap, "build/compile")["id"]
+    assert "Paused before step build/compile" in stopped["description"]
+    dap.request("continue", {"threadId": stopped["threadId"]})
+    assert dap.wait_event("exited")["body"]["exitCode"] == 0
+
+
+def test_stop_cancels_the_pipelinerun_and_finally_still_runs(dap):
+    launch(dap, params={"break-tests": "true"})
+    dap.wait_event("stopped")
+    dap.request("terminate")
+    assert dap.wait_event("exited")["body"]["exitCode"] == 1
+    console = dap.output("console")
+    assert "PipelineRun build-and-publish-run Cancelled" in console
+    assert "[notify/report] pipeline: Failed" in dap.output("stdout")
+
+
+def test_a_broken_pipeline_is_refused_with_every_problem_and_the_adapter_stays_usable(dap,
+                                                                                    tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata: {name: p}\nspec:\n"
+                   "  tasks:\n    - name: a\n      runAfter: [ghost]\n"
+                   "      taskSpec: {steps: [{image: alpine, script: 'true'}]}\n")
+    dap.request("initialize", {"adapterID": "tekton"})
+    response = dap.request("launch", {"type": "tekton", "request": "launch", "task": str(bad)},
+                           check=False)
+    assert response["success"] is False
+    error = response["body"]["error"]["format"]
+    assert f"{bad}:7:18: runAfter names task \"ghost\"" in error
+    assert "fix: use one of the tasks: a" in error
+    bad.write_text(bad.read_text().replace("runAfter: [ghost]", "retries: 1"))
+    launch = dap.send("launch", {"type": "tekton", "request": "launch", "task": str(bad)})
+    dap.request("configurationDone")
+    assert dap.response(launch)["success"] is True
+    assert dap.wait_event("exited")["body"]["exitCode"] == 0
