@@ -56,6 +56,8 @@ def test_failed_step_stops_its_thread_only_and_the_stack_shows_task_and_step(dap
                                     "frameId": frames[0]["id"], "context": "repl"})["body"]
     assert repl["result"].startswith("v=1.4.")
 
+    assert frames[0]["canRestart"] is False  # retry in place is for Task launches only
+
     dap.request("continue", {"threadId": stopped["threadId"]})
     exited = dap.wait_event("exited")["body"]
     assert exited["exitCode"] == 0
@@ -148,3 +150,4 @@ def test_a_broken_pipeline_is_refused_with_every_problem_and_the_adapter_stays_u
     dap.request("configurationDone")
     assert dap.response(launch)["success"] is True
     assert dap.wait_event("exited")["body"]["exitCode"] == 0
+

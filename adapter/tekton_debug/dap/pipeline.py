@@ -278,8 +278,8 @@ class PipelineDebugAdapter(DebugAdapter):
         task, session, index = self._from_thread(thread)
         st = session.step(index)
         step = session.run.task.steps[index]
-        frames = [self._located({"id": thread * 10, "name": f"step {st.name}: {st.label}"},
-                                step.pos)]
+        frames = [self._located({"id": thread * 10, "name": f"step {st.name}: {st.label}",
+                                 "canRestart": False}, step.pos)]
         pt = self.pipeline.run.pipeline.task_named(task)
         state = self.pipeline.states[task]
         frames.append(self._located({"id": thread * 10 + 1,
@@ -389,6 +389,10 @@ class PipelineDebugAdapter(DebugAdapter):
         task, session, index = self._paused_step(request)
         session.step_over(index)
         return {}
+
+    def restartFrame_request(self, request: wire.Request) -> dict:
+        raise UserError("retrying a step in place is not available in a Pipeline yet",
+                        fix="fix the step by hand in its shell (or the REPL) and Continue")
 
     def pause_request(self, request: wire.Request) -> dict:
         for session in list(self.pipeline.sessions.values()):
