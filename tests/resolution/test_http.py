@@ -52,3 +52,18 @@ def test_a_url_that_is_not_http_is_refused(online):
     with pytest.raises(UserError) as err:
         online.resolve(ref("http", url="ftp://127.0.0.1/t.yaml"))
     assert "not an http or https URL" in err.value.first.message
+
+
+def test_credentials_written_into_a_url_reach_no_message_and_no_cache_file(http_server, online,
+                                                                           cache):
+    url = http_server.base.replace("http://", "http://me:s3cret-token@") + "/t.yaml"
+    with pytest.raises(UserError) as err:
+        online.resolve(ref("http", url=url))
+    assert "s3cret-token" not in str(err.value) and "***@127.0.0.1" in str(err.value)
+    http_server.files["/t.yaml"] = (200, task_yaml("t").encode())
+    got = online.resolve(ref("http", url=url))
+    assert "s3cret-token" not in got.source
+    import pathlib
+    for f in pathlib.Path(cache.root).rglob("*"):
+        if f.is_file():
+            assert "s3cret-token" not in f.read_text()

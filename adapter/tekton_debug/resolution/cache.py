@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 
-from tekton_debug.resolution.reference import Resolved
+from tekton_debug.resolution.reference import Resolved, redact
 
 
 def default_root() -> str:
@@ -70,6 +70,7 @@ class Cache:
         a temporary copy."""
         digest = hashlib.sha256(text.encode()).hexdigest()
         name = os.path.basename(name) or "resource.yaml"
+        source = redact(source)
         entry = {"digest": digest, "name": name, "source": source, "version": version,
                  "fetched": time.time()}
         try:
@@ -81,7 +82,8 @@ class Cache:
             os.makedirs(os.path.join(self.root, "refs"), mode=0o700, exist_ok=True)
             for key in keys:
                 _write(os.path.join(self.root, "refs", self._key_name(key) + ".json"),
-                       json.dumps({**entry, "key": key}, sort_keys=True))
+                       json.dumps({**entry, "key": json.loads(redact(json.dumps(key)))},
+                                  sort_keys=True))
         except OSError:
             fd, path = tempfile.mkstemp(prefix="tekton-debug-", suffix="-" + name)
             with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -8,6 +8,7 @@ client does). A URL has no version: each run fetches it again; the cache serves 
 
 from __future__ import annotations
 
+import base64
 import posixpath
 import socket
 import ssl
@@ -51,7 +52,15 @@ def fetch(ref: Reference, remote, url: str, key: dict | None, *, what: str,
     permission). Bounded in time (``remote.timeout``) and size (``MAX_BYTES``)."""
     from tekton_debug.resolution.remote import MAX_BYTES
 
+    parts = urllib.parse.urlsplit(url)
+    auth = None
+    if parts.username is not None:  # user:password@ in the URL is basic auth, as Go's client does
+        auth = base64.b64encode(f"{urllib.parse.unquote(parts.username)}:"
+                                f"{urllib.parse.unquote(parts.password or '')}".encode()).decode()
+        url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
     req = urllib.request.Request(url, headers={"User-Agent": "tekton-debug", **(headers or {})})
+    if auth:
+        req.add_unredirected_header("Authorization", f"Basic {auth}")
     try:
         with urllib.request.urlopen(req, timeout=remote.timeout) as resp:
             data = resp.read(MAX_BYTES + 1)

@@ -8,6 +8,7 @@ may hand the loader any object with a ``resolve`` method, e.g. :class:`Fixed`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
@@ -15,6 +16,14 @@ from tekton_debug.errors import UserError
 
 #: The resolvers tekton-debug can run on this machine (Tekton's own names).
 RESOLVERS = ("git", "http", "bundles", "hub", "cluster")
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """``https://user:token@host/x`` -> ``https://***@host/x``: credentials written into a URL
+    reach no message, log or cache file."""
+    return _USERINFO.sub("***@", text)
 
 
 @dataclass(frozen=True)
@@ -39,12 +48,12 @@ class Reference:
     def describe(self) -> str:
         """``taskRef (resolver git, url: ..., pathInRepo: ...)``, never a secret's value."""
         shown = ", ".join(f"{k}: {v}" for k, v in self.params.items() if isinstance(v, str))
-        return f"{self.where} (resolver {self.resolver}{', ' + shown if shown else ''})"
+        return redact(f"{self.where} (resolver {self.resolver}{', ' + shown if shown else ''})")
 
     def error(self, why: str, fix: str) -> UserError:
         """A failure to resolve, located at the reference: what, which resolver, why."""
-        return UserError(f"{self.describe()}: {why}", file=self.file, line=self.line,
-                         column=self.column, fix=fix)
+        return UserError(f"{self.describe()}: {redact(why)}", file=self.file, line=self.line,
+                         column=self.column, fix=redact(fix))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ describe('package.json contributions', () => {
 
   it('has the launch fields of the contract', () => {
     const launch = debuggerContribution.configurationAttributes.launch.properties;
-    for (const field of ['task', 'params', 'workspaces', 'runtime', 'namespace', 'context', 'kubeconfig', 'stopOnEntry', 'timeout', 'onFailure', 'token', 'secrets']) {
+    for (const field of ['task', 'params', 'workspaces', 'runtime', 'namespace', 'context', 'kubeconfig', 'stopOnEntry', 'timeout', 'onFailure', 'token', 'secrets', 'offline']) {
       assert.ok(launch[field], field);
     }
     assert.strictEqual(launch.task.default, '${file}');
