@@ -221,6 +221,8 @@ def _get(data: Any, path: Path) -> Any:
     for p in path:
         if isinstance(data, dict) and p in data:
             data = data[p]
+        elif isinstance(data, list) and isinstance(p, int) and 0 <= p < len(data):
+            data = data[p]  # a Pipeline's tasks: ("spec", "tasks", 2, "taskSpec")
         else:
             return None
     return data

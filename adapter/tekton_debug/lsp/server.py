@@ -22,6 +22,7 @@ from tekton_debug.lsp.diagnostics import diagnostics
 from tekton_debug.lsp.document import Analysis, analyse
 from tekton_debug.lsp.hover import hover
 from tekton_debug.lsp.lenses import code_lenses
+from tekton_debug.lsp.pipeline import pipeline_completion, pipeline_definition, pipeline_lenses
 from tekton_debug.lsp.source import Source, file_of
 from tekton_debug.lsp.symbols import document_symbols
 
@@ -136,7 +137,9 @@ def build_server() -> TektonLanguageServer:
     @_safe([])
     def code_lens(ls: TektonLanguageServer, params: types.CodeLensParams):
         src = ls.source(params.text_document.uri)
-        return code_lenses(ls.analysis(params.text_document.uri, src), src)
+        lenses = pipeline_lenses(src)
+        return lenses if lenses is not None else code_lenses(
+            ls.analysis(params.text_document.uri, src), src)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS))
@@ -144,7 +147,8 @@ def build_server() -> TektonLanguageServer:
     def complete(ls: TektonLanguageServer, params: types.CompletionParams):
         uri = params.text_document.uri
         src, an, line, col = ls.at(uri, params.position)
-        return completion(an, ls.fallback(uri), src, line, col)
+        items = pipeline_completion(src, line, col)
+        return items if items is not None else completion(an, ls.fallback(uri), src, line, col)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @_safe(None)
@@ -163,7 +167,7 @@ def build_server() -> TektonLanguageServer:
     @_safe(None)
     def goto_definition(ls: TektonLanguageServer, params: types.DefinitionParams):
         src, an, line, col = ls.at(params.text_document.uri, params.position)
-        return definition(an, src, line, col)
+        return pipeline_definition(src, line, col) or definition(an, src, line, col)
 
     return server
 
