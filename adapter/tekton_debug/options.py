@@ -21,3 +21,5 @@ class LaunchOptions:
     task_run: str | None = None  # attach: an existing TaskRun's name
     secrets: tuple[str, ...] = ()  # params and env vars whose values are masked, as from Secrets
     offline: bool = False  # remote references (taskRef.resolver) from the cache only
+    rerun: str | None = None  # a finished TaskRun on the cluster to run again with debug on
+    from_step: str | None = None  # skip the steps before this one (host and container runtimes)

@@ -198,3 +198,23 @@ def test_shell_without_kubectl_prints_the_command(cluster, env, tmp_path):  # no
     assert "kubectl is not on PATH" in res.stderr
     assert res.stdout.startswith(f"kubectl exec -i -n default --kubeconfig {cluster.kubeconfig} "
                                  f"{name}-pod -c step-second -- sh -c ")
+
+
+def test_rerun_debugs_a_copy_of_a_finished_taskrun(cluster, env, tmp_path):  # noqa: F811
+    api = api_client(cluster.kubeconfig)
+    create_taskrun(api, taskrun("failed-last-night", STEPS, on_failure=False))
+    watch_taskrun(api, "failed-last-night", lambda tr: succeeded(tr).get("status") == "False")
+    res = run(cluster, "--rerun", "failed-last-night", "--on-failure", "shell",
+              stdin='echo "shell $WHERE"\ndebug-continue\n', env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "shell in-second" in res.stdout
+    assert "[third] third ran" in res.stdout
+    assert "TaskRun failed-last-night-debug-" in res.stdout
+
+
+def test_rerun_refuses_a_running_taskrun_and_exits_2(cluster, env, tmp_path):  # noqa: F811
+    api = api_client(cluster.kubeconfig)
+    create_taskrun(api, taskrun("busy", [{"name": "s", "image": "alpine", "script": "sleep 30"}]))
+    res = run(cluster, "--rerun", "busy", stdin="", env=env, cwd=tmp_path)
+    assert res.returncode == 2
+    assert "still running" in res.stderr and "Traceback" not in res.stderr

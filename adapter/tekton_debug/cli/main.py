@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="where steps run: this machine (default) or a Kubernetes cluster")
     run.add_argument("--timeout", help='the TaskRun timeout, a Go duration ("1h", "0s" for none)')
     run.add_argument("--attach", metavar="TASKRUN", help="attach to an existing TaskRun (cluster)")
+    run.add_argument("--rerun", metavar="TASKRUN",
+                     help="run a finished TaskRun of the cluster again, with debugging on")
+    run.add_argument("--from-step", metavar="STEP",
+                     help="skip the steps before STEP (keep a workspace with -w between attempts)")
     run.add_argument("--offline", action="store_true",
                      help="resolve remote references (taskRef.resolver) from the cache only")
     _cluster_flags(run)

@@ -377,8 +377,12 @@ def run_main(args) -> int:
         workspaces={k: os.path.abspath(v) for k, v in workspaces.items()},
         runtime=args.runtime, namespace=args.namespace, context=args.context,
         kubeconfig=args.kubeconfig, timeout=args.timeout, task_run=args.attach,
-        secrets=tuple(args.secret), offline=args.offline)
-    if not args.file and not args.attach:
+        secrets=tuple(args.secret), offline=args.offline, rerun=args.rerun,
+        from_step=args.from_step)
+    if args.rerun and (args.file or args.attach):
+        raise UserError("--rerun copies a TaskRun from the cluster: give no file and no --attach",
+                        fix=f"tekton-debug run --rerun {args.rerun} --runtime kubernetes")
+    if not args.file and not args.attach and not args.rerun:
         raise UserError("run: name a Task or TaskRun file", fix="tekton-debug run examples/failing-task.yaml")
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     printer = Printer(sys.stdout, sys.stderr, color=color)

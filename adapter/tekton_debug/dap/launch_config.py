@@ -86,10 +86,20 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
     for name in ("namespace", "context", "kubeconfig"):
         _field(args, name, str, "a string")
     offline = bool(_field(args, "offline", bool, "true or false"))
+    rerun = _field(args, "rerun", str, "the name of a finished TaskRun on the cluster")
+    from_step = _field(args, "fromStep", str, "the name of a step")
     cwd = _field(args, "cwd", str, "a directory")
     if attach:
         if not task_run:
             raise UserError('attach: "taskRun" is required', fix='name the TaskRun to attach to')
+    elif rerun:
+        if task:
+            raise UserError('launch configuration: "rerun" and "task" exclude each other: a re-run '
+                            "copies the TaskRun from the cluster",
+                            fix='keep "rerun" to debug that TaskRun again, or "task" to run a file')
+        if runtime != "kubernetes":
+            raise UserError(f'launch configuration: "rerun" reads TaskRun {rerun} from a cluster',
+                            fix='add "runtime": "kubernetes" (and "context"/"namespace" as needed)')
     elif not task:
         raise UserError('launch configuration: "task" is required',
                         fix='set "task" to the path of a Task or TaskRun YAML file, e.g. "${file}"')
@@ -101,5 +111,5 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
         task_file=task, params=params, workspaces=workspaces, runtime=runtime,
         namespace=args.get("namespace"), context=args.get("context"),
         kubeconfig=args.get("kubeconfig"), timeout=timeout, task_run=task_run,
-        secrets=tuple(secrets), offline=offline)
+        secrets=tuple(secrets), offline=offline, rerun=rerun, from_step=from_step)
     return options, flags

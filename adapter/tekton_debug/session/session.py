@@ -141,6 +141,8 @@ class Session:
         from tekton_debug.tekton.params import resolve_params
         from tekton_debug.resolution import remote_resolver
 
+        if self.options.rerun:
+            return self._load_rerun(self.options.rerun)
         if not self.options.task_file:
             raise UserError("no Task file given",
                             fix='name a Task or TaskRun YAML file ("task" in launch.json)')
@@ -166,6 +168,22 @@ class Session:
         self._reset_steps()
         return run
 
+    def _load_rerun(self, name: str) -> TaskRun:
+        """A finished TaskRun on the cluster, read to be run again with debug on."""
+        runtime = self.runtime = self.runtime or self._runtime()
+        prepare = getattr(runtime, "prepare_rerun", None)
+        if prepare is None:
+            raise UserError(f"re-running TaskRun {name} needs the cluster it ran on",
+                            fix='add --runtime kubernetes ("runtime": "kubernetes"), with '
+                                "--context / --namespace as needed")
+        run = prepare(name)
+        from tekton_debug.tekton.params import resolve_params
+        self.params = resolve_params(run, {})
+        self.plan.on_failure = True
+        self.run = run
+        self._reset_steps()
+        return run
+
     def _reset_steps(self) -> None:
         assert self.run is not None
         self.steps = [StepState(s.index, s.debug_name) for s in self.run.task.steps]
@@ -187,7 +205,12 @@ class Session:
             if self.run is None:
                 self.load()
             assert self.run is not None
-            runtime = self.runtime = self._runtime()
+            if self.options.rerun:  # its runtime reads the TaskRun it copies, then creates it
+                if self.runtime is None:
+                    self._load_rerun(self.options.rerun)
+                runtime = self.runtime
+            else:
+                runtime = self.runtime = self._runtime()
             self.finished = None
             self._done.clear()
             self.started_at = time.time()

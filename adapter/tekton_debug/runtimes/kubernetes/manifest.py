@@ -108,13 +108,7 @@ def build_taskrun(run: TaskRun, plan: DebugPlan, *, namespace: str,
     spec["timeout"] = format_duration(seconds)
 
     if on_failure or before:
-        if breakpoints_field:
-            bp: dict = {"onFailure": "enabled"}
-            if before:
-                bp["beforeSteps"] = before
-            spec["debug"] = {"breakpoints": bp}
-        else:
-            spec["debug"] = {"breakpoint": ["onFailure"]}
+        spec["debug"] = debug_field(before, breakpoints_field)
     built.before_steps = before
     built.on_failure = on_failure
 
@@ -127,6 +121,63 @@ def build_taskrun(run: TaskRun, plan: DebugPlan, *, namespace: str,
         metadata["annotations"] = dict(meta["annotations"])
     built.manifest = {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": metadata,
                       "spec": spec}
+    return built
+
+
+def debug_field(before: list[str], breakpoints_field: bool) -> dict:
+    """The ``debug`` of a TaskRun that pauses failed steps (and before ``before``), spelled as the
+    cluster's Tekton release reads it."""
+    if breakpoints_field:
+        bp: dict = {"onFailure": "enabled"}
+        if before:
+            bp["beforeSteps"] = before
+        return {"breakpoints": bp}
+    return {"breakpoint": ["onFailure"]}
+
+
+RERUN_OF_LABEL = "tekton-debug.dev/rerun-of"
+
+
+def rerun_manifest(original: dict, model: TaskRun, plan: DebugPlan, *,
+                   breakpoints_field: bool = True, before_steps_supported: bool = True) -> Built:
+    """A copy of the finished TaskRun ``original`` (as read from the cluster) that runs again with
+    debug on: the same spec (``taskRef`` or ``taskSpec``, params, workspaces,
+    ``serviceAccountName``, ``podTemplate``, timeout...), a ``generateName`` from its name, its
+    own labels (not those Tekton's controllers set) and one saying where it came from."""
+    built = Built(manifest={})
+    spec = {k: copy.deepcopy(v) for k, v in (original.get("spec") or {}).items()
+            if k not in ("status", "statusMessage", "debug")}
+    names = {s.debug_name for s in model.task.steps}
+    before = [s.debug_name for s in model.task.steps if s.debug_name in plan.before_steps
+              and (s.name is not None or "taskSpec" in spec)]
+    if before and not before_steps_supported:
+        built.notices.append("this cluster's Tekton is older than v0.63 and cannot pause before a "
+                             "step (beforeSteps): only failing steps pause")
+        before = []
+    if unknown := sorted(plan.before_steps - names):
+        built.notices.append(f"no step named {', '.join(unknown)}: those breakpoints are ignored")
+    task_spec = spec.get("taskSpec")
+    if isinstance(task_spec, dict):
+        for s in model.task.steps:  # an unnamed step is named as its container already is
+            steps = task_spec.get("steps") or []
+            if s.name is None and s.debug_name in before and s.index < len(steps):
+                steps[s.index]["name"] = s.debug_name
+    spec["debug"] = debug_field(before, breakpoints_field)
+    meta = original.get("metadata") or {}
+    name = str(meta.get("name") or "taskrun")
+    labels = {k: v for k, v in (meta.get("labels") or {}).items()
+              if not k.startswith("tekton.dev/")}
+    labels[CREATED_BY_LABEL] = "tekton-debug"
+    labels[RERUN_OF_LABEL] = name[:63]
+    metadata = {"generateName": name[:47].rstrip("-") + "-debug-",
+                "namespace": meta.get("namespace"), "labels": labels}
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if not k.startswith(("tekton-debug.dev/", "kubectl.kubernetes.io/"))}
+    if annotations:
+        metadata["annotations"] = annotations
+    built.manifest = {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": metadata,
+                      "spec": spec}
+    built.before_steps, built.on_failure = before, True
     return built
 
 

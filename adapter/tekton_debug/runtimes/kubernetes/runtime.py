@@ -47,8 +47,8 @@ from tekton_debug.runtimes.kubernetes.connect import (BACKOFF, Cluster, call, co
                                                       user_error)
 from tekton_debug.runtimes.kubernetes.follow import (WATCH_RETRIES, LogReader, ObjectWatch,
                                                      describe)
-from tekton_debug.runtimes.kubernetes.manifest import build_taskrun
-from tekton_debug.tekton.duration import parse_duration
+from tekton_debug.runtimes.kubernetes.manifest import build_taskrun, rerun_manifest
+from tekton_debug.tekton.duration import format_duration, parse_duration
 from tekton_debug.tekton.model import TaskRun
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class KubernetesRuntime:
         self._next_noticed = False
         self._plan: DebugPlan | None = None
         self._annotator: PauseAnnotator | None = None
+        self._rerun_of: dict | None = None  # the finished TaskRun that start() copies
 
     # ---- launching and attaching -----------------------------------------------------------
     def _connect(self) -> Cluster:
@@ -110,10 +111,18 @@ class KubernetesRuntime:
         self._plan = plan
         info = preflight.check(cluster, need_debug=bool(plan.on_failure or plan.before_steps))
         timeout = parse_duration(self.options.timeout) if self.options.timeout else None
-        built = build_taskrun(run, plan, namespace=cluster.namespace, params=self.options.params,
-                              host_workspaces=self.options.workspaces, timeout=timeout,
-                              breakpoints_field=info.breakpoints_field,
-                              before_steps_supported=info.before_steps)
+        if self._rerun_of is not None:
+            built = rerun_manifest(self._rerun_of, run, plan,
+                                   breakpoints_field=info.breakpoints_field,
+                                   before_steps_supported=info.before_steps)
+            if timeout is not None:
+                built.manifest["spec"]["timeout"] = format_duration(timeout)
+        else:
+            built = build_taskrun(run, plan, namespace=cluster.namespace,
+                                  params=self.options.params,
+                                  host_workspaces=self.options.workspaces, timeout=timeout,
+                                  breakpoints_field=info.breakpoints_field,
+                                  before_steps_supported=info.before_steps)
         api = client.CustomObjectsApi(cluster.api)
         try:
             obj = call(cluster, "create the TaskRun", lambda: api.create_namespaced_custom_object(
@@ -146,13 +155,29 @@ class KubernetesRuntime:
                              fix="fix the Task or TaskRun file accordingly")
         return user_error(self.cluster, "create the TaskRun", e)
 
-    def attach(self, task_run: str, plan: DebugPlan, listener: Listener) -> TaskRun:
+    def prepare_rerun(self, task_run: str) -> TaskRun:
+        """Read the finished TaskRun ``task_run`` to run it again with debug on: ``start`` then
+        creates a copy of it (see ``manifest.rerun_manifest``). Raises UserError when there is no
+        such TaskRun or it has not finished."""
         cluster = self._connect()
-        self._plan = plan
-        info = preflight.check(cluster, attach=True, need_debug=False)
+        obj = self._read_taskrun(task_run)
+        if not st.final(obj):
+            reason = next((c.get("reason") for c in (obj.get("status") or {}).get("conditions")
+                           or [] if c.get("type") == "Succeeded"), None) or "not started"
+            raise UserError(f"TaskRun {task_run} is still running ({reason}): a re-run copies a "
+                            "finished TaskRun",
+                            fix=f"attach to it instead (tekton-debug run --attach {task_run} "
+                                "--runtime kubernetes), or wait until it has finished")
+        self._rerun_of = obj
+        model = self._model_of(obj)
+        model.namespace = cluster.namespace
+        return model
+
+    def _read_taskrun(self, task_run: str) -> dict:
+        cluster = self._connect()
         api = client.CustomObjectsApi(cluster.api)
         try:
-            obj = call(cluster, f"read TaskRun {task_run}", lambda: api.get_namespaced_custom_object(
+            return call(cluster, f"read TaskRun {task_run}", lambda: api.get_namespaced_custom_object(
                 GROUP, VERSION, cluster.namespace, PLURAL, task_run))
         except ApiException as e:
             if e.status == 404:
@@ -161,6 +186,12 @@ class KubernetesRuntime:
                                 fix=f"list them with: kubectl get taskruns -n {cluster.namespace}"
                                 ) from None
             raise user_error(cluster, f"read TaskRun {task_run}", e) from None
+
+    def attach(self, task_run: str, plan: DebugPlan, listener: Listener) -> TaskRun:
+        cluster = self._connect()
+        self._plan = plan
+        info = preflight.check(cluster, attach=True, need_debug=False)
+        obj = self._read_taskrun(task_run)
         self.model = self._model_of(obj)
         debug = self.model.debug
         plan.on_failure = bool(debug and debug.on_failure)
