@@ -46,6 +46,9 @@ class DebugPlan:
     # Start no further step: set by "Stop" just before it fail-continues the paused step, so that
     # the steps after it do not start in the moment before the run is cancelled.
     halt: bool = False
+    # Steps before this index are not run: shown as skipped, they count as succeeded for the steps
+    # after them ("--from-step"; the host and container runtimes).
+    start_at: int = 0
 
 
 # ---- events (runtime -> session) -------------------------------------------------------------

@@ -219,3 +219,13 @@ def test_debug_retry_refused_when_the_file_no_longer_loads_stays_in_the_shell(tm
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1
+
+
+def test_from_step_skips_the_steps_before_it(tmp_path):
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "report.txt").write_text("kept from the last attempt\n")
+    res = run(str(FAILING), "--runtime", "local", "--from-step", "test", "-p",
+              f"report={tmp_path}/build/report.txt", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "- step build skipped: not run: the run starts from step test" in res.stdout
+    assert "[build]" not in res.stdout and "[test] report found" in res.stdout

@@ -184,6 +184,54 @@ class Session:
         self._reset_steps()
         return run
 
+    @staticmethod
+    def _from_step(run: TaskRun, name: str, runtime: Runtime) -> int:
+        """The index of step ``name``, where a run that skips the steps before it can start.
+        Raises UserError when there is no such step, the runtime cannot skip (a cluster runs every
+        step), or a step from there on reads a result only a skipped step would write."""
+        file = run.source.file if run.source else None
+        step = run.task.step_named(name)
+        if step is None:
+            names = ", ".join(s.debug_name for s in run.task.steps)
+            raise UserError(f"--from-step {name}: the Task has no step named {name!r}", file=file,
+                            fix=f"use one of: {names}")
+        if runtime.name == "kubernetes":
+            raise UserError("--from-step skips steps on this machine; on a cluster Tekton runs "
+                            "every step of the TaskRun",
+                            fix="drop --from-step, or run the Task here (--runtime local or "
+                                "container) with its workspace bound to a directory (-w)")
+        skipped = run.task.steps[:step.index]
+
+        def text(s) -> str:
+            return "\n".join([s.script or "", *s.command, *s.args,
+                              *(e.value or "" for e in s.env)])
+
+        problems = []
+        for later in run.task.steps[step.index:]:
+            said = text(later)
+            for earlier in skipped:
+                for marker in (f"$(steps.{earlier.debug_name}.results.", f"$(steps.step-"
+                               f"{earlier.debug_name}.results."):
+                    if marker in said:
+                        problems.append(Problem(
+                            f"--from-step {name}: step {later.debug_name!r} reads a result of step "
+                            f"{earlier.debug_name!r} ({marker}...), which is skipped and writes "
+                            "none", file=file, line=later.pos.line if later.pos else None,
+                            fix=f"start from step {earlier.debug_name} or earlier"))
+            for result in run.task.results:
+                ref = f"$(results.{result.name}.path)"
+                writer = next((e for e in skipped if ref in text(e)), None)
+                if writer is not None and ref in said:
+                    problems.append(Problem(
+                        f"--from-step {name}: step {later.debug_name!r} uses result "
+                        f"{result.name!r}, which skipped step {writer.debug_name!r} writes: it "
+                        "would be absent", file=file,
+                        line=later.pos.line if later.pos else None,
+                        fix=f"start from step {writer.debug_name} or earlier"))
+        if problems:
+            raise UserError("", problems=problems)
+        return step.index
+
     def _reset_steps(self) -> None:
         assert self.run is not None
         self.steps = [StepState(s.index, s.debug_name) for s in self.run.task.steps]
@@ -215,6 +263,8 @@ class Session:
             self._done.clear()
             self.started_at = time.time()
             generation = self._generation
+            if self.options.from_step:
+                self.plan.start_at = self._from_step(self.run, self.options.from_step, runtime)
         runtime.start(self.run, self.plan, lambda ev: self._on_event(generation, ev))
         self._arm_timeout_warning(generation)
 

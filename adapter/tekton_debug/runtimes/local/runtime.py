@@ -260,6 +260,13 @@ class LocalRuntime:
                 with self._lock:
                     self._cancel_reason = self._cancel_reason or "TaskRunCancelled"
                 break
+            if i < self._plan.start_at:  # --from-step: as if it had succeeded, without running
+                FilePostWriter().write(str(layout.post_file(i)), "")
+                ends[i] = StepEnd(0, "Succeeded", message="skipped by --from-step")
+                name = self._steps[self._plan.start_at].local.step.debug_name
+                self._emit(StepFinished(i, StepOutcome.SKIPPED, None,
+                                        f"not run: the run starts from step {name}"))
+                continue
             on_failure = bool(self._plan.on_failure)
             skipped = previous_failed and not on_failure
             before = False
