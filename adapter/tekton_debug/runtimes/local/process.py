@@ -11,6 +11,7 @@ is unsafe in a process with threads.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import signal
@@ -23,6 +24,7 @@ from typing import Callable, Mapping, Sequence
 from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepTimedOut
 
 CHUNK = 64 * 1024
+TEXT_BUSY_RETRIES = 20
 CANCEL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a run is cancelled
 
 _WATCHDOG = """
@@ -126,14 +128,21 @@ class StepProcess:
         with self._lock:
             if self._cancelled.is_set():
                 raise StepCancelled()
-            try:
-                self.proc = subprocess.Popen(
-                    self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, env=self.env, cwd=self.cwd, start_new_session=True,
-                    bufsize=0)
-            except OSError as e:
-                raise CommandError(f"{self.argv[0] if self.argv else ''}: "
-                                   f"{e.strerror or e}") from None
+            for attempt in range(TEXT_BUSY_RETRIES + 1):
+                try:
+                    self.proc = subprocess.Popen(
+                        self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
+                        start_new_session=True, bufsize=0)
+                    break
+                except OSError as e:
+                    # a script written a moment ago is held open by a process that another
+                    # thread forked meanwhile, until that process execs: wait, as Go's exec does
+                    if e.errno == errno.ETXTBSY and attempt < TEXT_BUSY_RETRIES:
+                        time.sleep(0.002 * (attempt + 1))
+                        continue
+                    raise CommandError(f"{self.argv[0] if self.argv else ''}: "
+                                       f"{e.strerror or e}") from None
             self.reaper.add(self.proc.pid)
         proc = self.proc
         assert proc.stdout is not None and proc.stderr is not None

@@ -457,7 +457,9 @@ class LocalRuntime:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
         with os.fdopen(fd, "w") as f:
             f.write(text)
-        return [str(path), "-i"]
+        # read by sh, not executed: a file just written cannot be executed while a process forked
+        # meanwhile by another thread (a Pipeline's other TaskRuns) still holds it open (ETXTBSY)
+        return ["sh", str(path), "-i"]
 
     def release(self, index: int, release: Release) -> None:
         st = self._state(index)
