@@ -73,6 +73,18 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class SecretValues:
+    """Values the run's steps get from Secrets (or that are otherwise secret), to be masked
+    wherever text reaches the user. A runtime reports them before the first step starts (and
+    again if it learns more); the values themselves are never shown."""
+
+    values: frozenset[str]
+
+    def __repr__(self) -> str:  # never the values, not even in a log
+        return f"SecretValues({len(self.values)} values)"
+
+
+@dataclass(frozen=True)
 class StepStarted:
     index: int  # 0-based step index
 
@@ -123,7 +135,7 @@ class RunFinished:
     results: Mapping[str, str] = field(default_factory=dict)
 
 
-RuntimeEvent = Union[Progress, Notice, StepStarted, StepLog, StepPaused, StepResumed,
+RuntimeEvent = Union[Progress, Notice, SecretValues, StepStarted, StepLog, StepPaused, StepResumed,
                      StepRetrying, StepFinished, RunFinished]
 Listener = Callable[[RuntimeEvent], None]
 

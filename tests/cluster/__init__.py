@@ -177,6 +177,22 @@ class ClusterServer:
             self.cluster.store.update(CONFIGMAPS, cm)
         self.call(f)
 
+    def create_secret(self, name: str, values: dict[str, str], namespace: str | None = None
+                      ) -> dict:
+        """Store a Secret (as ``kubectl create secret generic NAME --from-literal`` does)."""
+        import base64
+        body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": name},
+                "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}}
+        return self.create("secrets", body, namespace)
+
+    def create(self, resource: str, body: dict, namespace: str | None = None) -> dict:
+        """Store an object as a client's create would (``pods``, ``secrets``...), no checks."""
+        from tests.cluster.store import RESOURCES
+        res = RESOURCES[resource]
+        return self.call(lambda: copy.deepcopy(self.cluster.store.create(
+            res, (namespace or self.namespace) if res.namespaced else None, copy.deepcopy(body))))
+
     def pod_dir(self, name: str, namespace: str | None = None) -> str | None:
         """The directory holding a pod's volumes (its ``/tekton`` and ``/workspace``)."""
         def f() -> str | None:

@@ -6,7 +6,8 @@ import hashlib
 import json
 import time
 
-from tests.cluster.store import CONFIGMAPS, NAMESPACES, PODS, SSAR, TASKRUNS, TASKS, Resource
+from tests.cluster.store import (CONFIGMAPS, NAMESPACES, PODS, SECRETS, SSAR, TASKRUNS, TASKS,
+                                 Resource)
 from tests.cluster.kubelet import parse_time
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "test-cluster",
@@ -14,7 +15,7 @@ VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "t
            "compiler": "gc", "platform": "linux/amd64"}
 
 GROUP_RESOURCES = {
-    ("", "v1"): [PODS, NAMESPACES, CONFIGMAPS],
+    ("", "v1"): [PODS, NAMESPACES, CONFIGMAPS, SECRETS],
     ("tekton.dev", "v1"): [TASKRUNS, TASKS],
     ("tekton.dev", "v1beta1"): [TASKRUNS, TASKS],
     ("authorization.k8s.io", "v1"): [SSAR],

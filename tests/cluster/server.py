@@ -22,7 +22,8 @@ from aiohttp import WSMsgType, web
 
 from tests.cluster import discovery
 from tests.cluster.kubelet import Container, PodRuntime, parse_time, resize, rfc3339nano
-from tests.cluster.store import (CONFIGMAPS, NAMESPACES, PODS, SSAR, TASKRUNS, TASKS, ApiError,
+from tests.cluster.store import (CONFIGMAPS, NAMESPACES, PODS, SECRETS, SSAR, TASKRUNS, TASKS,
+                                 ApiError,
                                  Event, Resource, Store, Watcher, bad_request, field_matcher,
                                  forbidden, invalid, label_matcher, not_found, now_rfc3339)
 from tests.cluster import tekton
@@ -242,6 +243,18 @@ class Run:
             return
         plan = tekton.build_pod(tr, task_spec, params, api_fields=cfg.api_fields(),
                                 tekton_version=cfg.tekton_version(), task_name=task_name)
+        for step in plan.steps:  # the kubelet: env from Secrets, before any container starts
+            for env_name, ref in step.secret_env.items():
+                value = secret_value(self.store, self.namespace, ref)
+                if value is not None:
+                    step.env[env_name] = value
+                elif not ref.get("optional"):
+                    secret = str(ref.get("name", ""))
+                    why = "not found" if self.store.find(SECRETS, self.namespace, secret) is None \
+                        else f'has no key "{ref.get("key")}"'
+                    self._fail("CreateContainerConfigError",
+                               f'failed to create containers: secret "{secret}" {why}')
+                    return
         pod = self.store.create(PODS, self.namespace, plan.pod)
         self.pod_name = pod["metadata"]["name"]
         root = os.path.join(cfg.root, self.namespace, f"{self.pod_name}-{pod['metadata']['uid'][:8]}")
@@ -537,6 +550,34 @@ class Cluster:
             raise forbidden(USER, verb, resource, subresource, namespace, name)
 
 
+def _secret_data(body: dict, name: str) -> None:
+    """As the API server stores a Secret: ``stringData`` merged into ``data`` (base64), the
+    ``data`` values checked to be base64, ``type`` defaulted to Opaque."""
+    import base64
+    import binascii
+    data = body.get("data") or {}
+    for key, value in data.items():
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError):
+            raise invalid(SECRETS, name, [("FieldValueInvalid", f"data[{key}]",
+                                           "illegal base64 data")]) from None
+    for key, value in (body.pop("stringData", None) or {}).items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+    if data:
+        body["data"] = data
+    body.setdefault("type", "Opaque")
+
+
+def secret_value(store: Store, namespace: str, ref: dict) -> str | None:
+    """The value a ``secretKeyRef`` names, as the kubelet hands it to a container; None when the
+    Secret or its key does not exist."""
+    import base64
+    secret = store.find(SECRETS, namespace, str(ref.get("name", "")))
+    value = ((secret or {}).get("data") or {}).get(str(ref.get("key", "")))
+    return None if value is None else base64.b64decode(value).decode("utf-8", "replace")
+
+
 def _verb(method: str, name: str | None, query) -> str:
     if method == "GET":
         if name:
@@ -744,6 +785,8 @@ class Api:
         body["apiVersion"] = resource.api_version(version)
         body["kind"] = resource.kind
         body.pop("status", None)
+        if resource == SECRETS:
+            _secret_data(body, name)
         if resource == TASKRUNS:
             tekton.default_taskrun(body)
             tekton.validate_taskrun(body, version=tekton.parse_version(c.tekton_version()),
@@ -791,6 +834,8 @@ class Api:
             if k in current["metadata"]:
                 meta[k] = current["metadata"][k]
         meta["resourceVersion"] = current["metadata"]["resourceVersion"]
+        if resource == SECRETS:
+            _secret_data(new, name)
         if sub == "status":
             new = {**copy.deepcopy(current), "status": new.get("status")}
         elif resource in (TASKRUNS, PODS):

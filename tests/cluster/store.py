@@ -104,13 +104,15 @@ PODS = Resource("", "pods", "Pod", short_names=("po",), categories=("all",),
 NAMESPACES = Resource("", "namespaces", "Namespace", namespaced=False, short_names=("ns",),
                       verbs=("get", "list", "watch"))
 CONFIGMAPS = Resource("", "configmaps", "ConfigMap", short_names=("cm",))
+SECRETS = Resource("", "secrets", "Secret")
 TASKRUNS = Resource("tekton.dev", "taskruns", "TaskRun", short_names=("tr",),
                     versions=("v1", "v1beta1"), categories=("tekton", "tekton-pipelines"))
 TASKS = Resource("tekton.dev", "tasks", "Task", short_names=("task",),
                  versions=("v1", "v1beta1"), categories=("tekton", "tekton-pipelines"))
 SSAR = Resource("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
                 namespaced=False, verbs=("create",))
-RESOURCES = {r.qualified: r for r in (PODS, NAMESPACES, CONFIGMAPS, TASKRUNS, TASKS, SSAR)}
+RESOURCES = {r.qualified: r for r in (PODS, NAMESPACES, CONFIGMAPS, SECRETS, TASKRUNS, TASKS,
+                                      SSAR)}
 
 
 # ---- selectors ---------------------------------------------------------------------------------

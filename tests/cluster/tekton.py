@@ -246,6 +246,8 @@ class StepPlan:
     image: str
     script: str | None = None  # content for /tekton/scripts/<script_path>
     script_path: str | None = None
+    # env vars from Secrets: name -> secretKeyRef (the kubelet reads them when it starts the pod)
+    secret_env: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -316,17 +318,23 @@ def build_pod(tr: dict, task_spec: dict, params: dict, *, api_fields: str,
             args = cmd[1:] + args
         flags += ["-entrypoint", command[0] if command else "/bin/true", "--", *args]
         env = {e["name"]: substitute(str(e.get("value", "")), values)
-               for e in step.get("env") or [] if "name" in e}
+               for e in step.get("env") or [] if "name" in e and not e.get("valueFrom")}
+        secret_env = {e["name"]: dict((e.get("valueFrom") or {}).get("secretKeyRef") or {})
+                      for e in step.get("env") or []
+                      if "name" in e and (e.get("valueFrom") or {}).get("secretKeyRef")}
+        pod_env = [({"name": e["name"], "valueFrom": e["valueFrom"]} if e.get("valueFrom") else
+                    {"name": e["name"], "value": env[e["name"]]})
+                   for e in step.get("env") or [] if "name" in e]
         working_dir = step.get("workingDir")
         if working_dir:
             any_working_dir = True
             working_dir = substitute(working_dir, values)
         steps.append(StepPlan(i, name, container, flags, env, working_dir,
-                              step.get("image", ""), script, script_path))
+                              step.get("image", ""), script, script_path, secret_env=secret_env))
         containers.append({
             "name": container, "image": step.get("image", ""),
             "command": ["/tekton/bin/entrypoint"], "args": flags,
-            "env": [{"name": k, "value": v} for k, v in env.items()],
+            "env": pod_env,
             **({"workingDir": working_dir} if working_dir else {}),
             "resources": {}, "terminationMessagePath": "/tekton/termination",
             "terminationMessagePolicy": "File",

@@ -30,6 +30,7 @@ class DapClient:
         self._lock = threading.Lock()
         self._pending: dict[int, queue.Queue] = {}
         self.events: list[dict] = []
+        self.messages: list[dict] = []  # every message the adapter sent, in order
         self._events_cv = threading.Condition()
         self.reverse_handlers: dict[str, Callable[[dict], dict]] = {}
         self.reverse_requests: list[dict] = []
@@ -66,6 +67,7 @@ class DapClient:
             if length is None:
                 raise AssertionError("adapter sent a message without Content-Length")
             message = json.loads(out.read(length))
+            self.messages.append(message)
             kind = message.get("type")
             if kind == "response":
                 q = self._pending.pop(message["request_seq"], None)

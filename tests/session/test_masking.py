@@ -30,3 +30,67 @@ def test_streams_are_held_apart():
     assert m.mask_stream("a", "xabc") == "x"
     assert m.mask_stream("b", "def") == "def"
     assert m.mask_stream("a", "def") == Masker.MASK
+
+
+def test_a_multi_line_secret_is_masked_whole_and_line_by_line():
+    m = Masker()
+    m.add_secrets(["-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----"])
+    assert m.mask("key:\n-----BEGIN KEY-----\nMIIEvQIBADANBg\n-----END KEY-----\n") == \
+        f"key:\n{Masker.MASK}\n"
+    # a log that prefixes each line, or shows one line only, still shows none of it
+    assert m.mask("[step] MIIEvQIBADANBg") == f"[step] {Masker.MASK}"
+    assert m.mask("  MIIEvQIBADANBg  ") == f"  {Masker.MASK}  "
+
+
+def test_every_string_of_a_message_is_masked_keys_included():
+    m = Masker()
+    m.add_secrets(["hunter2"])
+    body = {"variables": [{"name": "hunter2.txt", "value": "pw hunter2", "variablesReference": 3}],
+            "hunter2": ["a", "xhunter2x"], "n": 1}
+    assert m.mask_data(body) == {
+        "variables": [{"name": f"{Masker.MASK}.txt", "value": f"pw {Masker.MASK}",
+                       "variablesReference": 3}],
+        Masker.MASK: ["a", f"x{Masker.MASK}x"], "n": 1}
+    clean = {"a": ["b", {"c": "d"}]}
+    assert m.mask_data(clean) is clean
+
+
+def test_an_error_keeps_its_kind_and_place_with_its_text_masked():
+    from tekton_debug.errors import WrongTime
+    m = Masker()
+    m.add_secrets(["hunter2"])
+    error = WrongTime("cannot create /work/hunter2", fix="remove hunter2 from the path")
+    masked = m.mask_error(error)
+    assert isinstance(masked, WrongTime)
+    assert str(masked) == f"cannot create /work/{Masker.MASK}\n  fix: remove {Masker.MASK} from the path"
+
+
+def test_text_cut_to_a_limit_is_masked_before_the_cut():
+    m = Masker()
+    m.add_secrets(["abcdefgh"])
+    text = "x" * 10 + "abcdefgh" + "y" * 10
+    assert m.mask_then_cut(text, 14) == "x" * 10 + Masker.MASK[:4]
+    assert "abcd" not in m.mask_then_cut(text, 14)
+
+
+def test_the_log_file_shows_no_secret_of_any_run(caplog):
+    import logging
+    from tekton_debug.session.masking import LogFilter
+    m = Masker()
+    m.add_secrets(["hunter2"])
+    handler = logging.StreamHandler(stream := __import__("io").StringIO())
+    handler.addFilter(LogFilter())
+    log = logging.getLogger("tekton_debug.test-masking")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        log.warning("could not run %s", "echo hunter2")
+        try:
+            raise RuntimeError("boom with hunter2")
+        except RuntimeError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    assert "hunter2" not in stream.getvalue()
+    assert f"could not run echo {Masker.MASK}" in stream.getvalue()
+    assert f"boom with {Masker.MASK}" in stream.getvalue()

@@ -16,6 +16,9 @@ def dap_main(args) -> int:
     else:
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                             format="tekton-debug: %(levelname)s %(message)s")
+    from tekton_debug.session.masking import LogFilter
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(LogFilter())  # the log and its DAP trace show no secret
     from tekton_debug.dap import serve
     from tekton_debug.dap.adapter import DebugAdapter
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import IO, Sequence
+from typing import IO, Callable, Sequence
 
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.options import LaunchOptions
@@ -40,11 +40,14 @@ class Printer:
         self.color = color
         self.lock = threading.Lock()
         self._partial: dict[tuple[int, str], str] = {}
+        #: Every line printed goes through this: the session's secret masking.
+        self.mask: Callable[[str], str] = lambda text: text
 
     def _c(self, code: str, text: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.color else text
 
     def line(self, text: str = "", *, err: bool = False) -> None:
+        text = self.mask(text)
         with self.lock:
             stream = self.err if err else self.out
             stream.write(text + "\n")
@@ -66,10 +69,10 @@ class Printer:
                 self._write_lines(name, stream, [rest])
 
     def _write_lines(self, name: str, stream: str, lines: list[str]) -> None:
-        prefix = self._c("2", f"[{name}]")
+        prefix = self._c("2", f"[{self.mask(name)}]")
         with self.lock:
             target = self.err if stream == "stderr" else self.out
-            target.write("".join(f"{prefix} {line}\n" for line in lines))
+            target.write("".join(f"{prefix} {self.mask(line)}\n" for line in lines))
             target.flush()
 
     def header(self, text: str) -> None:
@@ -98,6 +101,7 @@ class TerminalRun:
         self.on_failure_defaulted = False  # set when --on-failure was not given
         self.events: queue.Queue[RuntimeEvent] = queue.Queue()
         self.session = Session(options, self._on_event)
+        printer.mask = self.session.masker.mask
         self._shell: subprocess.Popen | None = None
         self._shell_lock = threading.Lock()
 
@@ -396,6 +400,8 @@ def run_main(args) -> int:
     run.on_failure_defaulted = args.on_failure is None
     try:
         return run.execute()
+    except UserError as exc:  # reported by main(): masked, as everything else printed
+        raise run.session.masker.mask_error(exc) from None
     except KeyboardInterrupt:
         printer.warn("interrupted: cancelling the TaskRun")
         run.session.close(terminate=True)

@@ -97,6 +97,7 @@ class DebugAdapter:
             return PipelineDebugAdapter.take_over(self, request)
         options, self._flags = parse_launch(request.arguments or {})
         session = Session(options, self._on_event)
+        self.conn.mask = session.masker.mask_data  # from here on, no message shows a secret
         session.load()  # bad files and params are reported now, before anything runs
         if self._flags.get("onFailure") is False or self._flags.get("noDebug"):
             self._on_failure = False
@@ -112,7 +113,9 @@ class DebugAdapter:
                             "launched them",
                             fix='use "request": "launch" for a local run, or set "runtime": '
                                 '"kubernetes" to attach to a TaskRun on a cluster')
-        self._adopt(Session(options, self._on_event))
+        session = Session(options, self._on_event)
+        self.conn.mask = session.masker.mask_data
+        self._adopt(session)
         return self._begin_when_configured(request)
 
     def _require_no_session(self, command: str) -> None:

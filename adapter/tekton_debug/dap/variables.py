@@ -124,8 +124,9 @@ class Variables:
             out.append(self._var("message", st.message))
         try:
             env = s.environment(index)
-            out.append(self._var("workingDir", env.working_dir))
-            out.append(self._var("command", shlex.join(env.command)))
+            # masked before quoting: quotes put into a secret would hide it from the masker
+            out.append(self._var("workingDir", s.masker.mask(env.working_dir)))
+            out.append(self._var("command", shlex.join(s.masker.mask(a) for a in env.command)))
         except UserError:
             pass
         if step.script:
@@ -139,25 +140,28 @@ class Variables:
                                                         for i, line in enumerate(lines)])))
         return out
 
-    def _value(self, name: str, value: Any, evaluate: str) -> dict:
+    def _value(self, name: str, value: Any, evaluate: str, *, secret: bool = False) -> dict:
+        """A param: a string, or an array / object with its elements as children. Its strings
+        are masked before JSON quotes them (an escaped secret would not be recognised); a param
+        marked secret shows only the mask, as its elements do."""
+        mask = (lambda _: Masker.MASK) if secret else self.session.masker.mask
         if isinstance(value, list):
-            items = list(value)
+            items = [mask(str(v)) for v in value]
             return self._var(name, json.dumps(items), type_="array", evaluate=evaluate,
                              ref=self._ref(lambda: [self._var(f"[{i}]", str(v),
                                                               evaluate=f"$({evaluate[2:-1]}[{i}])")
                                                     for i, v in enumerate(items)]))
         if isinstance(value, dict):
-            obj = dict(value)
+            obj = {k: mask(str(v)) for k, v in value.items()}
             base = evaluate[2:-1]
             return self._var(name, json.dumps(obj), type_="object", evaluate=evaluate,
                              ref=self._ref(lambda: [self._var(k, str(v), evaluate=f"$({base}.{k})")
                                                     for k, v in obj.items()]))
-        return self._var(name, str(value), type_="string", evaluate=evaluate)
+        return self._var(name, mask(str(value)), type_="string", evaluate=evaluate)
 
     def _params(self) -> list[dict]:
         s = self.session
-        return [self._value(name, s.masker.mask(value) if isinstance(value, str) else value,
-                            f"$(params.{name})")
+        return [self._value(name, value, f"$(params.{name})", secret=name in s.options.secrets)
                 for name, value in s.params.items()]
 
     def _env(self, index: int) -> list[dict]:
@@ -200,21 +204,25 @@ class Variables:
         out = []
         for line in res.stdout.decode("utf-8", "replace").splitlines():
             kind, _, rest = line.partition(" ")
+            # names are masked before they are quoted into an evaluate name
             if kind == "d":
                 child = f"{path.rstrip('/')}/{rest}"
-                out.append(self._var(rest + "/", "directory",
+                out.append(self._var(s.masker.mask(rest) + "/", "directory",
                                      ref=self._ref(lambda p=child: self._dir(index, p))))
             elif kind == "f":
                 size, _, name = rest.partition(" ")
                 child = f"{path.rstrip('/')}/{name}"
-                out.append(self._var(name, f"{size} bytes", evaluate=f"cat {shlex.quote(child)}",
+                shown = s.masker.mask(child)
+                out.append(self._var(s.masker.mask(name), f"{size} bytes",
+                                     evaluate=f"cat {shlex.quote(shown)}",
                                      ref=self._ref(lambda p=child: self._file(index, p))))
         return out
 
     def _file(self, index: int, path: str) -> list[dict]:
         s = self.session
-        res = s.exec(index, ["head", "-c", str(FILE_PREVIEW), path])
-        text = s.masker.mask(res.stdout.decode("utf-8", "replace"))
+        # a secret that begins within the preview is read whole, masked, and only then cut
+        res = s.exec(index, ["head", "-c", str(FILE_PREVIEW + s.masker.longest), path])
+        text = s.masker.mask_then_cut(res.stdout.decode("utf-8", "replace"), FILE_PREVIEW)
         return [self._var("content", text if res.exit_code == 0 else
                           res.stderr.decode("utf-8", "replace").strip())]
 
@@ -255,6 +263,8 @@ class Variables:
         value = s.tekton_variable(index, text) if not text.startswith("$") or \
             text.startswith("$(") else None
         if value is not None:
+            if value in s.secret_param_values():  # however short: it is a secret's
+                value = Masker.MASK
             return {"result": s.masker.mask(value), "variablesReference": 0}
         name = text[1:] if text.startswith("$") else text
         name = name.strip("{}")

@@ -179,7 +179,14 @@ def _short(text: str) -> str:
 def _for_log(message: Any) -> str:
     args = message.get("arguments") if isinstance(message, dict) else None
     if isinstance(args, dict) and "token" in args:
-        message = dict(message, arguments=dict(args, token="***"))
+        args = dict(args, token="***")
+        message = dict(message, arguments=args)
+    if isinstance(args, dict) and isinstance(args.get("params"), dict) and \
+            isinstance(args.get("secrets"), list):
+        # a launch request: the values of params marked secret (nothing knows them yet)
+        marked = {n for n in args["secrets"] if isinstance(n, str)}
+        message = dict(message, arguments=dict(args, params={
+            k: ("***" if k in marked else v) for k, v in args["params"].items()}))
     text = json.dumps(message, ensure_ascii=False)
     return text if len(text) <= 4000 else text[:4000] + f"... ({len(text)} chars)"
 
@@ -215,6 +222,10 @@ class Connection:
         self._pending: dict[int, tuple[str, Callable[[bool, Any], None] | None]] = {}
         self._pending_closed = False
         self._wake_r, self._wake_w = os.pipe()
+        #: Applied to every message before it is sent (and traced): the session's secret masking
+        #: (``Masker.mask_data``), so that no response, event, error or reverse request shows a
+        #: secret, whichever handler wrote it.
+        self.mask: Callable[[Any], Any] | None = None
 
     @classmethod
     def from_socket(cls, sock: socket.socket, name: str | None = None) -> Connection:
@@ -403,7 +414,7 @@ class Connection:
         """Send an event; thread-safe. Dropped silently once the connection is closed."""
         message: dict = {"type": "event", "event": event}
         if body is not None:
-            message["body"] = body
+            message["body"] = self._masked(body)
         self._send(encode(message))
 
     def send_request(self, command: str, arguments: dict,
@@ -411,7 +422,8 @@ class Connection:
         """Send a reverse request (runInTerminal, startDebugging). ``on_response(success, x)``
         is called on the serving thread with the response body (a dict) or the error message;
         with (False, message) if the client goes away first. Keep it short: it blocks reading."""
-        data = encode({"type": "request", "command": command, "arguments": arguments})
+        data = encode({"type": "request", "command": command,
+                       "arguments": self._masked(arguments)})
         if not self._send(data, command=command, on_response=on_response):
             self._call_back(on_response, command, False, "the client disconnected")
 
@@ -420,7 +432,7 @@ class Connection:
         message: dict = {"type": "response", "request_seq": request.seq, "success": True,
                          "command": request.command}
         if body is not None:
-            message["body"] = body
+            message["body"] = self._masked(body)
         try:
             data = encode(message)
         except (TypeError, ValueError) as exc:
@@ -443,10 +455,15 @@ class Connection:
                       exc_info=(type(error), error, error.__traceback__))
             if id == USER_ERROR:
                 id = INTERNAL_ERROR
+        text = self._masked(text)
         message = {"type": "response", "request_seq": request.seq, "success": False,
                    "command": request.command, "message": _short(text),
                    "body": _error_body(id, text, show_user)}
         self._send(encode(message), response_to=request)
+
+    def _masked(self, data: Any) -> Any:
+        mask = self.mask
+        return data if mask is None else mask(data)
 
     def _send(self, data: bytes, *, response_to: Request | None = None, command: str = "",
               on_response: Callable | None = None) -> bool:

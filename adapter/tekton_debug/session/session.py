@@ -22,10 +22,10 @@ from tekton_debug.errors import Problem, UserError, WrongTime
 from tekton_debug.runtimes.base import Runtime
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
-    DebugPlan, ExecResult, Notice, PauseKind, Release, RunFinished, RuntimeEvent,
+    DebugPlan, ExecResult, Notice, PauseKind, Release, RunFinished, RuntimeEvent, SecretValues,
     StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepRetrying, StepStarted,
 )
-from tekton_debug.session.masking import Masker
+from tekton_debug.session.masking import Masker, secret_strings
 from tekton_debug.tekton.duration import format_duration
 from tekton_debug.tekton.model import TaskRun
 
@@ -86,19 +86,21 @@ class StepState:
             return f"{self.status}, exit code {self.exit_code}"
         return self.status
 
-    def add_output(self, stream: str, data: bytes) -> str:
-        """Decode a chunk (keeping multi-byte characters split across chunks whole), remember the
-        last lines, and return the decoded text."""
+    def decode(self, stream: str, data: bytes) -> str:
+        """Decode a chunk, keeping multi-byte characters split across chunks whole."""
         decoder = self._decoders.get(stream)
         if decoder is None:
             decoder = self._decoders[stream] = codecs.getincrementaldecoder("utf-8")("replace")
-        text = self.last_text = decoder.decode(data)
+        return decoder.decode(data)
+
+    def add_output(self, text: str) -> None:
+        """Remember the last lines of (already masked) output and show ``text`` as the latest."""
+        self.last_text = text
         # only the last lines are kept: split no more than needed (this runs per 64 KB chunk)
         lines = (self._partial + text).rsplit("\n", TAIL_LINES + 1)
         self._partial = lines.pop()[-4096:]
         for line in lines[-TAIL_LINES:]:
             self.tail.append(line[:4096])
-        return text
 
     def last_lines(self, n: int = 10) -> list[str]:
         lines = list(self.tail)
@@ -125,6 +127,10 @@ class Session:
         self.steps: list[StepState] = []
         self.runtime: Runtime | None = None
         self.masker = Masker()
+        # the values given for params marked secret are masked from the start (even in the
+        # errors that reading them may raise)
+        self.masker.add_secrets(v for name, value in options.params.items()
+                                if name in options.secrets for v in secret_strings(value))
         self.finished: RunFinished | None = None
         self.started_at: float | None = None
         self.attached = bool(options.task_run and not options.task_file)
@@ -155,9 +161,11 @@ class Session:
                                    namespace=o.namespace)
         run = load_file(path, resolver=resolver, params=o.params,
                         cluster_resolves=o.runtime == "kubernetes")
+        self.masker.add_secrets(v for name, value in run.params.items()
+                                if name in self.options.secrets for v in secret_strings(value))
         self.params = resolve_params(run, self.options.params)
-        self.masker.add_secrets(value for name, value in self.params.items()
-                                if name in self.options.secrets and isinstance(value, str))
+        self.masker.add_secrets(v for name, value in self.params.items()
+                                if name in self.options.secrets for v in secret_strings(value))
         if self.options.timeout is not None:
             from tekton_debug.tekton.duration import parse_duration
             run.timeout = parse_duration(self.options.timeout)
@@ -309,6 +317,8 @@ class Session:
             if isinstance(ev, (StepPaused, StepFinished)):
                 self._flush_output(ev.index)
             self._apply(ev)
+            if isinstance(ev, SecretValues):
+                return  # the values stay here: front ends have nothing to show of them
         self._tell(ev)
         if isinstance(ev, RunFinished):
             self._done.set()
@@ -325,15 +335,19 @@ class Session:
         for stream in ("stdout", "stderr"):
             held = self.masker.flush((index, stream))
             if held:
-                st.last_text = held
+                st.add_output(held)
                 self._tell(StepLog(index, stream, b""))
 
     def _apply(self, ev: RuntimeEvent) -> None:
         if isinstance(ev, StepLog):
             st = self.steps[ev.index]
-            text = st.add_output(ev.stream, ev.data)
-            # front ends show last_text: masked here, once, for all of them
-            st.last_text = self.masker.mask_stream((ev.index, ev.stream), text)
+            text = st.decode(ev.stream, ev.data)
+            # front ends show last_text: masked here, once, for all of them, and before anything
+            # of it is kept (the last lines are cut to a length: a cut must not leave a prefix)
+            st.add_output(self.masker.mask_stream((ev.index, ev.stream), text))
+        elif isinstance(ev, SecretValues):
+            self.masker.add_secrets(ev.values)
+            self._learn_all_secrets()
         elif isinstance(ev, StepStarted):
             st = self.steps[ev.index]
             st.status, st.started_at = "running", time.time()
@@ -408,6 +422,12 @@ class Session:
         timer.start()
         self._timers.append(timer)
 
+    def _learn_all_secrets(self) -> None:
+        """Every step's env vars marked secret, before the first step runs (an earlier step may
+        print what a later one holds)."""
+        for index in range(len(self.steps)):
+            self._learn_secrets(index)
+
     def _learn_secrets(self, index: int) -> None:
         """Know the step's secret values before its first output, to mask them there too."""
         try:
@@ -421,6 +441,12 @@ class Session:
         self.masker.add_secrets(value for name, value in env.env.items()
                                 if name in env.secret_env or name in marked)
         return env
+
+    def secret_param_values(self) -> frozenset[str]:
+        """The strings of the params marked secret (each element of an array, each value of an
+        object)."""
+        return frozenset(v for name, value in self.params.items() if name in self.options.secrets
+                         for v in secret_strings(value))
 
     def secret_names(self, env: StepEnvironment) -> frozenset[str]:
         """Env vars whose values are masked: from Secrets, or marked secret by the user."""

@@ -190,13 +190,42 @@ def _pod(uid="u1", label="tr"):
 
 
 def test_exec_only_into_the_taskruns_own_pod():
-    podexec.check_owned(_pod(), "tr", "u1", "step-a")
+    podexec.check_owned(_pod(), "tr", "u1", "step-a", pod_name="tr-pod")
     with pytest.raises(UserError, match="does not belong"):
-        podexec.check_owned(_pod(uid="u2"), "tr", "u1", "step-a")
+        podexec.check_owned(_pod(uid="u2"), "tr", "u1", "step-a", pod_name="tr-pod")
     with pytest.raises(UserError, match="does not belong"):
-        podexec.check_owned(_pod(label="other"), "tr", "u1", "step-a")
+        podexec.check_owned(_pod(label="other"), "tr", "u1", "step-a", pod_name="tr-pod")
     with pytest.raises(UserError, match="no container"):
-        podexec.check_owned(_pod(), "tr", "u1", "step-b")
+        podexec.check_owned(_pod(), "tr", "u1", "step-b", pod_name="tr-pod")
+
+
+def test_exec_only_into_the_pod_the_taskrun_names():
+    with pytest.raises(UserError, match="runs in pod 'tr-pod-2' \\(status.podName\\)"):
+        podexec.check_owned(_pod(), "tr", "u1", "step-a", pod_name="tr-pod-2")
+    with pytest.raises(UserError, match="names no pod yet"):
+        podexec.check_owned(_pod(), "tr", "u1", "step-a", pod_name="")
+
+
+def test_the_secrets_a_taskrun_uses_are_found_in_env_envfrom_volumes_and_workspaces():
+    from tekton_debug.runtimes.kubernetes import secrets
+    from tekton_debug.tekton.loader import load_object
+    run = load_object({
+        "apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": {"name": "tr"},
+        "spec": {"workspaces": [{"name": "creds", "secret": {"secretName": "ws-secret"}}],
+                 "taskSpec": {
+                     "workspaces": [{"name": "creds"}],
+                     "volumes": [{"name": "v", "secret": {"secretName": "vol-secret"}},
+                                 {"name": "p", "projected": {"sources": [
+                                     {"secret": {"name": "projected-secret"}}]}}],
+                     "steps": [{"name": "a", "image": "busybox", "script": "true",
+                                "env": [{"name": "T", "valueFrom": {"secretKeyRef": {
+                                    "name": "env-secret", "key": "token"}}}],
+                                "envFrom": [{"secretRef": {"name": "envfrom-secret"}}]}],
+                     "sidecars": [{"name": "s", "image": "busybox", "env": [
+                         {"name": "X", "valueFrom": {"secretKeyRef": {"name": "sidecar-secret",
+                                                                      "key": "k"}}}]}]}}})
+    assert secrets.referenced(run) == ["env-secret", "envfrom-secret", "projected-secret",
+                                       "sidecar-secret", "vol-secret", "ws-secret"]
 
 
 def test_an_unknown_runtime_name_is_a_user_error():

@@ -16,6 +16,7 @@ from kubernetes.client.exceptions import ApiException
 from tekton_debug.errors import UserError
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import PauseKind
+from tekton_debug.runtimes.kubernetes import podexec
 from tekton_debug.runtimes.kubernetes import steps as st
 from tekton_debug.runtimes.kubernetes.connect import call, connect, user_error
 
@@ -85,6 +86,9 @@ def inspect(cluster, name: str) -> tuple[dict, dict, list[StepView]]:
             pod_name, cluster.namespace, _preload_content=False)).data)
     except ApiException as e:
         raise user_error(cluster, f"read pod {pod_name} of TaskRun {name}", e) from None
+    # a shell goes only into the TaskRun's own pod: the one it names, and owns
+    podexec.check_owned(pod, name, ((taskrun.get("metadata") or {}).get("uid") or ""),
+                        None, pod_name=pod_name)
     views = []
     for index, (step, container) in enumerate(_step_names(taskrun, pod)):
         state = st.container_state(pod, container)[0]

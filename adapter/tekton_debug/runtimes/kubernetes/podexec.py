@@ -30,14 +30,23 @@ class ExecFailed(UserError):
     """The cluster would not run the command (refused, container gone, no such program...)."""
 
 
-def check_owned(pod: dict | None, taskrun_name: str, taskrun_uid: str, container: str) -> None:
-    """Refuse (UserError) unless ``pod`` belongs to the TaskRun: its owner reference carries the
-    TaskRun's uid, its ``tekton.dev/taskRun`` label the TaskRun's name, and it has ``container``."""
+def check_owned(pod: dict | None, taskrun_name: str, taskrun_uid: str,
+                container: str | None, *, pod_name: str | None) -> None:
+    """Refuse (UserError) unless ``pod`` is the TaskRun's own: the pod its ``status.podName``
+    (``pod_name``) names, whose owner reference carries the TaskRun's uid, whose
+    ``tekton.dev/taskRun`` label is the TaskRun's name, and which has ``container`` (if given)."""
+    if not pod_name:
+        raise UserError(f"TaskRun {taskrun_name!r} names no pod yet (status.podName)",
+                        fix="wait for its steps to start")
     if not pod:
-        raise UserError(f"the pod of TaskRun {taskrun_name!r} is not known (not created yet, or "
-                        "deleted)", fix="wait for the step to start")
+        raise UserError(f"the pod of TaskRun {taskrun_name!r} ({pod_name}) is not known (not "
+                        "created yet, or deleted)", fix="wait for the step to start")
     meta = pod.get("metadata") or {}
     name = meta.get("name", "?")
+    if name != pod_name:
+        raise UserError(f"refusing to run a command in pod {name!r}: TaskRun {taskrun_name!r} "
+                        f"runs in pod {pod_name!r} (status.podName)",
+                        fix="this is not the TaskRun's own pod; check who created it")
     owners = [o for o in meta.get("ownerReferences") or []
               if o.get("kind") == "TaskRun" and o.get("uid") == taskrun_uid]
     label = (meta.get("labels") or {}).get(TASKRUN_LABEL)
@@ -48,7 +57,7 @@ def check_owned(pod: dict | None, taskrun_name: str, taskrun_uid: str, container
             f", label {TASKRUN_LABEL}={label!r})",
             fix="this is not the TaskRun's own pod; check who created it")
     names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
-    if container not in names:
+    if container is not None and container not in names:
         raise UserError(f"pod {name!r} has no container {container!r} (it has {', '.join(names)})")
 
 

@@ -32,6 +32,8 @@ LAUNCH_PERMISSIONS = [
     ("", "pods", "exec", "create"),
 ]
 ATTACH_PERMISSIONS = [p for p in LAUNCH_PERMISSIONS if p[3] != "create" or p[2] == "exec"]
+# Optional: the values of the Secrets a TaskRun uses are read to be masked in its output.
+READ_SECRETS = ("", "secrets", "", "get")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class TektonInfo:
     version_text: str
     api_fields: str | None  # None: feature-flags could not be read
     notices: list[str] = field(default_factory=list)
+    secrets_readable: bool = True  # may get secrets: their values can be masked
 
     @property
     def breakpoints_field(self) -> bool:
@@ -87,7 +90,11 @@ def check(cluster: Cluster, *, attach: bool = False, need_debug: bool = True) ->
     else:
         info.notices.append(f"could not read Tekton's feature flags ({flags}); if creating the "
                             f'TaskRun fails, "enable-api-fields" must be "alpha": {ALPHA_PATCH}')
-    missing = missing_permissions(cluster, ATTACH_PERMISSIONS if attach else LAUNCH_PERMISSIONS)
+    wanted = ATTACH_PERMISSIONS if attach else LAUNCH_PERMISSIONS
+    missing = missing_permissions(cluster, wanted + [READ_SECRETS])
+    # reading Secrets is not needed to debug, only to mask their values
+    info.secrets_readable = READ_SECRETS not in missing
+    missing = [p for p in missing if p != READ_SECRETS]
     if missing:
         names = ", ".join(_perm_name(p) for p in missing)
         problems.append(Problem(

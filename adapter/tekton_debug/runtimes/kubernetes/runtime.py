@@ -37,9 +37,10 @@ from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
     DebugPlan, ExecResult, Listener, Notice, PauseKind, Progress, Release, RunFinished,
-    RuntimeEvent, StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepStarted,
+    RuntimeEvent, SecretValues, StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed,
+    StepStarted,
 )
-from tekton_debug.runtimes.kubernetes import podexec, preflight
+from tekton_debug.runtimes.kubernetes import podexec, preflight, secrets
 from tekton_debug.runtimes.kubernetes.annotate import PauseAnnotator
 from tekton_debug.runtimes.kubernetes import steps as st
 from tekton_debug.runtimes.kubernetes.connect import (BACKOFF, Cluster, call, connect,
@@ -76,8 +77,9 @@ class KubernetesRuntime:
         self.taskrun_uid = ""
         self._cond = threading.Condition()
         self._taskrun: dict | None = None
-        self._pod: dict | None = None
-        self._pod_deleted = False
+        # pods owned by the TaskRun, by name; its pod is the one status.podName names
+        self._pods: dict[str, dict] = {}
+        self._deleted_pods: set[str] = set()
         self._taskrun_deleted = False
         self._lost: str | None = None
         self._paused: dict[int, PauseKind] = {}
@@ -137,12 +139,27 @@ class KubernetesRuntime:
                                 "cluster's resolver fetches it: its steps show once it has, "
                                 "without their lines")
             obj = self._resolved_by_cluster(run, obj)
+        # read once the steps are known (a remote Task's from the cluster): the log readers start
+        # after this event, so the values are known before anything a step prints is shown
+        secret_values, notices = self._secrets(run, info)
         self._begin(obj, listener)
-        for text in info.notices + built.notices:
+        self._emit(SecretValues(secret_values))
+        for text in notices + info.notices + built.notices:
             self._emit(Notice(text, level="warning"))
         self._emit(Notice(f"TaskRun {run.name} created in namespace {cluster.namespace} "
                           f"({cluster.where}); debug: {built.manifest['spec'].get('debug')}"))
         self._follow()
+
+    def _secrets(self, run: TaskRun, info: preflight.TektonInfo
+                 ) -> tuple[frozenset[str], list[str]]:
+        """The values of the Secrets the run uses, and what to tell when they cannot be read."""
+        assert self.cluster is not None
+        names = secrets.referenced(run)
+        if not names:
+            return frozenset(), []
+        if not info.secrets_readable:
+            return frozenset(), [secrets.unmasked_notice(self.cluster, names)]
+        return secrets.read_values(self.cluster, names), []
 
     def _create_error(self, e: ApiException) -> UserError:
         assert self.cluster is not None
@@ -196,8 +213,10 @@ class KubernetesRuntime:
         debug = self.model.debug
         plan.on_failure = bool(debug and debug.on_failure)
         plan.before_steps = set(debug.before_steps) if debug else set()
+        secret_values, notices = self._secrets(self.model, info)
         self._begin(obj, listener)
-        for text in info.notices:
+        self._emit(SecretValues(secret_values))
+        for text in notices + info.notices:
             self._emit(Notice(text, level="warning"))
         if debug is None:
             self._emit(Notice(f"TaskRun {task_run} was created without debug: its steps will not "
@@ -307,26 +326,33 @@ class KubernetesRuntime:
                 self._taskrun = obj
             self._cond.notify_all()
 
+    @property
+    def _pod(self) -> dict | None:
+        """The TaskRun's pod: the one its ``status.podName`` names, among the pods it owns. Another
+        pod with its label and owner uid is never taken for it (nor exec'd into)."""
+        name = st.pod_name(self._taskrun)
+        return self._pods.get(name) if name else None
+
+    @property
+    def _pod_deleted(self) -> bool:
+        return st.pod_name(self._taskrun) in self._deleted_pods
+
     def _on_pod(self, type_: str, obj: dict) -> None:
         owners = (obj.get("metadata") or {}).get("ownerReferences") or []
-        name = (obj.get("metadata") or {}).get("name")
-        if not any(o.get("uid") == self.taskrun_uid for o in owners):
-            with self._cond:
-                if self._pod is not None and self._pod["metadata"].get("name") == name:
-                    # the pod followed so far no longer belongs to the TaskRun: keep it as it now
-                    # is, so that exec refuses it
-                    self._pod = obj
-                    self._cond.notify_all()
-                    return
-            log.warning("ignoring pod %s: labelled for TaskRun %s but not owned by it",
-                        name, self.taskrun_name)
-            return
+        name = (obj.get("metadata") or {}).get("name") or ""
         with self._cond:
             if type_ == "DELETED":
-                self._pod_deleted = True
+                self._pods.pop(name, None)
+                self._deleted_pods.add(name)
+            elif any(o.get("uid") == self.taskrun_uid for o in owners) or name in self._pods:
+                # a pod followed so far that no longer belongs to the TaskRun is kept as it now
+                # is, so that exec refuses it
+                self._pods[name] = obj
+                self._deleted_pods.discard(name)
             else:
-                self._pod = obj
-                self._pod_deleted = False
+                log.warning("ignoring pod %s: labelled for TaskRun %s but not owned by it",
+                            name, self.taskrun_name)
+                return
             self._cond.notify_all()
 
     def _on_lost(self, e: BaseException) -> None:
@@ -559,7 +585,9 @@ class KubernetesRuntime:
         container = self._containers()[index]
         with self._cond:
             pod = self._pod if not self._pod_deleted else None
-        podexec.check_owned(pod, self.taskrun_name, self.taskrun_uid, container)
+            pod_name = st.pod_name(self._taskrun)
+        podexec.check_owned(pod, self.taskrun_name, self.taskrun_uid, container,
+                            pod_name=pod_name)
         assert pod is not None
         return pod["metadata"]["name"], container
 

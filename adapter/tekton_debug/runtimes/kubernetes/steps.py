@@ -107,6 +107,12 @@ def final(taskrun: dict | None) -> tuple[bool, str, str] | None:
     return None
 
 
+def pod_name(taskrun: dict | None) -> str:
+    """The name of the TaskRun's pod (``status.podName``), "" before Tekton has created it."""
+    name = ((taskrun or {}).get("status") or {}).get("podName")
+    return name if isinstance(name, str) else ""
+
+
 def step_status(taskrun: dict | None, index: int) -> dict:
     steps = ((taskrun or {}).get("status") or {}).get("steps") or []
     return steps[index] if index < len(steps) and isinstance(steps[index], dict) else {}

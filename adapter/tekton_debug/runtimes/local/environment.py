@@ -9,7 +9,9 @@
   against the whole declared ``env``.
 - ``valueFrom.secretKeyRef {name: N, key: K}`` reads the host variable
   ``TEKTON_DEBUG_SECRET_<N>_<K>`` and ``configMapKeyRef`` ``TEKTON_DEBUG_CONFIGMAP_<N>_<K>``
-  (upper case, every character other than A-Z and 0-9 turned into ``_``). When that is not set,
+  (upper case, every character other than A-Z and 0-9 turned into ``_``). Those host variables
+  themselves are not passed through: a step gets only the values it references, under the names
+  it gives them, as on a cluster. When that is not set,
   the variable is left unset and a notice says which host variable to export. ``fieldRef``
   ``metadata.name`` / ``metadata.namespace`` give the pod's name / the namespace; other
   ``valueFrom`` and ``envFrom`` sources are left out with a notice.
@@ -45,6 +47,23 @@ class LocalStep:
     secret_env: frozenset[str]
     working_dir: str
     notices: list[str] = field(default_factory=list)
+
+
+SECRET_PREFIX = "TEKTON_DEBUG_SECRET_"
+CONFIGMAP_PREFIX = "TEKTON_DEBUG_CONFIGMAP_"
+
+
+def passed_through(host_env: Mapping[str, str]) -> dict[str, str]:
+    """The host variables every step inherits: all but the stand-ins for Secrets and ConfigMaps
+    (a step gets those only through ``valueFrom``, as a pod does)."""
+    return {k: v for k, v in host_env.items()
+            if not k.startswith((SECRET_PREFIX, CONFIGMAP_PREFIX))}
+
+
+def host_secret_values(host_env: Mapping[str, str]) -> frozenset[str]:
+    """The values of every ``TEKTON_DEBUG_SECRET_*`` host variable: masked wherever they show,
+    whether a step references them or not."""
+    return frozenset(v for k, v in host_env.items() if k.startswith(SECRET_PREFIX) and v)
 
 
 def env_name(kind: str, name: str, key: str) -> str:
@@ -119,7 +138,7 @@ def prepare_step(step: Step, layout: RunLayout, *, host_env: Mapping[str, str],
             file=file, line=line,
             fix="add `command:` (or `script:`) to the step, or run it with the kubernetes runtime")
 
-    env: dict[str, str] = dict(host_env)
+    env: dict[str, str] = passed_through(host_env)
     env["HOME"] = str(layout.home)
     declared: dict[str, str] = {}
     secret_env: set[str] = set()

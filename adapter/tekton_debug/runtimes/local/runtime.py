@@ -34,9 +34,10 @@ from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
     DebugPlan, ExecResult, Listener, Notice, PauseKind, Release, RunFinished, RuntimeEvent,
-    StepEnvironment, StepFinished, StepLog, StepOutcome, StepPaused, StepResumed, StepStarted,
+    SecretValues, StepEnvironment, StepFinished, StepLog, StepOutcome, StepPaused, StepResumed,
+    StepStarted,
 )
-from tekton_debug.runtimes.local.environment import LocalStep, prepare_step
+from tekton_debug.runtimes.local.environment import LocalStep, host_secret_values, prepare_step
 from tekton_debug.runtimes.local.process import GroupReaper, StepProcess, run_captured
 from tekton_debug.tekton.duration import format_duration
 from tekton_debug.tekton.model import ParamValue, TaskRun
@@ -139,6 +140,10 @@ class LocalRuntime:
             raise
         self._plan = plan
         self._listener = listener
+        # every secret is known before the first step runs: an earlier step may print it
+        self._emit(SecretValues(host_secret_values(self._host_env) | frozenset(
+            st.local.env[name] for st in self._steps for name in st.local.secret_env
+            if name in st.local.env)))
         for message, level in notices:
             self._emit(Notice(message, level))
         self._dispatcher = threading.Thread(target=self._dispatch, name="local-events",
