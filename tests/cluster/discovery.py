@@ -155,6 +155,8 @@ def _columns(resource: Resource) -> list[dict]:
     if resource == PODS:
         return [col("Name", fmt="name"), col("Ready"), col("Status"), col("Restarts", "string"),
                 col("Age")]
+    if resource == SECRETS:
+        return [col("Name", fmt="name"), col("Type"), col("Data", "integer"), col("Age")]
     return [col("Name", fmt="name"), col("Age")]
 
 
@@ -177,6 +179,9 @@ def _cells(resource: Resource, obj: dict) -> list:
             phase = "Pending"
         return [meta["name"], f"{ready}/{len(obj['spec'].get('containers') or [])}", phase,
                 "0", _age(meta.get("creationTimestamp"))]
+    if resource == SECRETS:
+        return [meta["name"], obj.get("type", "Opaque"), len(obj.get("data") or {}),
+                _age(meta.get("creationTimestamp"))]
     return [meta["name"], _age(meta.get("creationTimestamp"))]
 
 

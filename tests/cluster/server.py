@@ -163,6 +163,40 @@ def _access_review_from_protobuf(raw: bytes) -> dict:
         name: attrs[n][0].decode() for n, name in names.items() if attrs.get(n)}}}
 
 
+def _secret_from_protobuf(raw: bytes) -> dict:
+    """kubectl sends built-in objects such as Secrets (``kubectl create secret``) as protobuf:
+    read the Secret (k8s.io/api/core/v1 ``Secret``: metadata 1, data 2, type 3, stringData 4,
+    immutable 5; ObjectMeta: name 1, generateName 2, namespace 3, labels 11, annotations 12)."""
+    import base64
+    if not raw.startswith(b"k8s\x00"):
+        raise bad_request("the body of the request was in an unknown format")
+    unknown = _proto_fields(raw[4:])
+    secret = _proto_fields((unknown.get(2) or [b""])[0])
+    meta = _proto_fields((secret.get(1) or [b""])[0])
+
+    def entries(items: list) -> dict[str, bytes]:
+        out = {}
+        for entry in items:
+            kv = _proto_fields(entry)
+            out[(kv.get(1) or [b""])[0].decode()] = (kv.get(2) or [b""])[0]
+        return out
+    metadata: dict[str, Any] = {k: meta[n][0].decode() for n, k in
+                                ((1, "name"), (2, "generateName"), (3, "namespace")) if meta.get(n)}
+    for n, k in ((11, "labels"), (12, "annotations")):
+        if meta.get(n):
+            metadata[k] = {key: v.decode() for key, v in entries(meta[n]).items()}
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": metadata}
+    if secret.get(2):
+        body["data"] = {k: base64.b64encode(v).decode() for k, v in entries(secret[2]).items()}
+    if secret.get(4):
+        body["stringData"] = {k: v.decode() for k, v in entries(secret[4]).items()}
+    if secret.get(3):
+        body["type"] = secret[3][0].decode()
+    if secret.get(5):
+        body["immutable"] = bool(secret[5][0])
+    return body
+
+
 class Run:
     """Tekton's controller and the kubelet for one TaskRun: from creation to its end."""
 
@@ -566,7 +600,7 @@ def _secret_data(body: dict, name: str) -> None:
         data[key] = base64.b64encode(str(value).encode()).decode()
     if data:
         body["data"] = data
-    body.setdefault("type", "Opaque")
+    body["type"] = body.get("type") or "Opaque"
 
 
 def secret_value(store: Store, namespace: str, ref: dict) -> str | None:
@@ -676,6 +710,8 @@ class Api:
         ctype = request.headers.get("Content-Type", "")
         if "protobuf" in ctype and request.path.endswith("/selfsubjectaccessreviews"):
             return _access_review_from_protobuf(await request.read())
+        if "protobuf" in ctype and request.path.endswith("/secrets") and request.method == "POST":
+            return _secret_from_protobuf(await request.read())
         if "protobuf" in ctype:
             raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown '
                            f'format - accepted media types include: application/json, '
@@ -745,6 +781,8 @@ class Api:
         """Unknown top-level or spec fields: an error under fieldValidation=Strict."""
         known_top = {"apiVersion", "kind", "metadata", "spec", "status", "data", "binaryData",
                      "immutable"}
+        if resource == SECRETS:
+            known_top |= {"type", "stringData"}
         unknown = [k for k in body if k not in known_top]
         if resource == TASKRUNS and isinstance(body.get("spec"), dict):
             known_spec = {"params", "serviceAccountName", "taskRef", "taskSpec", "status",

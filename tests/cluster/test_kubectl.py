@@ -127,3 +127,71 @@ def test_forbidden_exec_is_reported_in_kubectls_words(kubectl_env, cluster, crea
            'in API group "" in the namespace "default"' in out.stderr
     can = kubectl(kubectl_env, "auth", "can-i", "create", "pods", "--subresource=exec", check=False)
     assert (can.returncode, can.stdout.split()[0]) == (1, "no")
+
+
+def test_secrets_are_created_read_and_checked_as_kubectl_does_it(kubectl_env, cluster):
+    out = kubectl(kubectl_env, "create", "secret", "generic", "db",
+                  "--from-literal=password=db-pass-5150", "--from-literal=user=admin").stdout
+    assert out.strip() == "secret/db created"
+    assert kubectl(kubectl_env, "get", "secret", "db", "-o",
+                   "jsonpath={.data.password}").stdout == "ZGItcGFzcy01MTUw"
+    header, row = kubectl(kubectl_env, "get", "secrets").stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "TYPE", "DATA", "AGE"]
+    assert row.split()[:3] == ["db", "Opaque", "2"]
+    assert kubectl(kubectl_env, "auth", "can-i", "get", "secrets").stdout.strip() == "yes"
+    cluster.deny("get", "secrets")
+    denied = kubectl(kubectl_env, "auth", "can-i", "get", "secrets", check=False)
+    assert denied.stdout.startswith("no - RBAC: test-user may not get secrets")
+    refused = kubectl(kubectl_env, "get", "secret", "db", check=False)
+    assert refused.returncode != 0 and 'cannot get resource "secrets"' in refused.stderr
+
+
+def test_a_step_gets_a_secrets_value_through_secretkeyref(kubectl_env, cluster, tmp_path):
+    kubectl(kubectl_env, "create", "secret", "generic", "db", "--from-literal=password=p4ss")
+    path = tmp_path / "taskrun.yaml"
+    path.write_text("""\
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata: {name: uses-secret}
+spec:
+  taskSpec:
+    steps:
+      - name: show
+        image: alpine
+        env:
+          - name: PASSWORD
+            valueFrom: {secretKeyRef: {name: db, key: password}}
+        script: echo "got $PASSWORD"
+""")
+    kubectl(kubectl_env, "create", "-f", str(path))
+    kubectl(kubectl_env, "wait", "--for=condition=Succeeded", "taskrun/uses-secret",
+            "--timeout=30s")
+    assert kubectl(kubectl_env, "logs", "uses-secret-pod", "-c", "step-show").stdout == "got p4ss\n"
+    env = kubectl(kubectl_env, "get", "pod", "uses-secret-pod", "-o",
+                  "jsonpath={.spec.containers[0].env[0].valueFrom.secretKeyRef.name}").stdout
+    assert env == "db"
+
+
+def test_a_missing_secret_fails_the_taskrun_with_a_config_error(kubectl_env, tmp_path):
+    path = tmp_path / "taskrun.yaml"
+    path.write_text("""\
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata: {name: no-secret}
+spec:
+  taskSpec:
+    steps:
+      - name: show
+        image: alpine
+        env:
+          - name: PASSWORD
+            valueFrom: {secretKeyRef: {name: absent, key: password}}
+        script: echo "got $PASSWORD"
+""")
+    kubectl(kubectl_env, "create", "-f", str(path))
+    kubectl(kubectl_env, "wait", "--for=condition=Succeeded=False", "taskrun/no-secret",
+            "--timeout=30s")
+    reason = kubectl(kubectl_env, "get", "tr", "no-secret", "-o",
+                     "jsonpath={.status.conditions[0].reason}: {.status.conditions[0].message}")
+    assert reason.stdout == ('CreateContainerConfigError: failed to create containers: '
+                             'secret "absent" not found')

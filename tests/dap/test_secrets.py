@@ -130,5 +130,5 @@ def test_a_launch_error_quoting_a_secret_is_masked(secret_dap, tmp_path):
         secret_dap.start(cfg)
     error = caught.value.response
     assert "cannot create its workingDir" in error["body"]["error"]["format"]
-    assert f"blocker/********" in error["body"]["error"]["format"]
+    assert "blocker/********" in error["body"]["error"]["format"]
     assert leaks(secret_dap.messages) == []

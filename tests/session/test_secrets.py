@@ -48,12 +48,12 @@ def test_an_earlier_step_prints_a_later_steps_secret_masked(tmp_path, monkeypatc
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "leak").write_text(f"the token is {SECRET}\n")
-    task = write(tmp_path, f"""\
+    task = write(tmp_path, """\
 apiVersion: tekton.dev/v1
 kind: Task
-metadata: {{name: t}}
+metadata: {name: t}
 spec:
-  workspaces: [{{name: shared}}]
+  workspaces: [{name: shared}]
   steps:
     - name: first
       image: alpine
@@ -62,7 +62,7 @@ spec:
       image: alpine
       env:
         - name: TOKEN
-          valueFrom: {{secretKeyRef: {{name: api, key: token}}}}
+          valueFrom: {secretKeyRef: {name: api, key: token}}
       script: echo "using $TOKEN"
 """)
     s, seen = run_to_end(task, {"workspaces": {"shared": str(shared)}})

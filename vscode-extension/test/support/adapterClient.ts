@@ -17,6 +17,8 @@ export class AdapterClient extends DebugClient {
   readonly python: string;
   readonly reverseRequests: DebugProtocol.Request[] = [];
   readonly output: DebugProtocol.OutputEvent[] = [];
+  /** Every message the adapter sent (events, responses, reverse requests), as JSON text. */
+  readonly messages: string[] = [];
   private stderr = '';
   private process: cp.ChildProcess | undefined;
   private readonly handlers = new Map<string, ReverseHandler>();
@@ -29,6 +31,7 @@ export class AdapterClient extends DebugClient {
     const self = this as unknown as { dispatch(body: string): void };
     const dispatch = self.dispatch.bind(this);
     self.dispatch = (body: string) => {
+      this.messages.push(body);
       const message = JSON.parse(body) as DebugProtocol.ProtocolMessage;
       if (message.type === 'request') {
         void this.answer(message as DebugProtocol.Request);

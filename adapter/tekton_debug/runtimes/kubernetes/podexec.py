@@ -39,8 +39,10 @@ def check_owned(pod: dict | None, taskrun_name: str, taskrun_uid: str,
         raise UserError(f"TaskRun {taskrun_name!r} names no pod yet (status.podName)",
                         fix="wait for its steps to start")
     if not pod:
-        raise UserError(f"the pod of TaskRun {taskrun_name!r} ({pod_name}) is not known (not "
-                        "created yet, or deleted)", fix="wait for the step to start")
+        raise UserError(f"the pod of TaskRun {taskrun_name!r}, {pod_name!r} (status.podName), "
+                        "is not known: it does not exist (not created yet, or deleted), or the "
+                        "TaskRun does not own it", fix="wait for the step to start; if the pod "
+                        "exists, check who created it")
     meta = pod.get("metadata") or {}
     name = meta.get("name", "?")
     if name != pod_name:
