@@ -507,6 +507,9 @@ class LocalRuntime:
             process = st.retry = StepProcess(
                 local.argv, env=local.env, cwd=local.working_dir, reaper=self._reaper,
                 on_output=lambda stream, data: self._emit(StepLog(index, stream, data)))
+        # the edited step may reference another Secret: known before it prints anything
+        self._emit(SecretValues(frozenset(local.env[n] for n in local.secret_env
+                                          if n in local.env)))
         for notice in local.notices:
             self._emit(Notice(notice, "warning"))
         try:
