@@ -8,6 +8,7 @@ dropped when it resumes, as the protocol allows.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import threading
 import time
@@ -27,6 +28,15 @@ for f in * .[!.]* ..?*; do
   if [ -d "$f" ]; then printf 'd %s\n' "$f"
   else printf 'f %s %s\n' "$(wc -c < "$f" 2>/dev/null | tr -d ' ' || echo 0)" "$f"; fi
 done'''
+
+
+# $(params.NAME...), $(params["NAME"]...), $(params['NAME']...)
+_PARAM_REF = re.compile(r"""\$\(\s*params(?:\.([A-Za-z0-9_-]+)|\[\s*["']([^"']+)["']\s*\])""")
+
+
+def _param_name(expression: str) -> str | None:
+    m = _PARAM_REF.match(expression)
+    return (m.group(1) or m.group(2)) if m else None
 
 
 def frame_id(thread_id: int, step_index: int) -> int:
@@ -263,7 +273,10 @@ class Variables:
         value = s.tekton_variable(index, text) if not text.startswith("$") or \
             text.startswith("$(") else None
         if value is not None:
-            if value in s.secret_param_values():  # however short: it is a secret's
+            # a param marked secret, whole (JSON would quote its elements) or one element of it,
+            # however short
+            if _PARAM_REF.match(text) and _param_name(text) in s.options.secrets or \
+                    value in s.secret_param_values():
                 value = Masker.MASK
             return {"result": s.masker.mask(value), "variablesReference": 0}
         name = text[1:] if text.startswith("$") else text
