@@ -218,3 +218,23 @@ def test_rerun_refuses_a_running_taskrun_and_exits_2(cluster, env, tmp_path):  #
     res = run(cluster, "--rerun", "busy", stdin="", env=env, cwd=tmp_path)
     assert res.returncode == 2
     assert "still running" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_taskruns_lists_the_failed_ones_for_a_rerun(cluster, env, tmp_path):  # noqa: F811
+    import json
+    api = api_client(cluster.kubeconfig)
+    create_taskrun(api, taskrun("broke", STEPS, on_failure=False))
+    create_taskrun(api, taskrun("fine", [STEPS[0]], on_failure=False))
+    watch_taskrun(api, "broke", lambda tr: succeeded(tr).get("status") == "False")
+    watch_taskrun(api, "fine", lambda tr: succeeded(tr).get("status") == "True")
+    base = [sys.executable, "-m", "tekton_debug", "taskruns", "--kubeconfig", cluster.kubeconfig,
+            "-n", "default"]
+    listed = subprocess.run(base + ["--failed", "--json"], capture_output=True, text=True,
+                            env=env, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [r["name"] for r in rows] == ["broke"]
+    assert rows[0]["status"] == "Failed" and rows[0]["succeeded"] is False
+    assert "exited with code 4" in rows[0]["message"]
+    table = subprocess.run(base, capture_output=True, text=True, env=env, timeout=30).stdout
+    assert "broke" in table and "fine" in table and "--rerun NAME" in table

@@ -1,4 +1,4 @@
-"""The `tekton-debug` command: run, dap, lsp, entrypoint, shell.
+"""The `tekton-debug` command: run, dap, lsp, entrypoint, shell, taskruns.
 
 Each subcommand imports only what it uses, so that `entrypoint` (started once per step container)
 and `dap` (started by an editor) start fast. User errors are printed here, in one place, as
@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("taskrun", help="the TaskRun's name")
     shell.add_argument("--step", help="the step (default: the paused one)")
     _cluster_flags(shell)
+
+    runs = sub.add_parser("taskruns", help="list the recent TaskRuns of a namespace (for --rerun)")
+    runs.add_argument("--failed", action="store_true", help="only those that failed")
+    runs.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    runs.add_argument("--json", action="store_true", help="as JSON, for tools")
+    _cluster_flags(runs)
     return parser
 
 
@@ -101,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "shell":
             from tekton_debug.cli.shell import shell_main
             return shell_main(args)
+        if args.command == "taskruns":
+            from tekton_debug.cli.taskruns import taskruns_main
+            return taskruns_main(args)
     except UserError as exc:
         report(exc)
         return USAGE_EXIT

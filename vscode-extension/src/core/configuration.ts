@@ -26,6 +26,8 @@ export interface TektonDebugConfiguration {
   onFailure?: boolean;
   token?: string;
   taskRun?: string;
+  rerun?: string;
+  fromStep?: string;
   [key: string]: unknown;
 }
 
@@ -112,6 +114,9 @@ export function resolveConfiguration(config: Partial<TektonDebugConfiguration>, 
     }
     return { config: resolved };
   }
+  if (resolved.rerun) {
+    return { config: resolved }; // the TaskRun comes from the cluster, not from a file
+  }
   if (!resolved.task) {
     const current = launchCurrentFile(doc);
     if (current.config === undefined) {
@@ -132,7 +137,7 @@ export function checkSubstitutedConfiguration(config: TektonDebugConfiguration, 
   if (resolved.cwd === undefined && workspaceFolder) {
     resolved.cwd = workspaceFolder;
   }
-  if (resolved.request === 'launch') {
+  if (resolved.request === 'launch' && !resolved.rerun) {
     const task = resolved.task ?? '';
     if (!task.trim()) {
       return { error: `Configuration "${resolved.name}" has an empty "task": set it to the path of a Task or TaskRun YAML file.` };

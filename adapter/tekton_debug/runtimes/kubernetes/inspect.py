@@ -153,3 +153,47 @@ def shell_target(options: LaunchOptions, name: str, wanted: str | None) -> Shell
     argv = st.shell_argv(cluster.namespace, pod_name, view.container, working_dir,
                          cluster.kubectl_flags())
     return ShellTarget(taskrun, pod_name, view, argv)
+
+
+@dataclass(frozen=True)
+class TaskRunSummary:
+    """One line of `tekton-debug taskruns`: a TaskRun as `tkn taskrun list` shows it."""
+
+    name: str
+    status: str  # "Succeeded", "Failed", "Running"... (the Succeeded condition's reason)
+    succeeded: bool | None  # None while it runs
+    task: str
+    started: str | None
+    finished: str | None
+    message: str
+
+
+def recent_taskruns(options: LaunchOptions, *, failed_only: bool = False,
+                    limit: int = 50) -> list[TaskRunSummary]:
+    """The namespace's TaskRuns, most recent first. Raises UserError."""
+    cluster = connect(options)
+    api = client.CustomObjectsApi(cluster.api)
+    try:
+        listed = call(cluster, "list TaskRuns", lambda: api.list_namespaced_custom_object(
+            "tekton.dev", "v1", cluster.namespace, "taskruns"))
+    except ApiException as e:
+        raise user_error(cluster, f"list TaskRuns in namespace {cluster.namespace}", e) from None
+    out = []
+    for tr in listed.get("items") or []:
+        meta, status = tr.get("metadata") or {}, tr.get("status") or {}
+        c = st.condition(tr)
+        done = c.get("status") in ("True", "False")
+        succeeded = c.get("status") == "True" if done else None
+        if failed_only and succeeded is not False:
+            continue
+        spec = tr.get("spec") or {}
+        ref = spec.get("taskRef") if isinstance(spec.get("taskRef"), dict) else {}
+        task = (meta.get("labels") or {}).get("tekton.dev/task") or ref.get("name") or \
+            ref.get("resolver") or "(embedded)"
+        out.append(TaskRunSummary(
+            name=meta.get("name", ""), status=str(c.get("reason") or "Pending"),
+            succeeded=succeeded, task=str(task),
+            started=status.get("startTime") or meta.get("creationTimestamp"),
+            finished=status.get("completionTime"), message=str(c.get("message") or "")))
+    out.sort(key=lambda s: s.finished or s.started or "", reverse=True)
+    return out[:limit]
