@@ -57,7 +57,7 @@ describe('package.json contributions', () => {
 
   it('contributes the paused-step commands and the one the language server\'s code lens runs', () => {
     const commands = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
-    assert.deepStrictEqual(commands, ['tekton.debugFile', 'tekton.failContinue', 'tekton.openShell']);
+    assert.deepStrictEqual(commands, ['tekton.debugFile', 'tekton.failContinue', 'tekton.openShell', 'tekton.rerunTaskRun']);
   });
 
   it('shows the paused-step commands only while a Tekton session is stopped', () => {
