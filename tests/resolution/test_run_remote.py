@@ -70,3 +70,45 @@ def test_a_launch_configuration_asks_for_offline_with_a_boolean():
     with pytest.raises(UserError) as err:
         parse_launch({"task": "t.yaml", "offline": "yes"})
     assert '"offline" must be true or false' in err.value.first.message
+
+
+PIPELINE_RUN = """\
+apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  name: remote-pipeline
+spec:
+  params:
+    - name: path
+      value: tasks/say.yaml
+  pipelineSpec:
+    params:
+      - name: path
+      - name: url
+        default: {url}
+    tasks:
+      - name: greet
+        taskRef:
+          resolver: git
+          params:
+            - name: url
+              value: $(params.url)
+            - name: pathInRepo
+              value: $(params.path)
+"""
+
+
+def test_a_pipeline_task_with_a_git_task_is_fetched_with_the_pipelines_params(tmp_path, repo):
+    repo.commit({"tasks/say.yaml": task_yaml("say", "hello from a pipeline")})
+    (tmp_path / "plr.yaml").write_text(PIPELINE_RUN.format(url=repo.url))
+    res = run("plr.yaml", "--on-failure", "stop", cwd=tmp_path, cache=tmp_path / "xdg")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "hello from a pipeline" in res.stdout
+
+
+def test_a_pipeline_task_whose_task_cannot_be_fetched_says_which_task_and_where(tmp_path):
+    (tmp_path / "plr.yaml").write_text(PIPELINE_RUN.format(url=f"file://{tmp_path}/none"))
+    res = run("plr.yaml", cwd=tmp_path, cache=tmp_path / "xdg")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr.startswith('error: plr.yaml:17:11: task "greet" taskRef (resolver git')
+    assert "not found: no git repository" in res.stderr and "Traceback" not in res.stderr

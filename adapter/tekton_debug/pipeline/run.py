@@ -101,14 +101,18 @@ class PipelineSession:
     def load(self) -> PipelineRun:
         """Read and check the Pipeline or PipelineRun file and the params. Raises UserError."""
         from tekton_debug.tekton.params import resolve_params
+        from tekton_debug.resolution import remote_resolver
         from tekton_debug.tekton.pipeline_loader import load_pipeline_file
 
         path = self.options.task_file
         if not path:
             raise UserError("no Pipeline file given",
                             fix="name a Pipeline or PipelineRun YAML file")
-        run = load_pipeline_file(path, given_params=self.options.params,
-                                 bound_workspaces=self.options.workspaces)
+        o = self.options
+        resolver = remote_resolver(offline=o.offline, kubeconfig=o.kubeconfig, context=o.context,
+                                   namespace=o.namespace)
+        run = load_pipeline_file(path, given_params=o.params, bound_workspaces=o.workspaces,
+                                 resolver=resolver)
         declared = {w.name for w in run.pipeline.workspaces}
         for name in self.options.workspaces:
             if name not in declared:

@@ -161,7 +161,7 @@ def _load_remote(run_doc: YamlDoc, ref: dict, resolver: Resolver,
                      ("spec",), None)
         run.unresolved = e.first.message
         return run
-    task_doc = _resolved_task(reference, resolved)
+    task_doc = resolved_task(reference, resolved)
     problems = validate_taskrun(run_doc, task_doc)
     if problems:
         raise ValidationError("", problems=in_order(problems))
@@ -170,7 +170,7 @@ def _load_remote(run_doc: YamlDoc, ref: dict, resolver: Resolver,
     return run
 
 
-def _resolved_task(reference, resolved) -> YamlDoc:
+def resolved_task(reference, resolved) -> YamlDoc:
     """The one Task in what a resolver returned (Tekton wants exactly one object)."""
     try:
         docs = [d for d in load_documents(resolved.text, resolved.file) if d.data is not None]

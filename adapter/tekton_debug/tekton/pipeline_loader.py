@@ -3,23 +3,30 @@
 Which document runs: the first PipelineRun of the file; with none, the first Pipeline, run by a
 PipelineRun named ``<pipeline>-run``. A ``pipelineRef`` and every pipeline task's ``taskRef`` are
 found as Tasks are for TaskRuns (``loader.find_task``): in the same file first, then in the other
-``*.yaml`` / ``*.yml`` files of its directory. Everything is validated first
+``*.yaml`` / ``*.yml`` files of its directory; a ``taskRef`` with a ``resolver`` is asked of the
+resolver given (``tekton_debug.resolution``), its params substituted from the pipeline's params as
+Tekton does. Everything is validated first
 (``tekton.pipeline_validation``); every problem found is raised at once in a ``ValidationError``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from tekton_debug.errors import Problem, UserError, ValidationError
 from tekton_debug.tekton.duration import parse_duration
-from tekton_debug.tekton.loader import _generated, find_task, read_source, task_spec_at
+from tekton_debug.tekton.loader import (_generated, find_task, read_source, resolved_task,
+                                        task_spec_at)
 from tekton_debug.tekton.model import Document, param_value, yaml_text
 from tekton_debug.tekton.pipeline import (Pipeline, PipelineResult, PipelineRun, PipelineTask,
                                           PipelineWorkspace, WhenExpression, WorkspaceBinding)
 from tekton_debug.tekton.pipeline_validation import PipelineSources, validate_pipeline
 from tekton_debug.tekton.validation import in_order, kind_of
+from tekton_debug.tekton.references import is_remote, remote_reference
 from tekton_debug.tekton.yamlpos import Path, YamlDoc, load_documents
+
+if TYPE_CHECKING:
+    from tekton_debug.resolution.reference import Resolver
 
 PIPELINE_KINDS = ("PipelineRun", "Pipeline")
 
@@ -43,18 +50,23 @@ def is_pipeline_file(path: str) -> bool:
 
 
 def load_pipeline_file(path: str, *, given_params: Iterable[str] = (),
-                       bound_workspaces: Iterable[str] = ()) -> PipelineRun:
+                       bound_workspaces: Iterable[str] = (),
+                       resolver: Resolver | None = None) -> PipelineRun:
     """The PipelineRun to run from a Pipeline or PipelineRun file. ``given_params`` and
-    ``bound_workspaces`` name what the user gives besides the file (not reported missing)."""
+    ``bound_workspaces`` name what the user gives besides the file (not reported missing);
+    ``given_params`` may map them to their values (resolver params use them)."""
     return load_pipeline_text(read_source(path), file=path, given_params=given_params,
-                              bound_workspaces=bound_workspaces)
+                              bound_workspaces=bound_workspaces, resolver=resolver)
 
 
 def load_pipeline_text(text: str, file: str | None = None, search_dir: str | None = None, *,
                        given_params: Iterable[str] = (),
-                       bound_workspaces: Iterable[str] = ()) -> PipelineRun:
+                       bound_workspaces: Iterable[str] = (),
+                       resolver: Resolver | None = None) -> PipelineRun:
     docs = load_documents(text, file)
-    sources, problems = find_sources(docs, file, search_dir)
+    values = dict(given_params) if isinstance(given_params, Mapping) else {}
+    sources, problems = find_sources(docs, file, search_dir, resolver=resolver, values=values,
+                                     resolve=True)
     problems += validate_pipeline(sources, given_params=given_params,
                                   bound_workspaces=bound_workspaces)
     if problems:
@@ -72,9 +84,13 @@ def diagnose_pipeline(doc: YamlDoc, docs: list[YamlDoc], file: str | None) -> li
 
 
 def find_sources(docs: list[YamlDoc], file: str | None, search_dir: str | None, *,
-                 chosen: YamlDoc | None = None) -> tuple[PipelineSources, list[Problem]]:
+                 chosen: YamlDoc | None = None, resolver: Resolver | None = None,
+                 values: Mapping[str, object] | None = None,
+                 resolve: bool = False) -> tuple[PipelineSources, list[Problem]]:
     """The run's documents: the PipelineRun (``chosen``, else the first one), its Pipeline, the
-    Tasks of its taskRefs; with a problem for each reference not found."""
+    Tasks of its taskRefs; with a problem for each reference not found. ``resolve``: remote
+    taskRefs are asked of ``resolver`` (none given: each is a problem); otherwise they are left
+    alone (the language server checks the rest)."""
     chosen = chosen or next((d for kind in PIPELINE_KINDS for d in docs if kind_of(d) == kind),
                             None)
     if chosen is None:
@@ -110,6 +126,14 @@ def find_sources(docs: list[YamlDoc], file: str | None, search_dir: str | None, 
         entries = spec.get(key) if isinstance(spec, dict) else None
         for i, pt in enumerate(entries if isinstance(entries, list) else []):
             ref = pt.get("taskRef") if isinstance(pt, dict) else None
+            if resolve and is_remote(ref) and pt.get("taskSpec") is None:
+                path = sources.pipeline_base + (key, i)
+                try:
+                    sources.task_docs[path] = _remote_task(
+                        sources, doc, path, pt, ref, resolver, spec, values or {})
+                except UserError as e:
+                    problems.extend(e.problems)
+                continue
             if not isinstance(ref, dict) or not isinstance(ref.get("name"), str) or \
                     ref.get("resolver") or ref.get("bundle") or pt.get("taskSpec") is not None:
                 continue
@@ -126,6 +150,30 @@ def find_sources(docs: list[YamlDoc], file: str | None, search_dir: str | None, 
                 f"put the Task (kind: Task, metadata.name: {ref['name']}) in this file or next "
                 "to it, or write it inline under taskSpec"))
     return sources, problems
+
+
+def _remote_task(sources: PipelineSources, doc: YamlDoc, path: Path, pt: dict, ref: dict,
+                 resolver: Resolver | None, spec: dict, given: Mapping[str, object]) -> YamlDoc:
+    """The Task a pipeline task's remote taskRef names. Its params are substituted from the
+    pipeline's params: their defaults, the PipelineRun's values, then the values given."""
+    where = f'task "{pt.get("name")}" taskRef'
+    if resolver is None:
+        span = doc.nearest(path + ("taskRef", "resolver"), key=True)
+        raise UserError(f"{where}.resolver ({yaml_text(ref.get('resolver'))}): the remote Task "
+                        "is not resolved here", file=doc.file, line=span.line if span else None,
+                        column=span.column if span else None,
+                        fix="run it with `tekton-debug run`, which resolves remote references")
+    values: dict[str, object] = {}
+    for p in spec.get("params") or [] if isinstance(spec.get("params"), list) else []:
+        if isinstance(p, dict) and isinstance(p.get("name"), str) and p.get("default") is not None:
+            values[p["name"]] = param_value(p["default"])
+    run_spec = sources.run_doc.data.get("spec") if sources.run_doc is not None else None
+    for p in (run_spec or {}).get("params") or [] if isinstance(run_spec, dict) else []:
+        if isinstance(p, dict) and isinstance(p.get("name"), str):
+            values[p["name"]] = param_value(p.get("value"))
+    values.update(given)
+    reference = remote_reference(doc, path + ("taskRef",), ref, values, where=where)
+    return resolved_task(reference, resolver.resolve(reference))
 
 
 def _at(data: Any, path: Path) -> Any:
