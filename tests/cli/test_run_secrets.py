@@ -63,3 +63,37 @@ def test_an_error_quoting_a_secret_shows_it_masked(tmp_path):
     assert "tok-1234abcd" not in res.stderr + res.stdout
     assert f"cannot create its workingDir {tmp_path}/blocker/********" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_pipeline_masks_every_tasks_secrets_in_every_tasks_output(tmp_path):
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text("""
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata: {name: p}
+spec:
+  params: [{name: token}]
+  tasks:
+    - name: first
+      params: [{name: t, value: "$(params.token)"}]
+      taskSpec:
+        params: [{name: t}]
+        steps: [{name: a, image: alpine, script: 'echo "first: $(params.t) and api-key-8080"'}]
+    - name: second
+      runAfter: [first]
+      taskSpec:
+        steps:
+          - name: b
+            image: alpine
+            env: [{name: K, valueFrom: {secretKeyRef: {name: api, key: key}}}]
+            script: 'echo "second: $K"; exit 3'
+""")
+    res = subprocess.run(
+        [sys.executable, "-m", "tekton_debug", "run", str(pipeline), "-p", "token=tok-1234abcd",
+         "--secret", "token"], capture_output=True, text=True, cwd=tmp_path, timeout=90,
+        env={**os.environ, "NO_COLOR": "1", "TEKTON_DEBUG_SECRET_API_KEY": "api-key-8080"})
+    shown = res.stdout + res.stderr
+    assert res.returncode == 1, shown
+    assert "tok-1234abcd" not in shown and "api-key-8080" not in shown
+    assert "first: ******** and ********" in shown
+    assert "second: ********" in shown

@@ -132,3 +132,37 @@ def test_a_launch_error_quoting_a_secret_is_masked(secret_dap, tmp_path):
     assert "cannot create its workingDir" in error["body"]["error"]["format"]
     assert "blocker/********" in error["body"]["error"]["format"]
     assert leaks(secret_dap.messages) == []
+
+
+PIPELINE = textwrap.dedent("""\
+    apiVersion: tekton.dev/v1
+    kind: Pipeline
+    metadata: {name: p}
+    spec:
+      params: [{name: token}]
+      tasks:
+        - name: first
+          params: [{name: t, value: "$(params.token)"}]
+          taskSpec:
+            params: [{name: t}]
+            steps: [{name: a, image: alpine, script: 'echo "first: $(params.t) $API_LEAK"; exit 2'}]
+    """)
+
+
+def test_a_pipelines_messages_show_no_secret(secret_dap, tmp_path):
+    dap = secret_dap
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(PIPELINE.replace("$API_LEAK", API))
+    dap.start({"type": "tekton", "request": "launch", "task": str(path),
+               "params": {"token": TOKEN}, "secrets": ["token"]})
+    stopped = dap.wait_event("stopped")["body"]
+    dap.request("threads")
+    frames = dap.request("stackTrace", {"threadId": stopped["threadId"]})["body"]["stackFrames"]
+    scopes = dap.request("scopes", {"frameId": frames[0]["id"]})["body"]["scopes"]
+    for scope in scopes:
+        walk(dap, scope["variablesReference"])
+    dap.request("evaluate", {"expression": "echo $(params.t)", "context": "repl",
+                             "frameId": frames[0]["id"]})
+    dap.request("exceptionInfo", {"threadId": stopped["threadId"]})
+    assert "first: ******** ********" in dap.output()
+    assert leaks(dap.messages) == []

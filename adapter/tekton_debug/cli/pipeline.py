@@ -41,6 +41,7 @@ class TerminalPipelineRun:
         self.tty = stdin_is_tty
         self.events: queue.Queue = queue.Queue()
         self.pipeline = PipelineSession(options, self._on_event)
+        printer.mask = self.pipeline.masker.mask
         self._shell: subprocess.Popen | None = None
         self._shell_task: str | None = None
         self._shell_lock = threading.Lock()
@@ -244,6 +245,8 @@ def pipeline_main(options: LaunchOptions, *, on_failure: str, break_before: Sequ
                               printer=printer, stdin_is_tty=stdin_is_tty)
     try:
         return run.execute()
+    except UserError as exc:  # reported by main(): masked, as everything else printed
+        raise run.pipeline.masker.mask_error(exc) from None
     except KeyboardInterrupt:
         printer.warn("interrupted: cancelling the PipelineRun")
         return 130

@@ -56,7 +56,12 @@ class PipelineDebugAdapter(DebugAdapter):
         file) leaves ``adapter`` as it was, ready for another launch."""
         options, flags = parse_launch(request.arguments or {})
         pipeline = PipelineSession(options, lambda ev: adapter._on_pipeline_event(ev))
-        pipeline.load()  # bad files and params are reported now, before anything runs
+        previous_mask, adapter.conn.mask = adapter.conn.mask, pipeline.masker.mask_data
+        try:
+            pipeline.load()  # bad files and params are reported now, before anything runs
+        except BaseException:
+            adapter.conn.mask = previous_mask
+            raise
         adapter.__class__ = cls
         assert isinstance(adapter, PipelineDebugAdapter)
         adapter._flags, adapter.pipeline = flags, pipeline

@@ -36,6 +36,7 @@ from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline import graph
 from tekton_debug.pipeline.graph import TaskState
 from tekton_debug.pipeline.resolve import MissingResult, pipeline_context, resolve_value, task_run_for
+from tekton_debug.session.masking import Masker, secret_strings
 from tekton_debug.session.session import RuntimeFactory, Session
 from tekton_debug.tekton.model import ParamValue, TaskRun, TaskSpec
 from tekton_debug.tekton.pipeline import PipelineRun, PipelineTask
@@ -81,6 +82,11 @@ class PipelineSession:
         self.finished: PipelineRunFinished | None = None
         self.started_at: float | None = None
         self.uid = str(uuid.uuid4())
+        # one masker for every TaskRun of the run: a secret one task holds may show in another's
+        # output (they share workspaces); the front ends mask what they show with it
+        self.masker = Masker()
+        self.masker.add_secrets(v for name, value in options.params.items()
+                                if name in options.secrets for v in secret_strings(value))
         self._lock = threading.RLock()
         self._inbox: queue.Queue = queue.Queue()
         self._done = threading.Event()
@@ -122,7 +128,11 @@ class PipelineSession:
         # the pipeline's params are read as a Task's are: same types, overrides and errors
         shape = TaskRun(name=run.name, task=TaskSpec(steps=[], params=run.pipeline.params),
                         params=run.params, source=run.pipeline.source)
+        self.masker.add_secrets(v for name, value in run.params.items()
+                                if name in self.options.secrets for v in secret_strings(value))
         self.params = resolve_params(shape, self.options.params)
+        self.masker.add_secrets(v for name, value in self.params.items()
+                                if name in self.options.secrets for v in secret_strings(value))
         if self.options.timeout is not None:
             from tekton_debug.tekton.duration import parse_duration
             run.timeout = parse_duration(self.options.timeout)
@@ -284,7 +294,7 @@ class PipelineSession:
                                       workspaces=bindings, timeout=None, task_run=None)
         attempt = st.attempt
         session = Session(options, lambda ev, n=st.name, a=attempt: self._on_event(n, a, ev),
-                          runtime_factory=self._runtime_factory)
+                          runtime_factory=self._runtime_factory, masker=self.masker)
         session.adopt(task_run)
         from tekton_debug.tekton.params import resolve_params
         try:

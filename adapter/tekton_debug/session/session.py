@@ -117,7 +117,9 @@ class Session:
     """A TaskRun being debugged. Thread-safe: front ends call it from their own threads."""
 
     def __init__(self, options: LaunchOptions, listener: Listener, *,
-                 runtime_factory: RuntimeFactory | None = None) -> None:
+                 runtime_factory: RuntimeFactory | None = None,
+                 masker: Masker | None = None) -> None:
+        """``masker``: shared with other sessions (a pipeline's TaskRuns), else one of its own."""
         self.options = options
         self._listener = listener
         self._runtime_factory = runtime_factory
@@ -126,7 +128,7 @@ class Session:
         self.params: dict = {}
         self.steps: list[StepState] = []
         self.runtime: Runtime | None = None
-        self.masker = Masker()
+        self.masker = masker if masker is not None else Masker()
         # the values given for params marked secret are masked from the start (even in the
         # errors that reading them may raise)
         self.masker.add_secrets(v for name, value in options.params.items()
