@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 
 class PauseKind(str, enum.Enum):
     ON_FAILURE = "onFailure"  # the step failed; released with debug-continue / debug-fail-continue
     BEFORE_STEP = "beforeStep"  # the step has not started; debug-beforestep-[fail-]continue
+    PYTHON = "python"  # the step's Python is stopped in its script (tekton_debug.python)
 
 
 class Release(str, enum.Enum):
@@ -49,6 +50,11 @@ class DebugPlan:
     # Steps before this index are not run: shown as skipped, they count as succeeded for the steps
     # after them ("--from-step"; the host and container runtimes).
     start_at: int = 0
+    # Python steps (tekton_debug.python): breakpoints inside a Python step's script, as YAML lines
+    # by step name, and whether Python's uncaught exceptions stop. The local runtime reads them
+    # when a step starts; a step with neither runs as it would without a debugger.
+    python_lines: dict[str, set[int]] = field(default_factory=dict)
+    python_exceptions: bool = False
 
 
 # ---- events (runtime -> session) -------------------------------------------------------------
@@ -127,6 +133,39 @@ class StepFinished:
 
 
 @dataclass(frozen=True)
+class PythonStarted:
+    """Step ``index`` runs its Python under a debugger (``tekton_debug.python.debugger``), which
+    answers for the step's Python frames, variables and stepping while it is stopped."""
+
+    index: int
+    debugger: Any
+
+
+@dataclass(frozen=True)
+class PythonStopped:
+    """The Python of step ``index`` stopped in its script (the step keeps running for Tekton)."""
+
+    index: int
+    reason: str  # DAP's: "breakpoint", "step", "exception", "pause"...
+    lines: tuple[int, ...] = ()  # the YAML lines of the breakpoints hit
+    text: str = ""  # for an exception: its type, as debugpy says it
+
+
+@dataclass(frozen=True)
+class PythonResumed:
+    index: int
+
+
+@dataclass(frozen=True)
+class PythonUnavailable:
+    """Step ``index``'s Python breakpoints cannot be served (``reason``, a sentence for the user);
+    the step runs plainly."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class RunFinished:
     succeeded: bool
     reason: str  # Tekton's condition reason: Succeeded, Failed, TaskRunCancelled, TaskRunTimeout...
@@ -136,7 +175,8 @@ class RunFinished:
 
 
 RuntimeEvent = Union[Progress, Notice, SecretValues, StepStarted, StepLog, StepPaused, StepResumed,
-                     StepRetrying, StepFinished, RunFinished]
+                     StepRetrying, StepFinished, RunFinished, PythonStarted, PythonStopped,
+                     PythonResumed, PythonUnavailable]
 Listener = Callable[[RuntimeEvent], None]
 
 

@@ -21,8 +21,9 @@ def launch_failing(dap, failing_task, capabilities=None, **config):
 def test_initialize_advertises_what_is_served(dap):
     body = dap.request("initialize", {"adapterID": "tekton"})["body"]
     assert body["supportsConfigurationDoneRequest"] is True
-    assert [f["filter"] for f in body["exceptionBreakpointFilters"]] == ["onFailure"]
+    assert [f["filter"] for f in body["exceptionBreakpointFilters"]] == ["onFailure", "python"]
     assert body["exceptionBreakpointFilters"][0]["default"] is True
+    assert body["exceptionBreakpointFilters"][1]["default"] is False
     assert dap.wait_event("initialized")
 
 

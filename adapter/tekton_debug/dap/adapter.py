@@ -20,9 +20,11 @@ from tekton_debug.dap.launch_config import parse_launch
 from tekton_debug.dap.variables import Variables, frame_id, frame_step
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.events import (
-    Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished, StepLog,
-    StepPaused, StepResumed, StepRetrying, StepStarted,
+    Notice, PauseKind, Progress, PythonResumed, PythonStopped, PythonUnavailable, Release,
+    RunFinished, RuntimeEvent, StepFinished, StepLog, StepPaused, StepResumed, StepRetrying,
+    StepStarted,
 )
+from tekton_debug import python as python_steps
 from tekton_debug.session.session import Session
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class DebugAdapter:
         self._function_breakpoints: list[dict] = []
         self._next_breakpoint_id = 1
         self._on_failure = True
+        self._python_exceptions = False
         self._pending_reason: str | None = None  # reason of the next before-step pause
         self._progress_id: str | None = None
         self._progress_count = 0
@@ -86,6 +89,12 @@ class DebugAdapter:
                 "description": "Pause a step when it fails, with its environment alive "
                                "(Tekton's onFailure breakpoint)",
                 "default": True,
+            }, {
+                "filter": python_steps.EXCEPTION_FILTER,
+                "label": "Python exceptions",
+                "description": "Stop a Python step's script where an uncaught exception is "
+                               "raised (then, if the script fails, the step pauses as usual)",
+                "default": False,
             }],
         }
 
@@ -166,6 +175,7 @@ class DebugAdapter:
                                 fix="start a new debug session")
             self._started = True
         session.plan.on_failure = self._on_failure
+        session.plan.python_exceptions = self._python_exceptions
         if self._flags.get("noDebug"):
             session.plan.before_steps.clear()
         if self._flags.get("stopOnEntry"):
@@ -198,10 +208,13 @@ class DebugAdapter:
                 bp["message"] = self._why_no_task(path)
             else:
                 step = task.step_at_line(line)
+                python = self._python_breakpoint(task, step, line) if step else None
                 if step is None:
                     bp["line"] = line
                     bp["message"] = (f"line {line} is not inside a step: a breakpoint pauses "
                                      "before the step it is in; put it on a step's lines")
+                elif python is not None:
+                    bp.update(python)
                 else:
                     bp.update(verified=True, line=step.pos.line if step.pos else line,
                               message=f"pauses before step {step.debug_name!r}")
@@ -242,9 +255,14 @@ class DebugAdapter:
         filters += [o.get("filterId") for o in _arg(args, "filterOptions", list, "a list", [])
                     if isinstance(o, dict)]
         self._on_failure = EXCEPTION_FILTER in filters and not self._flags.get("noDebug")
+        self._python_exceptions = (python_steps.EXCEPTION_FILTER in filters
+                                   and not self._flags.get("noDebug"))
         if self.session is not None:
             self.session.plan.on_failure = self._on_failure
-        return {"breakpoints": [{"verified": True}] if EXCEPTION_FILTER in filters else []}
+            self.session.plan.python_exceptions = self._python_exceptions
+        return {"breakpoints": [{"verified": True} for f in (EXCEPTION_FILTER,
+                                                              python_steps.EXCEPTION_FILTER)
+                                if f in filters]}
 
     def breakpointLocations_request(self, request: wire.Request) -> dict:
         args = request.arguments or {}
@@ -304,6 +322,46 @@ class DebugAdapter:
             names |= set(session.run.debug.before_steps)
         session.plan.before_steps.clear()
         session.plan.before_steps.update(names)
+        python: dict[str, set[int]] = {}
+        for bps in self._line_breakpoints.values():
+            for bp in bps:
+                if bp.get("_python") and bp.get("verified"):
+                    python.setdefault(bp["_python"], set()).add(bp["line"])
+        session.plan.python_lines.clear()
+        session.plan.python_lines.update(python)
+        for st in session.steps:  # a step running under debugpy gets them at once
+            if st.python is not None:
+                try:
+                    st.python.update_breakpoints()
+                except UserError as exc:
+                    log.info("step %s: breakpoints not updated: %s", st.name, exc)
+
+    def _python_breakpoint(self, task, step, line: int) -> dict | None:
+        """The breakpoint for ``line`` when it lies in a Python step's script; else None."""
+        from tekton_debug.python.script import is_python_script, yaml_lines
+
+        if not is_python_script(step.script):
+            return None
+        session = self.session
+        run = session.run if session else None
+        text = run.source.text if run and run.source else None
+        if text is None and step.pos and step.pos.file:
+            try:
+                with open(step.pos.file, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                text = None
+        where = yaml_lines(step, text)
+        if isinstance(where, str) or not where[0] <= line <= where[1]:
+            return None  # the step's other lines: pause before the step, as ever
+        bp: dict[str, Any] = {"line": line, "_python": step.debug_name}
+        why = python_steps.unsupported(session.options.runtime if session else "local")
+        if why:
+            bp.update(verified=False, message=f"Python breakpoint in step {step.debug_name!r} "
+                                              f"not available: {why}")
+        else:
+            bp.update(verified=True, message=f"Python breakpoint in step {step.debug_name!r}")
+        return bp
 
     def _hit_breakpoints(self, step_name: str) -> list[int]:
         hits = [bp["id"] for bps in self._line_breakpoints.values() for bp in bps
@@ -324,7 +382,10 @@ class DebugAdapter:
         args = request.arguments or {}
         index = self._thread_index(args.get("threadId"))
         top = session.step(index)
-        frames = [self._frame(args.get("threadId"), top, top=True)]
+        frames = []
+        if top.pause is PauseKind.PYTHON and top.python is not None:
+            frames = top.python.stack_frames()  # the script's frames above the step's own
+        frames.append(self._frame(args.get("threadId"), top, top=not frames))
         finished = [st for st in session.steps
                     if st.index != index and st.status not in ("waiting",) and st.index < index]
         for st in reversed(finished):
@@ -375,11 +436,17 @@ class DebugAdapter:
         return {"content": src.text, "mimeType": "text/x-yaml"}
 
     def scopes_request(self, request: wire.Request) -> dict:
-        index = frame_step((request.arguments or {}).get("frameId"))
+        frame = (request.arguments or {}).get("frameId")
+        if python_steps.is_python_ref(frame):
+            return {"scopes": self._python().scopes(frame)}
+        index = frame_step(frame)
         return {"scopes": self._require_variables().scopes(index)}
 
     def variables_request(self, request: wire.Request) -> dict:
         args = request.arguments or {}
+        if python_steps.is_python_ref(args.get("variablesReference")):
+            return {"variables": self._python().variables(
+                args["variablesReference"], args.get("start"), args.get("count"))}
         return {"variables": self._require_variables().children(
             args.get("variablesReference"), args.get("start"), args.get("count"))}
 
@@ -387,6 +454,8 @@ class DebugAdapter:
         session = self._require_session()
         index = self._thread_index((request.arguments or {}).get("threadId"))
         st = session.step(index)
+        if st.pause is PauseKind.PYTHON and st.python is not None:
+            return st.python.exception_info()
         if st.pause is not PauseKind.ON_FAILURE and st.status != "failed":
             raise WrongTime(f"step {st.name!r} has not failed ({st.label})")
         step = session.run.task.steps[index]
@@ -411,6 +480,18 @@ class DebugAdapter:
         if not isinstance(expression, str):
             raise UserError("evaluate needs an expression")
         context = args.get("context") or "repl"
+        frame = args.get("frameId")
+        paused = self.session.paused if self.session else None
+        if python_steps.is_python_ref(frame) or (frame is None and paused is not None
+                                                 and paused.pause is PauseKind.PYTHON):
+            # Python, in the frame (the stopped one by default); the REPL off the reading thread
+            python = self._python()
+            frame = frame if python_steps.is_python_ref(frame) else None
+            if context != "repl":
+                return python.evaluate(expression, frame, context)
+            threading.Thread(target=self._answer, daemon=True, args=(
+                request, lambda: python.evaluate(expression, frame, context))).start()
+            return wire.DEFERRED
         variables = self._require_variables()
         index = self._evaluation_step(args.get("frameId"))
         if context in ("hover", "watch", "clipboard", "variables"):
@@ -422,6 +503,24 @@ class DebugAdapter:
         # the REPL: a shell command, run in a thread so that a slow one does not block the client
         threading.Thread(target=self._repl, args=(request, index, expression), daemon=True).start()
         return wire.DEFERRED
+
+    def _answer(self, request: wire.Request, produce) -> None:
+        try:
+            body = produce()
+        except Exception as exc:  # fail() logs what is not the user's error
+            self.conn.fail(request, exc)
+            return
+        self.conn.respond(request, body)
+
+    def _python(self):
+        """The Python debugger of the step stopped in its Python."""
+        session = self._require_session()
+        st = session.paused
+        if st is None or st.pause is not PauseKind.PYTHON or st.python is None:
+            raise WrongTime("no step is stopped in its Python",
+                            fix="Python frames and variables exist while a Python step is stopped "
+                                "at a breakpoint in its script")
+        return st.python
 
     def _repl(self, request: wire.Request, index: int, expression: str) -> None:
         try:
@@ -455,17 +554,19 @@ class DebugAdapter:
     def next_request(self, request: wire.Request) -> dict:
         session = self._require_session()
         index = self._paused_thread(request)
-        self._pending_reason = "step"
+        paused = session.paused
+        if paused is None or paused.pause is not PauseKind.PYTHON:
+            self._pending_reason = "step"
         session.step_over(index)
         return {}
 
     def stepIn_request(self, request: wire.Request) -> dict:
-        raise UserError("step into is not available: a step is one process",
-                        fix="use Step Over to pause before the next step, or Continue")
+        self._require_session().python_step("stepIn", self._paused_thread(request))
+        return {}
 
     def stepOut_request(self, request: wire.Request) -> dict:
-        raise UserError("step out is not available: a step is one process",
-                        fix="use Step Over to pause before the next step, or Continue")
+        self._require_session().python_step("stepOut", self._paused_thread(request))
+        return {}
 
     def pause_request(self, request: wire.Request) -> dict:
         session = self._require_session()
@@ -646,8 +747,12 @@ class DebugAdapter:
             send("output", {"category": "console", "output": text + "\n", "group": "end"})
         elif isinstance(ev, StepPaused):
             self._stopped(ev)
-        elif isinstance(ev, (StepResumed, StepRetrying)):
-            if self.variables:
+        elif isinstance(ev, PythonStopped):
+            self._python_stopped(ev)
+        elif isinstance(ev, PythonUnavailable):
+            self._python_unavailable(ev)
+        elif isinstance(ev, (StepResumed, StepRetrying, PythonResumed)):
+            if not isinstance(ev, PythonResumed) and self.variables:
                 self.variables.invalidate()
             if isinstance(ev, StepRetrying):
                 send("output", {"category": "console", "output": f"step {session.steps[ev.index].name}: "
@@ -692,6 +797,33 @@ class DebugAdapter:
             body.update(reason=reason, description=f"Paused before step {st.name!r}{left_text}")
         self._pending_reason = None
         self.conn.send_event("stopped", body)
+
+    def _python_stopped(self, ev: PythonStopped) -> None:
+        session = self._require_session()
+        st = session.steps[ev.index]
+        body: dict[str, Any] = {"threadId": ev.index + 1, "allThreadsStopped": True,
+                                "reason": ev.reason}
+        body["description"] = f"Python {ev.reason} in step {st.name!r}" + (
+            f": {ev.text}" if ev.text else "")
+        if ev.text:
+            body["text"] = ev.text
+        hits = [bp["id"] for bps in self._line_breakpoints.values() for bp in bps
+                if bp.get("_python") == st.name and bp.get("line") in ev.lines]
+        if hits:
+            body["hitBreakpointIds"] = hits
+        self.conn.send_event("stopped", body)
+
+    def _python_unavailable(self, ev: PythonUnavailable) -> None:
+        """The step runs plainly: its Python breakpoints show unverified, with the reason."""
+        session = self._require_session()
+        name = session.steps[ev.index].name
+        for bps in self._line_breakpoints.values():
+            for bp in bps:
+                if bp.get("_python") == name:
+                    bp.update(verified=False, message=ev.reason)
+                    self.conn.send_event("breakpoint", {"reason": "changed",
+                                                        "breakpoint": self._public(bp)})
+        self.conn.send_event("output", {"category": "console", "output": f"{ev.reason}\n"})
 
     def _progress(self, ev: Progress) -> None:
         if not self.client.get("supportsProgressReporting"):

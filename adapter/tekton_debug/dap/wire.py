@@ -324,7 +324,17 @@ class Connection:
         elif kind == "response":
             self._route_response(message)
         elif kind == "event":
-            log.debug("DAP %s: ignored event %r from the client", self.name, message.get("event"))
+            # a client of a debug adapter (python.debugger, talking to debugpy) hears its events
+            on_event = getattr(handler, "on_event", None)
+            if callable(on_event):
+                try:
+                    on_event(message)
+                except Exception:
+                    log.exception("DAP %s: the handler of event %r failed", self.name,
+                                  message.get("event"))
+            else:
+                log.debug("DAP %s: ignored event %r from the client", self.name,
+                          message.get("event"))
         else:
             log.warning("DAP %s: ignored a message of type %r", self.name, kind)
 

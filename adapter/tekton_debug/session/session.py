@@ -16,14 +16,15 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from tekton_debug.errors import Problem, UserError, WrongTime
 from tekton_debug.runtimes.base import Runtime
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
-    DebugPlan, ExecResult, Notice, PauseKind, Release, RunFinished, RuntimeEvent, SecretValues,
-    StepEnvironment, StepFinished, StepLog, StepPaused, StepResumed, StepRetrying, StepStarted,
+    DebugPlan, ExecResult, Notice, PauseKind, PythonResumed, PythonStarted, PythonStopped,
+    Release, RunFinished, RuntimeEvent, SecretValues, StepEnvironment, StepFinished, StepLog,
+    StepPaused, StepResumed, StepRetrying, StepStarted,
 )
 from tekton_debug.session.masking import Masker, secret_strings
 from tekton_debug.tekton.duration import format_duration
@@ -52,6 +53,8 @@ class StepState:
     tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
     last_text: str = ""  # the text of the latest output chunk, decoded
     _partial: str = ""
+    python: Any = None  # the step's Python debugger (tekton_debug.python), while the step runs
+    python_stop: PythonStopped | None = None  # why its Python is stopped (pause PYTHON)
     _decoders: dict = field(default_factory=dict)
 
     @property
@@ -72,6 +75,8 @@ class StepState:
     def label(self) -> str:
         """A short state for thread names and frames: "paused: failed, exit 1", "succeeded"."""
         if self.status == "paused":
+            if self.pause is PauseKind.PYTHON and self.python_stop is not None:
+                return f"paused in Python: {self.python_stop.reason}"
             if self.pause is PauseKind.ON_FAILURE:
                 return f"paused: {self.failure}"
             return "paused before start"
@@ -368,8 +373,19 @@ class Session:
             st.status = "running"
             if st.pause is PauseKind.BEFORE_STEP:
                 st.pause = None
+        elif isinstance(ev, (PythonStarted, PythonStopped, PythonResumed)):
+            st = self.steps[ev.index]
+            if isinstance(ev, PythonStarted):
+                st.python = ev.debugger
+            elif isinstance(ev, PythonStopped):
+                st.status, st.pause, st.python_stop = "paused", PauseKind.PYTHON, ev
+            elif st.pause is PauseKind.PYTHON:
+                st.status, st.pause, st.python_stop = "running", None, None
         elif isinstance(ev, StepFinished):
             st = self.steps[ev.index]
+            st.python = st.python_stop = None
+            if st.pause is PauseKind.PYTHON:
+                st.pause = None
             st.status = ev.outcome.value
             st.finished_at = time.time()
             st.message = ev.message
@@ -501,6 +517,13 @@ class Session:
     def release(self, release: Release, index: int | None = None) -> StepState:
         """Continue (mark passed / run the step) or fail-continue the paused step."""
         st = self._require_paused(index)
+        if st.pause is PauseKind.PYTHON:
+            if release is not Release.CONTINUE:
+                raise UserError(f"step {st.name!r} is stopped in its Python, not paused by "
+                                "Tekton: there is no pass or fail to mark yet",
+                                fix="Continue (a failure then pauses as usual), or Stop")
+            st.python.resume("continue")
+            return st
         self._require_runtime().release(st.index, release)
         return st
 
@@ -586,14 +609,27 @@ class Session:
         return edited
 
     def step_over(self, index: int | None = None) -> StepState:
-        """Continue, then pause again before the next step."""
+        """Continue, then pause again before the next step (in Python: the next line)."""
         st = self._require_paused(index)
+        if st.pause is PauseKind.PYTHON:
+            st.python.resume("next")
+            return st
         self.plan.pause_before_next = True
         try:
             self._require_runtime().release(st.index, Release.CONTINUE)
         except Exception:
             self.plan.pause_before_next = False
             raise
+        return st
+
+    def python_step(self, how: str, index: int | None = None) -> StepState:
+        """``stepIn`` or ``stepOut`` in a step stopped in its Python."""
+        st = self._require_paused(index)
+        if st.pause is not PauseKind.PYTHON:
+            raise UserError(f"step {how.replace('step', 'step ').lower()} is for Python: step "
+                            f"{st.name!r} is {st.label}, and a step is one process",
+                            fix="use Step Over to pause before the next step, or Continue")
+        st.python.resume(how)
         return st
 
     def pause_before_next(self) -> None:
@@ -609,7 +645,7 @@ class Session:
     def _stop(self, runtime: Runtime) -> None:
         self.plan.halt = True
         st = self.paused
-        if st is not None:
+        if st is not None and st.pause is not PauseKind.PYTHON:  # a Python stop ends with its step
             try:
                 runtime.release(st.index, Release.FAIL_CONTINUE)
             except UserError as exc:

@@ -39,6 +39,7 @@ from tekton_debug.events import (
 )
 from tekton_debug.runtimes.local.environment import LocalStep, host_secret_values, prepare_step
 from tekton_debug.runtimes.local.process import GroupReaper, StepProcess, run_captured
+from tekton_debug.python.host import HostPython, Launch, python_steps
 from tekton_debug.tekton.duration import format_duration
 from tekton_debug.tekton.model import ParamValue, TaskRun
 
@@ -94,6 +95,7 @@ class LocalRuntime:
         self._plan = DebugPlan()
         self._listener: Listener | None = None
         self._steps: list[_StepState] = []
+        self._python: HostPython | None = None  # the run's Python steps, if it has any
         self._lock = threading.RLock()
         # bounded: a client that reads slowly slows the steps' output down (their pipes fill up),
         # instead of the adapter buffering it all
@@ -202,6 +204,7 @@ class LocalRuntime:
                 if kinds:
                     notices.append((f"workspace {w.name!r} ({kinds[0]}) is an empty directory "
                                     f"locally; bind a host directory to use real files", "info"))
+        self._python = python_steps(run, steps, self.run_dir, self._context(run, self.params))
         self._steps = []
         for step in steps:
             local = self._prepare_step(run, self.params, step)
@@ -209,17 +212,25 @@ class LocalRuntime:
             self._steps.append(_StepState(local))
         return notices
 
+    def _context(self, run: TaskRun, params: Mapping[str, ParamValue]):
+        """The substitutions of this TaskRun (a ``tekton.substitution.Context``)."""
+        from tekton_debug.tekton.substitution import substitution_context
+
+        assert self.layout is not None and self._run is not None
+        layout = self.layout
+        return substitution_context(run, params, results_dir=str(layout.results_dir),
+                                    workspaces=self.workspaces, task_run_name=self._run.name,
+                                    namespace=self._run.namespace or "default", uid=self._uid,
+                                    steps_dir=str(layout.steps_dir))
+
     def _prepare_step(self, run: TaskRun, params: Mapping[str, ParamValue], step) -> LocalStep:
         """Step ``step`` of ``run`` substituted for this TaskRun and ready to run here."""
-        from tekton_debug.tekton.substitution import substitute_step, substitution_context
+        from tekton_debug.tekton.substitution import substitute_step
 
         assert self.layout is not None and self._run is not None
         layout, name = self.layout, self._run.name
         namespace = self._run.namespace or "default"
-        ctx = substitution_context(run, params, results_dir=str(layout.results_dir),
-                                   workspaces=self.workspaces, task_run_name=name,
-                                   namespace=namespace, uid=self._uid,
-                                   steps_dir=str(layout.steps_dir))
+        ctx = self._context(run, params)
         return prepare_step(substitute_step(step, ctx), layout, host_env=self._host_env,
                             workspaces=self.workspaces, pod_name=f"{name}-pod",
                             namespace=namespace)
@@ -294,7 +305,10 @@ class LocalRuntime:
         def on_output(stream: str, data: bytes) -> None:
             self._emit(StepLog(i, stream, data))
 
-        process = StepProcess(local.argv, env=local.env, cwd=local.working_dir,
+        launch = Launch(local.argv, local.env)
+        if self._python is not None and not skipped:
+            launch = self._python.launch(local.step, local.argv, local.env, self._plan, self._emit)
+        process = StepProcess(launch.argv, env=launch.env, cwd=local.working_dir,
                               on_output=on_output, reaper=self._reaper)
         with self._lock:
             st.process = process
@@ -317,8 +331,12 @@ class LocalRuntime:
             on_pause=lambda kind, code: self._paused(i, kind, code),
             on_resume=lambda kind, how: self._resumed(i, kind, how),
             debug_scripts_dir=str(layout.debug_scripts_dir))
-        ep.go()
-        process.end()
+        try:
+            ep.go()
+            process.end()
+        finally:
+            if launch.debugger is not None:
+                launch.debugger.close()
         end = ep.end
         assert end is not None
         with self._lock:

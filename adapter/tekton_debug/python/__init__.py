@@ -1,0 +1,40 @@
+"""Python steps at source level: the adapter as debugpy's client inside a step whose script is
+Python.
+
+- ``script``: which steps are Python, and the map between lines of the Task YAML and lines of the
+  script file the step really runs (it survives ``$(params.x)`` substitution that adds lines).
+- ``debugpy_cli``: the one module that knows how debugpy is found, started and which Pythons it
+  supports (its documented command line; nothing private).
+- ``debugger``: the DAP client of debugpy inside one step: breakpoints, stops, frames, variables,
+  evaluate and stepping, translated to the Task YAML's lines and to ids of the adapter's own.
+- ``host``: starting a Python step under debugpy on this host (the local runtime).
+
+References (frame ids, variables references) of a Python stop are numbers from ``REF_BASE`` up,
+so the DAP handlers tell them from the step's own frames and scopes at a glance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Frame ids and variables references of Python stops start here (the steps' own stay below).
+REF_BASE = 1 << 30
+
+#: The exception filter id the DAP server offers for Python's uncaught exceptions.
+EXCEPTION_FILTER = "python"
+
+
+def is_python_ref(value: Any) -> bool:
+    """A frame id or variables reference handed out for a Python stop."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= REF_BASE
+
+
+def unsupported(runtime: str) -> str | None:
+    """Why Python breakpoints cannot be served on ``runtime``; None where they can."""
+    if runtime == "kubernetes":
+        return ("on a cluster the step's pod would need debugpy before it starts (a volume "
+                "holding it, the step's command run through `python -m debugpy --listen`, and "
+                "a port-forward from the adapter to the pod), which this version does not set "
+                "up; the line pauses nothing there. Run the Task with the local runtime to stop "
+                "in its Python")
+    return None

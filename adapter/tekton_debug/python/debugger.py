@@ -1,0 +1,311 @@
+"""The adapter as the DAP client of debugpy inside one Python step.
+
+The step's Python connects to the port this debugger listens on (loopback), and the adapter talks
+DAP to it with its own wire code (``dap.wire``, here as the client side). Everything that comes
+back is translated for the session's client:
+
+- lines and paths: a frame in the step's script file stands at its line of the Task YAML
+  (``script.ScriptMap``); frames in other files (imported modules) keep theirs;
+- ids: frame ids and variables references are numbers of the adapter's own, from ``REF_BASE``
+  up, valid until the step resumes; debugpy's thread ids stay debugpy's (the DAP handlers show
+  them under the step's thread);
+- stops and resumes become the events ``PythonStopped`` / ``PythonResumed`` of the step, through
+  the runtime's ``emit`` so that they keep their order with the step's other events.
+
+Threads: one accepts the connection and sends the configuration, the wire's reader thread hands
+events over; requests made while stopped (``stack_frames``, ``variables``...) block their caller
+until debugpy answers (``ANSWER_TIMEOUT``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any, Callable, Iterable
+
+from tekton_debug.dap import wire
+from tekton_debug.errors import UserError, WrongTime
+from tekton_debug.events import PythonResumed, PythonStarted, PythonStopped, RuntimeEvent
+from tekton_debug.python import REF_BASE
+from tekton_debug.python import debugpy_cli
+from tekton_debug.python.script import ScriptMap
+
+log = logging.getLogger(__name__)
+
+ANSWER_TIMEOUT = 15.0  # seconds a request to debugpy may take
+CONNECT_TIMEOUT = 60.0  # seconds the step's Python may take to start and connect
+
+
+class PythonDebugger:
+    """debugpy in step ``index``, from its connection to the end of the step."""
+
+    def __init__(self, index: int, step_name: str, smap: ScriptMap, script_path: str, *,
+                 source: dict | None, lines: Callable[[], Iterable[int]], exceptions: bool,
+                 emit: Callable[[RuntimeEvent], None]) -> None:
+        self.index = index
+        self.step_name = step_name
+        self.smap = smap
+        self.script_path = os.path.realpath(script_path)
+        self.source = source  # the Task YAML as a DAP Source
+        self._lines = lines
+        self._exceptions = exceptions
+        self._emit = emit
+        self._lock = threading.RLock()
+        self._conn: wire.Connection | None = None
+        self._closed = False
+        self._stopped: dict | None = None  # debugpy's stopped body while stopped
+        self._breakpoint_lines: dict[Any, int] = {}  # debugpy's breakpoint id -> YAML line
+        self._refs: dict[int, tuple[str, int]] = {}  # our id -> ("frame"|"var", debugpy's id)
+        self._next_ref = REF_BASE
+        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(1)
+        self.port = self._server.getsockname()[1]
+        self._accepter = threading.Thread(target=self._accept, name=f"debugpy-{index}",
+                                          daemon=True)
+        self._accepter.start()
+
+    # ---- connection and configuration --------------------------------------------------------
+
+    def _accept(self) -> None:
+        self._server.settimeout(CONNECT_TIMEOUT)
+        try:
+            sock, _ = self._server.accept()
+        except OSError:  # closed (the step ended first) or timed out
+            return
+        finally:
+            self._server.close()
+        with self._lock:
+            if self._closed:
+                sock.close()
+                return
+            conn = self._conn = wire.Connection.from_socket(sock, name=f"debugpy step {self.index}")
+        threading.Thread(target=conn.serve, args=(self,), name=f"debugpy-read-{self.index}",
+                         daemon=True).start()
+        try:
+            self._call("initialize", {"clientID": "tekton-debug", "adapterID": "tekton",
+                                      "linesStartAt1": True, "columnsStartAt1": True,
+                                      "pathFormat": "path", "supportsVariableType": True})
+            self._emit(PythonStarted(self.index, self))
+            self._send("attach", dict(debugpy_cli.ATTACH_ARGUMENTS))
+            self.update_breakpoints()
+            self._send("setExceptionBreakpoints",
+                       {"filters": [debugpy_cli.UNCAUGHT] if self._exceptions else []})
+            self._call("configurationDone", {})
+        except UserError as exc:
+            log.warning("step %s: debugpy could not be configured: %s", self.step_name, exc)
+
+    def _send(self, command: str, arguments: dict,
+              on_answer: Callable[[bool, Any], None] | None = None) -> None:
+        conn = self._conn
+        if conn is None:
+            raise WrongTime(f"the Python debugger of step {self.step_name!r} is not connected")
+        conn.send_request(command, arguments, on_answer or self._log_failure(command))
+
+    def _log_failure(self, command: str) -> Callable[[bool, Any], None]:
+        def answered(success: bool, body: Any) -> None:
+            if not success:
+                log.info("step %s: debugpy refused %s: %s", self.step_name, command, body)
+        return answered
+
+    def _call(self, command: str, arguments: dict) -> dict:
+        """Send a request to debugpy and wait for its answer's body. Raises UserError."""
+        done = threading.Event()
+        answer: list = []
+
+        def answered(success: bool, body: Any) -> None:
+            answer[:] = [success, body]
+            done.set()
+
+        self._send(command, arguments, answered)
+        if not done.wait(ANSWER_TIMEOUT):
+            raise UserError(f"the Python debugger of step {self.step_name!r} did not answer "
+                            f"{command} within {ANSWER_TIMEOUT:g} s")
+        success, body = answer
+        if not success:  # a Python error comes with its traceback: its last line says it
+            lines = [line for line in str(body).strip().splitlines() if line.strip()]
+            raise UserError(lines[-1].strip() if lines else f"{command} failed in Python")
+        return body if isinstance(body, dict) else {}
+
+    def update_breakpoints(self) -> None:
+        """Send the breakpoints of the step's script (YAML lines) as lines of its file."""
+        wanted = sorted({line for line in self._lines() if self.smap.to_file(line) is not None})
+        if self._conn is None:
+            return  # sent on connection
+
+        def answered(success: bool, body: Any) -> None:
+            if success and isinstance(body, dict):
+                for line, bp in zip(wanted, body.get("breakpoints") or []):
+                    if isinstance(bp, dict) and "id" in bp:
+                        self._breakpoint_lines[bp["id"]] = line
+            elif not success:
+                log.info("step %s: debugpy refused the breakpoints: %s", self.step_name, body)
+
+        self._send("setBreakpoints", {
+            "source": {"path": self.script_path},
+            "breakpoints": [{"line": self.smap.to_file(line)} for line in wanted]}, answered)
+
+    def close(self) -> None:
+        """The step ended: stop listening and close the connection. Idempotent."""
+        with self._lock:
+            self._closed = True
+            conn, self._conn = self._conn, None
+            self._stopped = None
+            self._refs.clear()
+        try:
+            self._server.close()
+        except OSError:
+            pass
+        if conn is not None:
+            conn.close()
+
+    # ---- events from debugpy (on the wire's reader thread) -------------------------------------
+
+    def on_event(self, message: dict) -> None:
+        event = message.get("event")
+        body = message.get("body") if isinstance(message.get("body"), dict) else {}
+        if event == "stopped":
+            with self._lock:
+                self._stopped = body
+                self._refs.clear()
+            hit = tuple(self._breakpoint_lines[i] for i in body.get("hitBreakpointIds") or []
+                        if i in self._breakpoint_lines)
+            reason = str(body.get("reason") or "pause")
+            self._emit(PythonStopped(self.index, reason, hit, str(body.get("text") or "")))
+        elif event == "continued":
+            self._resumed()
+        elif event in ("terminated", "exited"):
+            # closing our side lets debugpy's reader end at once when the script exits
+            self._resumed()
+            conn = self._conn
+            if conn is not None and event == "terminated":
+                conn.close()
+
+    def _resumed(self) -> bool:
+        with self._lock:
+            if self._stopped is None:
+                return False
+            self._stopped = None
+            self._refs.clear()
+        self._emit(PythonResumed(self.index))
+        return True
+
+    # ---- while stopped ---------------------------------------------------------------------------
+
+    @property
+    def stopped_thread(self) -> int | None:
+        stopped = self._stopped
+        return stopped.get("threadId") if stopped else None
+
+    def _require_stopped(self) -> dict:
+        stopped = self._stopped
+        if stopped is None:
+            raise WrongTime(f"step {self.step_name!r} is not stopped in its Python",
+                            fix="wait for a Python breakpoint or exception")
+        return stopped
+
+    def _ref(self, kind: str, theirs: Any) -> int:
+        if not isinstance(theirs, int) or theirs <= 0:
+            return 0
+        with self._lock:
+            ours = self._next_ref
+            self._next_ref += 1
+            self._refs[ours] = (kind, theirs)
+            return ours
+
+    def _theirs(self, kind: str, ours: Any) -> int:
+        entry = self._refs.get(ours) if isinstance(ours, int) else None
+        if entry is None or entry[0] != kind:
+            raise UserError(f"unknown {'frame' if kind == 'frame' else 'variables reference'} "
+                            f"{ours!r} (Python's references end when the step resumes)")
+        return entry[1]
+
+    def threads(self) -> list[dict]:
+        """debugpy's threads: [{"id", "name"}] (debugpy's ids)."""
+        self._require_stopped()
+        return [t for t in self._call("threads", {}).get("threads") or [] if isinstance(t, dict)]
+
+    def stack_frames(self, thread: int | None = None) -> list[dict]:
+        """The frames of ``thread`` (default: the one that stopped), innermost first, with the
+        script's frames at their lines of the Task YAML."""
+        stopped = self._require_stopped()
+        thread = thread if thread is not None else stopped.get("threadId")
+        body = self._call("stackTrace", {"threadId": thread})
+        frames = []
+        for f in body.get("stackFrames") or []:
+            if not isinstance(f, dict):
+                continue
+            frame = {"id": self._ref("frame", f.get("id")), "name": str(f.get("name", "?")),
+                     "line": f.get("line", 0), "column": f.get("column", 0)}
+            path = (f.get("source") or {}).get("path")
+            if path and os.path.realpath(path) == self.script_path:
+                frame["line"] = self.smap.to_yaml(int(f.get("line") or 0)) or 0
+                frame["name"] = f"{self.step_name}: {frame['name']}"
+                if self.source:
+                    frame["source"] = dict(self.source)
+            elif path:
+                frame["source"] = {"path": path, "name": os.path.basename(path)}
+            frames.append(frame)
+        return frames
+
+    def scopes(self, frame: int) -> list[dict]:
+        self._require_stopped()
+        body = self._call("scopes", {"frameId": self._theirs("frame", frame)})
+        out = []
+        for s in body.get("scopes") or []:
+            if isinstance(s, dict):
+                s = {k: v for k, v in s.items() if k != "source"}
+                s["variablesReference"] = self._ref("var", s.get("variablesReference"))
+                out.append(s)
+        return out
+
+    def variables(self, ref: int, start: Any = None, count: Any = None) -> list[dict]:
+        self._require_stopped()
+        args: dict[str, Any] = {"variablesReference": self._theirs("var", ref)}
+        if isinstance(start, int) and start > 0:
+            args["start"] = start
+        if isinstance(count, int) and count > 0:
+            args["count"] = count
+        out = []
+        for v in self._call("variables", args).get("variables") or []:
+            if isinstance(v, dict):
+                v = dict(v)
+                v["variablesReference"] = self._ref("var", v.get("variablesReference"))
+                out.append(v)
+        return out
+
+    def evaluate(self, expression: str, frame: int | None, context: str) -> dict:
+        """Evaluate Python in a frame (default: the innermost frame of the stopped thread)."""
+        self._require_stopped()
+        if frame is None:
+            frames = self.stack_frames()
+            if not frames:
+                raise WrongTime(f"step {self.step_name!r} has no Python frame to evaluate in")
+            frame = frames[0]["id"]
+        body = self._call("evaluate", {"expression": expression, "context": context,
+                                       "frameId": self._theirs("frame", frame)})
+        result = {k: v for k, v in body.items() if k in ("result", "type", "presentationHint",
+                                                          "namedVariables", "indexedVariables")}
+        result["result"] = str(body.get("result", ""))
+        result["variablesReference"] = self._ref("var", body.get("variablesReference"))
+        return result
+
+    def exception_info(self) -> dict:
+        stopped = self._require_stopped()
+        body = self._call("exceptionInfo", {"threadId": stopped.get("threadId")})
+        details = body.get("details") if isinstance(body.get("details"), dict) else {}
+        trace = details.get("stackTrace")
+        if isinstance(trace, str):  # the script's file as the user knows it: the step's script
+            details = {**details, "stackTrace": trace.replace(
+                self.script_path, f"step {self.step_name}'s script")}
+        return {**body, "details": details}
+
+    def resume(self, how: str, thread: int | None = None) -> None:
+        """``continue``, ``next``, ``stepIn`` or ``stepOut`` the stopped thread."""
+        stopped = self._require_stopped()
+        thread = thread if thread is not None else stopped.get("threadId")
+        # resumed first: debugpy's next stop may come before its answer to this request
+        self._resumed()
+        self._call(how, {"threadId": thread})

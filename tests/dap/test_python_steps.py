@@ -1,0 +1,255 @@
+"""Python steps at source level over DAP (local runtime): a breakpoint on a line of a Python
+step's script in the Task YAML stops the script there; frames, variables, stepping, evaluate and
+uncaught exceptions are Python's, at the Task's lines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+
+import pytest
+
+from tests.dap.conftest import line_of
+from tests.dap.dapclient import DapClient, DapError
+
+TASK = textwrap.dedent('''\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: python-steps
+    spec:
+      params:
+        - name: names
+          default: ada
+        - name: fail
+          default: "no"
+      steps:
+        - name: shell
+          image: alpine
+          script: |
+            echo "shell step ran"
+        - name: count
+          image: python:3.12
+          script: |
+            #!/usr/bin/env python3
+            import os, sys
+            import weights
+            names = """$(params.names)""".split()
+            total = 0
+            for name in names:
+                total += weights.weight(name)
+            print("total", total, "debugpy" in sys.modules)
+            if "$(params.fail)" == "yes":
+                raise ValueError("total is " + str(total))
+        - name: report
+          image: python:3.12
+          script: |
+            #!/usr/bin/env python3
+            greeting = "report"
+            print(greeting, "done")
+    ''')
+
+WEIGHTS = textwrap.dedent('''\
+    def weight(name):
+        size = len(name)
+        return size * 2
+    ''')
+
+
+@pytest.fixture
+def task(tmp_path):
+    path = tmp_path / "python-steps.yaml"
+    path.write_text(TASK)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "weights.py").write_text(WEIGHTS)
+    return path
+
+
+@pytest.fixture
+def dap(tmp_path):
+    client = DapClient(cwd=str(tmp_path), env={"PYTHONPATH": str(tmp_path / "lib")})
+    yield client
+    client.close()
+
+
+def launch(dap, task, lines, *, filters=("onFailure",), **config):
+    dap.start({"type": "tekton", "request": "launch", "task": str(task), **config},
+              breakpoints={str(task): lines}, exception_filters=list(filters))
+    return dap.last_breakpoints["body"]["breakpoints"]
+
+
+def stopped(dap):
+    """The body of the next stopped event after the last one this helper returned."""
+    ev = dap.wait_event("stopped", after=getattr(dap, "seen_until", 0))
+    dap.seen_until = dap.events.index(ev) + 1
+    return ev["body"]
+
+
+def top_frame(dap, thread=2):
+    return dap.request("stackTrace", {"threadId": thread})["body"]["stackFrames"]
+
+
+def locals_of(dap, frame_id):
+    scopes = dap.request("scopes", {"frameId": frame_id})["body"]["scopes"]
+    ref = next(s for s in scopes if s["name"] == "Locals")["variablesReference"]
+    return {v["name"]: v["value"] for v in
+            dap.request("variables", {"variablesReference": ref})["body"]["variables"]}
+
+
+def test_a_breakpoint_in_a_python_script_stops_there_with_its_locals(dap, task):
+    line = line_of(task, "total = 0")
+    bps = launch(dap, task, [line])
+    assert bps[0]["verified"] is True and bps[0]["line"] == line
+    body = stopped(dap)
+    assert body["reason"] == "breakpoint" and body["threadId"] == 2
+    assert body["hitBreakpointIds"] == [bps[0]["id"]]
+    assert "shell step ran" in dap.output("stdout")  # the non-Python step ran before, as ever
+
+    frames = top_frame(dap)
+    assert frames[0]["line"] == line and frames[0]["source"]["path"] == str(task)
+    assert "count" in frames[0]["name"]
+    assert "count" in frames[1]["name"]  # the step's own frame, then the finished step
+    assert "shell" in frames[2]["name"]
+    values = locals_of(dap, frames[0]["id"])
+    assert values["names"] == "['ada']"
+    assert "total" not in values  # the line has not run yet
+    threads = {t["id"]: t["name"] for t in dap.request("threads")["body"]["threads"]}
+    assert threads[2].startswith("count (paused in Python")
+
+    dap.request("continue", {"threadId": 2})
+    dap.wait_event("terminated")
+    assert "total 6 True" in dap.output("stdout")
+
+
+def test_next_step_in_and_step_out_walk_the_script_and_its_modules(dap, task, tmp_path):
+    launch(dap, task, [line_of(task, "for name in names")])
+    stopped(dap)
+    dap.request("next", {"threadId": 2})
+    assert stopped(dap)["reason"] == "step"
+    assert top_frame(dap)[0]["line"] == line_of(task, "total += weights")
+
+    dap.request("stepIn", {"threadId": 2})
+    assert stopped(dap)["reason"] == "step"
+    frames = top_frame(dap)
+    assert frames[0]["name"] == "weight"
+    assert frames[0]["source"]["path"] == str(tmp_path / "lib" / "weights.py")
+    assert frames[0]["line"] == 2
+    assert frames[1]["line"] == line_of(task, "total += weights")
+    assert locals_of(dap, frames[0]["id"]) == {"name": "'ada'"}
+
+    dap.request("stepOut", {"threadId": 2})
+    assert stopped(dap)["reason"] == "step"
+    frames = top_frame(dap)
+    assert frames[0]["source"]["path"] == str(task)
+    assert frames[0]["line"] == line_of(task, "total += weights")
+
+
+def test_evaluate_is_python_in_the_frame_for_the_repl_hover_and_watch(dap, task):
+    launch(dap, task, [line_of(task, 'print("total"')])
+    stopped(dap)
+    frame = top_frame(dap)[0]["id"]
+    for context in ("repl", "hover", "watch"):
+        body = dap.request("evaluate", {"expression": "total * 10 + len(names)",
+                                        "frameId": frame, "context": context})["body"]
+        assert body["result"] == "61"
+    # without a frame: the stopped one
+    assert dap.request("evaluate", {"expression": "names[0].upper()",
+                                    "context": "repl"})["body"]["result"] == "'ADA'"
+    with pytest.raises(DapError, match="NameError"):
+        dap.request("evaluate", {"expression": "nothing_here", "frameId": frame,
+                                 "context": "repl"})
+    # the step's Python finds debugpy, and nothing else of the adapter, on its PYTHONPATH
+    listing = dap.request("evaluate", {
+        "expression": "sorted(os.listdir(os.environ['PYTHONPATH'].split(os.pathsep)[0]))",
+        "frameId": frame, "context": "repl"})["body"]["result"]
+    assert listing == "['debugpy']"
+
+
+def test_an_uncaught_exception_stops_at_the_raising_line_then_the_step_pauses_failed(dap, task):
+    launch(dap, task, [], filters=("onFailure", "python"), params={"fail": "yes"})
+    body = stopped(dap)
+    assert body["reason"] == "exception" and body["threadId"] == 2
+    assert "ValueError" in body.get("text", "") + body["description"]
+    assert top_frame(dap)[0]["line"] == line_of(task, "raise ValueError")
+    info = dap.request("exceptionInfo", {"threadId": 2})["body"]
+    assert "total is 6" in info["description"]
+
+    dap.request("continue", {"threadId": 2})
+    failed = stopped(dap)  # the script exited non-zero: the on-failure pause follows
+    assert failed["reason"] == "exception" and "exit code 1" in failed["description"]
+    assert top_frame(dap)[0]["line"] == line_of(task, "- name: count")
+
+
+def test_the_line_map_survives_a_param_that_adds_lines(dap, task):
+    line = line_of(task, "total = 0")
+    launch(dap, task, [line], params={"names": "ada\nbo\ncyd"})
+    stopped(dap)
+    frame = top_frame(dap)[0]
+    assert frame["line"] == line
+    assert locals_of(dap, frame["id"])["names"] == "['ada', 'bo', 'cyd']"
+    dap.request("next", {"threadId": 2})
+    stopped(dap)
+    assert top_frame(dap)[0]["line"] == line + 1
+
+
+def test_two_python_steps_stop_in_turn(dap, task):
+    launch(dap, task, [line_of(task, "total = 0"), line_of(task, 'print(greeting')])
+    assert stopped(dap)["threadId"] == 2
+    dap.request("continue", {"threadId": 2})
+    body = stopped(dap)
+    assert body["threadId"] == 3 and body["reason"] == "breakpoint"
+    frame = top_frame(dap, 3)[0]
+    assert frame["line"] == line_of(task, 'print(greeting')
+    assert locals_of(dap, frame["id"])["greeting"] == "'report'"
+    dap.request("continue", {"threadId": 3})
+    dap.wait_event("terminated")
+    assert "report done" in dap.output("stdout")
+
+
+def test_without_python_breakpoints_a_python_step_runs_without_debugpy(dap, task):
+    line = line_of(task, "- name: report")  # a before-step breakpoint, as ever
+    bps = launch(dap, task, [line])
+    assert bps[0]["message"] == "pauses before step 'report'"
+    body = stopped(dap)
+    assert body["reason"] == "breakpoint" and body["threadId"] == 3
+    assert "total 6 False" in dap.output("stdout")  # the step before ran plainly
+    with pytest.raises(DapError, match="step in is for Python"):
+        dap.request("stepIn", {"threadId": 3})
+
+
+def test_a_python_too_old_for_debugpy_runs_the_step_plainly_and_says_why(tmp_path, task):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python3"  # says it is 2.7 when asked, runs scripts with the real one
+    real = shutil.which("python3")
+    fake.write_text(f'#!/bin/sh\n[ "$1" = -c ] && {{ printf 2.7; exit 0; }}\nexec {real} "$@"\n')
+    fake.chmod(0o755)
+    client = DapClient(cwd=str(tmp_path), env={"PYTHONPATH": str(tmp_path / "lib"),
+                                               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    try:
+        line = line_of(task, "total = 0")
+        launch(client, task, [line])
+        changed = client.wait_event("breakpoint")["body"]["breakpoint"]
+        assert changed["verified"] is False and changed["line"] == line
+        assert "Python is 2.7" in changed["message"] and "3.8" in changed["message"]
+        client.wait_event("terminated")
+        assert "total 6 False" in client.output("stdout")
+    finally:
+        client.close()
+
+
+def test_on_a_cluster_python_breakpoints_show_unverified_with_the_reason(dap, task):
+    dap.request("initialize", {"adapterID": "tekton"})
+    dap.send("launch", {"type": "tekton", "request": "launch", "task": str(task),
+                        "runtime": "kubernetes"})
+    dap.wait_event("initialized")
+    line = line_of(task, "total = 0")
+    bps = dap.request("setBreakpoints", {"source": {"path": str(task)},
+                                         "breakpoints": [{"line": line},
+                                                         {"line": line_of(task, "- name: count")}]}
+                      )["body"]["breakpoints"]
+    assert bps[0]["verified"] is False and bps[0]["line"] == line
+    assert "debugpy" in bps[0]["message"] and "local runtime" in bps[0]["message"]
+    assert bps[1]["verified"] is True  # before the step: as ever
