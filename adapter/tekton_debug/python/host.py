@@ -23,6 +23,9 @@ from tekton_debug.python.script import ScriptMap, interpreter, map_script
 from tekton_debug.tekton.model import Step, TaskRun
 
 PROBE_TIMEOUT = 10.0
+# interpreter (real path, modification time) -> why it cannot run debugpy (None: it can); for the
+# adapter's life: asking a Python its version costs a process start (tens of ms)
+_VERSIONS: dict[tuple[str, int], str | None] = {}
 
 
 @dataclass
@@ -40,7 +43,6 @@ class HostPython:
     def __init__(self, run_dir: Path, source: dict | None) -> None:
         self._run_dir = run_dir
         self._source = source  # the Task YAML as a DAP Source (where script frames stand)
-        self._versions: dict[str, str | None] = {}  # interpreter -> why not usable (None: usable)
         self._maps: dict[int, ScriptMap | str] = {}
         self._interpreters: dict[int, tuple[str, list[str]]] = {}
 
@@ -96,9 +98,13 @@ class HostPython:
             return why
         if not os.path.isabs(program):
             return f"{program} is not on the step's PATH"
-        if program not in self._versions:
-            self._versions[program] = self._probe(program, env)
-        return self._versions[program]
+        try:
+            key = (os.path.realpath(program), os.stat(program).st_mtime_ns)
+        except OSError as e:
+            return f"{program} cannot be run ({e.strerror or e})"
+        if key not in _VERSIONS:
+            _VERSIONS[key] = self._probe(program, env)
+        return _VERSIONS[key]
 
     @staticmethod
     def _probe(program: str, env: Mapping[str, str]) -> str | None:

@@ -1,0 +1,123 @@
+"""Python steps under debugpy, through the DAP server, each figure beside its baseline.
+
+  (i)  a Python step with a breakpoint that is never hit  vs  the same step run plainly
+       (configurationDone -> terminated at the client; the difference is what debugpy costs)
+  (ii) the script reaches a breakpoint -> `stopped` at the client
+       (the script stamps time.time() on the line before; the client stamps the event's arrival)
+
+Run: .venv/bin/python benchmarks/python_steps.py [--runs N] [--hits N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dap import ADAPTER, Dap, ms, p90, write_task
+
+
+def python_task(hits: int) -> tuple[str, int, int]:
+    """(a Task of one Python step, the line of a breakpoint never hit, the line hit ``hits``
+    times, each time just after ``stamp = time.time()``)."""
+    script = "\n".join([
+        f"#!{sys.executable}",
+        "import time",
+        "def never():",
+        "    return 'never called'",  # line 4 of the script
+        "total = 0",
+        f"for i in range(int('$(params.hits)')):",
+        "    stamp = time.time()",
+        "    total += i",  # line 8 of the script
+        "print('total', total)",
+        "",
+    ])
+    text = ("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: bench-python\nspec:\n"
+            "  params:\n    - name: hits\n      default: \"0\"\n  steps:\n"
+            "    - name: py\n      image: python\n      script: |\n")
+    first = text.count("\n") + 1
+    text += "".join(f"        {line}\n" if line else "\n" for line in script.split("\n")[:-1])
+    return text, first + 3, first + 7
+
+
+def _run(task: str, cwd: str, lines: list[int], hits: int,
+         on_stop=None) -> float:
+    """configurationDone -> terminated (ms), calling ``on_stop(dap, after, t, body)`` per stop."""
+    dap = Dap(ADAPTER, cwd=cwd)
+    try:
+        dap.request("initialize", {"adapterID": "tekton", "clientID": "bench",
+                                   "linesStartAt1": True, "columnsStartAt1": True})
+        launch = dap.send("launch", {"type": "tekton", "request": "launch", "task": task,
+                                     "params": {"hits": str(hits)}})
+        dap.event("initialized")
+        dap.request("setBreakpoints", {"source": {"path": task},
+                                       "breakpoints": [{"line": n} for n in lines]})
+        dap.request("setExceptionBreakpoints", {"filters": ["onFailure"]})
+        start = time.time()
+        dap.request("configurationDone")
+        dap.wait(lambda m: m.get("type") == "response" and m.get("request_seq") == launch)
+        after = 0
+        for _ in range(hits if on_stop else 0):
+            after, t, m = dap.event("stopped", after=after, timeout=60)
+            on_stop(dap, t, m["body"])
+            after += 1
+        _, end, _ = dap.event("terminated", timeout=60)
+        output = "".join(m.get("body", {}).get("output", "") for _, m in dap.messages
+                         if m.get("event") == "output")
+        if "total" not in output:
+            raise RuntimeError(f"the step did not run to its end: {output[-500:]!r}")
+        return ms(end - start)
+    finally:
+        dap.close()
+
+
+def measure_never_hit(runs: int) -> tuple[list[float], list[float]]:
+    """(with a breakpoint never hit, plainly): configurationDone -> terminated, in ms."""
+    debugged, plain = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-python-") as tmp:
+        text, never, _ = python_task(0)
+        task = write_task(Path(tmp), "task.yaml", text)
+        _run(task, tmp, [never], 0)  # warm up (compiled files of debugpy, page cache)
+        for _ in range(runs):  # interleaved, so that the machine's load falls on both alike
+            debugged.append(_run(task, tmp, [never], 0))
+            plain.append(_run(task, tmp, [], 0))
+    return debugged, plain
+
+
+def measure_hits(hits: int) -> list[float]:
+    """The script stamps its clock, the next line holds a breakpoint: stamp -> `stopped` (ms)."""
+    out: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-python-") as tmp:
+        text, _, hit = python_task(hits)
+        task = write_task(Path(tmp), "task.yaml", text)
+
+        def on_stop(dap: Dap, t: float, body: dict) -> None:
+            stamp = dap.request("evaluate", {"expression": "stamp", "context": "watch"})
+            out.append(ms(t - float(stamp["body"]["result"])))
+            dap.send("continue", {"threadId": body["threadId"]})
+
+        _run(task, tmp, [hit], hits, on_stop)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--hits", type=int, default=20)
+    args = ap.parse_args()
+    debugged, plain = measure_never_hit(args.runs)
+    hits = measure_hits(args.hits)
+    print(json.dumps({
+        "never_hit_ms": statistics.median(debugged), "plain_ms": statistics.median(plain),
+        "extra_ms": statistics.median(debugged) - statistics.median(plain),
+        "hit_to_stopped_ms_median": statistics.median(hits), "hit_to_stopped_ms_p90": p90(hits),
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

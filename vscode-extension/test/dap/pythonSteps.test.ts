@@ -1,0 +1,116 @@
+/**
+ * Python steps at source level, driven as VS Code drives the adapter, on
+ * examples/python-step.yaml run on this machine: a breakpoint on a line of step "weigh"'s Python
+ * script stops the script there; locals, stepping and evaluate are Python's, at the YAML's lines.
+ */
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { DebugProtocol } from '@vscode/debugprotocol';
+import { AdapterClient } from '../support/adapterClient';
+import { EXAMPLES } from '../support/paths';
+
+const TASK = path.join(EXAMPLES, 'python-step.yaml');
+const LINES = fs.readFileSync(TASK, 'utf8').split(/\r?\n/);
+const lineOf = (text: string): number => {
+  const index = LINES.findIndex((l) => l.includes(text));
+  assert.ok(index >= 0, `${text} not in ${TASK}`);
+  return index + 1;
+};
+const WEIGH = 2; // step "weigh" is the second step: thread 2
+
+describe('debug adapter: a Python step', function () {
+  this.timeout(60000);
+  let dc: AdapterClient;
+
+  beforeEach(async () => {
+    dc = new AdapterClient();
+    await dc.start();
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && dc.adapterStderr) {
+      console.log(`--- adapter stderr ---\n${dc.adapterStderr}`);
+    }
+    await dc.stop();
+    await dc.exited();
+  });
+
+  async function launchWithBreakpoint(line: number, params: Record<string, string> = {},
+    filters: string[] = ['onFailure']): Promise<DebugProtocol.StoppedEvent> {
+    const stopped = dc.waitForEvent('stopped');
+    await dc.launchAndConfigure({ type: 'tekton', request: 'launch', name: 'python', task: TASK, params },
+      async () => {
+        const set = await dc.setBreakpointsRequest({ source: { path: TASK }, breakpoints: [{ line }] });
+        assert.strictEqual(set.body.breakpoints[0].verified, true);
+        assert.strictEqual(set.body.breakpoints[0].line, line);
+        await dc.setExceptionBreakpointsRequest({ filters });
+      });
+    return (await stopped) as DebugProtocol.StoppedEvent;
+  }
+
+  async function frames(): Promise<DebugProtocol.StackFrame[]> {
+    return (await dc.stackTraceRequest({ threadId: WEIGH })).body.stackFrames;
+  }
+
+  async function locals(frameId: number): Promise<Record<string, string>> {
+    const scopes = (await dc.scopesRequest({ frameId })).body.scopes;
+    const scope = scopes.find((s) => s.name === 'Locals');
+    assert.ok(scope, JSON.stringify(scopes));
+    const vars = (await dc.variablesRequest({ variablesReference: scope.variablesReference })).body.variables;
+    return Object.fromEntries(vars.map((v) => [v.name, v.value]));
+  }
+
+  it('offers "Python exceptions" beside "Failed steps"', async () => {
+    const init = await dc.initializeRequest({ adapterID: 'tekton' });
+    const filters = (init.body?.exceptionBreakpointFilters ?? []).map((f) => `${f.filter}:${f.label}`);
+    assert.deepStrictEqual(filters, ['onFailure:Failed steps', 'python:Python exceptions']);
+  });
+
+  it('stops at a breakpoint in the script, at its YAML line, with its locals', async () => {
+    const line = lineOf('total += weight(name)');
+    const stopped = await launchWithBreakpoint(line, { names: 'ada\nbo\ncyd', limit: '100' });
+    assert.strictEqual(stopped.body.reason, 'breakpoint');
+    assert.strictEqual(stopped.body.threadId, WEIGH);
+    const [top] = await frames();
+    assert.strictEqual(top.source?.path, TASK);
+    assert.strictEqual(top.line, line);
+    const values = await locals(top.id);
+    assert.strictEqual(values.names, "['ada', 'bo', 'cyd']");
+    assert.strictEqual(values.name, "'ada'");
+    assert.strictEqual(values.total, '0');
+  });
+
+  it('steps in, out and over in Python, and evaluates in the frame', async () => {
+    const line = lineOf('total += weight(name)');
+    await launchWithBreakpoint(line, { limit: '100' });
+    await Promise.all([dc.stepInRequest({ threadId: WEIGH }), dc.waitForEvent('stopped')]);
+    let top = (await frames())[0];
+    assert.strictEqual(top.line, lineOf('size = len(name)'));
+    assert.match(top.name, /weight/);
+    await Promise.all([dc.nextRequest({ threadId: WEIGH }), dc.waitForEvent('stopped')]);
+    top = (await frames())[0];
+    assert.strictEqual(top.line, lineOf('return size * 2'));
+    const size = await dc.evaluateRequest({ expression: 'size * 10', frameId: top.id, context: 'watch' });
+    assert.strictEqual(size.body.result, '30');
+    await Promise.all([dc.stepOutRequest({ threadId: WEIGH }), dc.waitForEvent('stopped')]);
+    top = (await frames())[0];
+    assert.strictEqual(top.line, line);
+    const repl = await dc.evaluateRequest({ expression: 'total + 1', frameId: top.id, context: 'repl' });
+    assert.strictEqual(repl.body.result, '1');
+  });
+
+  it('stops where an uncaught exception is raised, then pauses the failed step', async () => {
+    const stopped = dc.waitForEvent('stopped');
+    await dc.launchAndConfigure({ type: 'tekton', request: 'launch', name: 'python', task: TASK },
+      () => dc.setExceptionBreakpointsRequest({ filters: ['onFailure', 'python'] }));
+    const raised = (await stopped) as DebugProtocol.StoppedEvent;
+    assert.strictEqual(raised.body.reason, 'exception');
+    assert.strictEqual((await frames())[0].line, lineOf('raise SystemExit'));
+    const failed = dc.waitForEvent('stopped');
+    await dc.continueRequest({ threadId: WEIGH });
+    const paused = (await failed) as DebugProtocol.StoppedEvent;
+    assert.strictEqual(paused.body.reason, 'exception');
+    assert.match(paused.body.description ?? '', /exit code 1/);
+  });
+});
