@@ -13,7 +13,7 @@ import { EXAMPLES } from '../support/paths';
 const TASK = path.join(EXAMPLES, 'python-step.yaml');
 const LINES = fs.readFileSync(TASK, 'utf8').split(/\r?\n/);
 const lineOf = (text: string): number => {
-  const index = LINES.findIndex((l) => l.includes(text));
+  const index = LINES.findIndex((l) => l.trim().startsWith(text));
   assert.ok(index >= 0, `${text} not in ${TASK}`);
   return index + 1;
 };
@@ -42,7 +42,7 @@ describe('debug adapter: a Python step', function () {
     await dc.launchAndConfigure({ type: 'tekton', request: 'launch', name: 'python', task: TASK, params },
       async () => {
         const set = await dc.setBreakpointsRequest({ source: { path: TASK }, breakpoints: [{ line }] });
-        assert.strictEqual(set.body.breakpoints[0].verified, true);
+        assert.strictEqual(set.body.breakpoints[0].verified, true, set.body.breakpoints[0].message);
         assert.strictEqual(set.body.breakpoints[0].line, line);
         await dc.setExceptionBreakpointsRequest({ filters });
       });
