@@ -253,3 +253,43 @@ def test_on_a_cluster_python_breakpoints_show_unverified_with_the_reason(dap, ta
     assert bps[0]["verified"] is False and bps[0]["line"] == line
     assert "debugpy" in bps[0]["message"] and "local runtime" in bps[0]["message"]
     assert bps[1]["verified"] is True  # before the step: as ever
+
+
+THREADED = textwrap.dedent('''\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: threaded
+    spec:
+      steps:
+        - name: work
+          image: python:3.12
+          script: |
+            #!/usr/bin/env python3
+            import threading
+            started, done = threading.Event(), threading.Event()
+            def worker():
+                started.set()
+                done.wait()
+            thread = threading.Thread(target=worker, name="worker")
+            thread.start()
+            started.wait()
+            done.set()
+            thread.join()
+    ''')
+
+
+def test_the_python_threads_of_a_step_show_under_it(dap, tmp_path):
+    task = tmp_path / "threaded.yaml"
+    task.write_text(THREADED)
+    launch(dap, task, [line_of(task, "done.set()")])
+    assert stopped(dap)["threadId"] == 1
+    threads = dap.request("threads")["body"]["threads"]
+    assert threads[0]["id"] == 1 and threads[0]["name"].startswith("work (paused in Python")
+    worker = next(t for t in threads if t["name"] == "work / worker")
+    frames = dap.request("stackTrace", {"threadId": worker["id"]})["body"]["stackFrames"]
+    in_script = next(f for f in frames if f.get("source", {}).get("path") == str(task))
+    assert in_script["line"] == line_of(task, "done.wait()")
+    assert "work" in frames[-1]["name"]  # the step's own frame under them
+    dap.request("continue", {"threadId": worker["id"]})
+    dap.wait_event("terminated")

@@ -374,8 +374,15 @@ class DebugAdapter:
         session = self.session
         if session is None or session.run is None:
             return {"threads": []}
-        return {"threads": [{"id": st.index + 1, "name": f"{st.name} ({st.label})"}
-                            for st in session.steps]}
+        threads = []
+        for st in session.steps:
+            threads.append({"id": st.index + 1, "name": f"{st.name} ({st.label})"})
+            if st.pause is PauseKind.PYTHON and st.python is not None:  # its other threads
+                threads += [{"id": python_steps.thread_id(st.index, t["id"]),
+                             "name": f"{st.name} / {t.get('name', t['id'])}"}
+                            for t in st.python.threads()
+                            if isinstance(t.get("id"), int) and t["id"] != st.python.stopped_thread]
+        return {"threads": threads}
 
     def stackTrace_request(self, request: wire.Request) -> dict:
         session = self._require_session()
@@ -384,12 +391,14 @@ class DebugAdapter:
         top = session.step(index)
         frames = []
         if top.pause is PauseKind.PYTHON and top.python is not None:
-            frames = top.python.stack_frames()  # the script's frames above the step's own
-        frames.append(self._frame(args.get("threadId"), top, top=not frames))
+            # the script's frames above the step's own (of the thread that stopped, by default)
+            python_thread = python_steps.split_thread(args.get("threadId"))
+            frames = top.python.stack_frames(python_thread[1] if python_thread else None)
+        frames.append(self._frame(index + 1, top, top=not frames))
         finished = [st for st in session.steps
                     if st.index != index and st.status not in ("waiting",) and st.index < index]
         for st in reversed(finished):
-            frames.append(self._frame(args.get("threadId"), st, top=False))
+            frames.append(self._frame(index + 1, st, top=False))
         start = max(0, _arg(args, "startFrame", int, "a number", 0))
         levels = _arg(args, "levels", int, "a number", 0)
         levels = levels if levels > 0 else len(frames)
@@ -703,6 +712,9 @@ class DebugAdapter:
 
     def _thread_index(self, thread_id: Any) -> int:
         session = self._require_session()
+        python_thread = python_steps.split_thread(thread_id)
+        if python_thread is not None and 0 <= python_thread[0] < len(session.steps):
+            return python_thread[0]  # a Python thread under its step
         if not isinstance(thread_id, int) or not 1 <= thread_id <= len(session.steps):
             raise UserError(f"unknown thread {thread_id!r}: threads are the steps, 1 to "
                             f"{len(session.steps)}")

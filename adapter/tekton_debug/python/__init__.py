@@ -38,3 +38,19 @@ def unsupported(runtime: str) -> str | None:
                 "up; the line pauses nothing there. Run the Task with the local runtime to stop "
                 "in its Python")
     return None
+
+
+#: Thread ids of a step's other Python threads: (step index + 1) * THREAD_STRIDE + debugpy's id
+#: (the thread that stopped shows as the step's own thread, id = step index + 1).
+THREAD_STRIDE = 100_000
+
+
+def thread_id(index: int, python_thread: int) -> int:
+    return (index + 1) * THREAD_STRIDE + python_thread
+
+
+def split_thread(value: Any) -> tuple[int, int] | None:
+    """(step index, debugpy's thread id) of a Python thread's id; None for other ids."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < THREAD_STRIDE:
+        return None
+    return value // THREAD_STRIDE - 1, value % THREAD_STRIDE
