@@ -30,7 +30,7 @@ def python_task(hits: int) -> tuple[str, int, int]:
         "def never():",
         "    return 'never called'",  # line 4 of the script
         "total = 0",
-        f"for i in range(int('$(params.hits)')):",
+        "for i in range(int('$(params.hits)')):",
         "    stamp = time.time()",
         "    total += i",  # line 8 of the script
         "print('total', total)",
