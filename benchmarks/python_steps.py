@@ -52,6 +52,7 @@ def _run(task: str, cwd: str, lines: list[int], hits: int,
         dap.request("initialize", {"adapterID": "tekton", "clientID": "bench",
                                    "linesStartAt1": True, "columnsStartAt1": True})
         launch = dap.send("launch", {"type": "tekton", "request": "launch", "task": task,
+                                     "runtime": "local",
                                      "params": {"hits": str(hits)}})
         dap.event("initialized")
         dap.request("setBreakpoints", {"source": {"path": task},

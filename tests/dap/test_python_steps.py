@@ -12,6 +12,7 @@ import pytest
 
 from tests.dap.conftest import line_of
 from tests.dap.dapclient import DapClient, DapError
+from tests.processes import processes_with, wait_until_gone
 
 TASK = textwrap.dedent('''\
     apiVersion: tekton.dev/v1
@@ -75,14 +76,15 @@ def dap(tmp_path):
 
 
 def launch(dap, task, lines, *, filters=("onFailure",), **config):
-    dap.start({"type": "tekton", "request": "launch", "task": str(task), **config},
+    dap.start({"type": "tekton", "request": "launch", "task": str(task), "runtime": "local",
+               **config},
               breakpoints={str(task): lines}, exception_filters=list(filters))
     return dap.last_breakpoints["body"]["breakpoints"]
 
 
 def stopped(dap):
     """The body of the next stopped event after the last one this helper returned."""
-    ev = dap.wait_event("stopped", after=getattr(dap, "seen_until", 0))
+    ev = dap.wait_event("stopped", after=getattr(dap, "seen_until", 0), timeout=60)
     dap.seen_until = dap.events.index(ev) + 1
     return ev["body"]
 
@@ -293,3 +295,49 @@ def test_the_python_threads_of_a_step_show_under_it(dap, tmp_path):
     assert "work" in frames[-1]["name"]  # the step's own frame under them
     dap.request("continue", {"threadId": worker["id"]})
     dap.wait_event("terminated")
+
+
+def test_stop_while_stopped_in_python_ends_the_run_and_its_python(dap, task):
+    launch(dap, task, [line_of(task, "total = 0")])
+    stopped(dap)
+    assert processes_with("--wait-for-client")  # the step's Python, under debugpy
+    dap.request("terminate")
+    dap.wait_event("terminated")
+    assert wait_until_gone("--wait-for-client") == []
+    threads = {t["id"]: t["name"] for t in dap.request("threads")["body"]["threads"]}
+    assert "cancelled" in threads[2] or "failed" in threads[2]
+
+
+SLOW = textwrap.dedent('''\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: slow
+    spec:
+      steps:
+        - name: spin
+          image: python:3.12
+          script: |
+            #!/usr/bin/env python3
+            import time
+            print("spinning", flush=True)
+            rounds = 0
+            while rounds < 600:
+                rounds += 1
+                time.sleep(0.05)
+            print("done")
+    ''')
+
+
+def test_pause_stops_a_running_python_step_where_it_is(dap, tmp_path):
+    task = tmp_path / "slow.yaml"
+    task.write_text(SLOW)
+    launch(dap, task, [line_of(task, 'print("done")')])  # a breakpoint: the step has debugpy
+    dap.wait_event("output", lambda b: "spinning" in b.get("output", ""), timeout=60)
+    dap.request("pause", {"threadId": 1})
+    body = stopped(dap)
+    assert body["reason"] == "pause" and body["threadId"] == 1
+    frame = next(f for f in top_frame(dap, 1) if f.get("source", {}).get("path") == str(task))
+    assert line_of(task, "while rounds") <= frame["line"] <= line_of(task, "time.sleep")
+    assert int(dap.request("evaluate", {"expression": "rounds", "frameId": frame["id"],
+                                        "context": "watch"})["body"]["result"]) < 600

@@ -581,6 +581,10 @@ class DebugAdapter:
         session = self._require_session()
         if session.paused is not None:
             return {}
+        running = next((st for st in session.steps if st.status == "running"), None)
+        if running is not None and running.python is not None:
+            running.python.pause()  # a Python step stops where its script is
+            return {}
         self._pending_reason = "pause"
         session.pause_before_next()
         self.conn.send_event("output", {

@@ -302,6 +302,11 @@ class PythonDebugger:
                 self.script_path, f"step {self.step_name}'s script")}
         return {**body, "details": details}
 
+    def pause(self) -> None:
+        """Stop the running script where it is (every thread)."""
+        if self._stopped is None:
+            self._call("pause", {"threadId": "*"})
+
     def resume(self, how: str, thread: int | None = None) -> None:
         """``continue``, ``next``, ``stepIn`` or ``stepOut`` the stopped thread."""
         stopped = self._require_stopped()

@@ -39,7 +39,7 @@ describe('debug adapter: a Python step', function () {
   async function launchWithBreakpoint(line: number, params: Record<string, string> = {},
     filters: string[] = ['onFailure']): Promise<DebugProtocol.StoppedEvent> {
     const stopped = dc.waitForEvent('stopped');
-    await dc.launchAndConfigure({ type: 'tekton', request: 'launch', name: 'python', task: TASK, params },
+    await dc.launchAndConfigure({ type: 'tekton', request: 'launch', name: 'python', task: TASK, runtime: 'local', params },
       async () => {
         const set = await dc.setBreakpointsRequest({ source: { path: TASK }, breakpoints: [{ line }] });
         assert.strictEqual(set.body.breakpoints[0].verified, true, set.body.breakpoints[0].message);
@@ -102,7 +102,7 @@ describe('debug adapter: a Python step', function () {
 
   it('stops where an uncaught exception is raised, then pauses the failed step', async () => {
     const stopped = dc.waitForEvent('stopped');
-    await dc.launchAndConfigure({ type: 'tekton', request: 'launch', name: 'python', task: TASK },
+    await dc.launchAndConfigure({ type: 'tekton', request: 'launch', name: 'python', task: TASK, runtime: 'local' },
       () => dc.setExceptionBreakpointsRequest({ filters: ['onFailure', 'python'] }));
     const raised = (await stopped) as DebugProtocol.StoppedEvent;
     assert.strictEqual(raised.body.reason, 'exception');
