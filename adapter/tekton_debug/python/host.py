@@ -70,9 +70,7 @@ class HostPython:
             return plain
         why = smap if isinstance(smap, str) else self._unusable(i, env)
         if why is not None:
-            if lines:  # only breakpoints need a word; the exception filter is not per step
-                emit(PythonUnavailable(i, f"step {name!r} runs without the Python debugger: "
-                                          f"{why}"))
+            emit(PythonUnavailable(i, f"step {name!r} runs without the Python debugger: {why}"))
             return plain
         assert isinstance(smap, ScriptMap)
         python, options = self._resolved(i, env)
