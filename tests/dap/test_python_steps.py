@@ -156,6 +156,9 @@ def test_evaluate_is_python_in_the_frame_for_the_repl_hover_and_watch(dap, task)
         body = dap.request("evaluate", {"expression": "total * 10 + len(names)",
                                         "frameId": frame, "context": context})["body"]
         assert body["result"] == "61"
+    # Tekton's own variables keep their meaning over the script's text
+    assert dap.request("evaluate", {"expression": "$(params.names)", "frameId": frame,
+                                    "context": "hover"})["body"]["result"] == "ada"
     # without a frame: the stopped one
     assert dap.request("evaluate", {"expression": "names[0].upper()",
                                     "context": "repl"})["body"]["result"] == "'ADA'"

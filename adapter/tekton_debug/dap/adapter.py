@@ -491,8 +491,9 @@ class DebugAdapter:
         context = args.get("context") or "repl"
         frame = args.get("frameId")
         paused = self.session.paused if self.session else None
-        if python_steps.is_python_ref(frame) or (frame is None and paused is not None
-                                                 and paused.pause is PauseKind.PYTHON):
+        tekton_text = expression.strip().startswith("$")  # $(params.x), $HOME: Tekton's
+        if not tekton_text and (python_steps.is_python_ref(frame) or (
+                frame is None and paused is not None and paused.pause is PauseKind.PYTHON)):
             # Python, in the frame (the stopped one by default); the REPL off the reading thread
             python = self._python()
             frame = frame if python_steps.is_python_ref(frame) else None
@@ -502,7 +503,8 @@ class DebugAdapter:
                 request, lambda: python.evaluate(expression, frame, context))).start()
             return wire.DEFERRED
         variables = self._require_variables()
-        index = self._evaluation_step(args.get("frameId"))
+        index = (self._python_step_index() if python_steps.is_python_ref(frame)
+                 else self._evaluation_step(frame))
         if context in ("hover", "watch", "clipboard", "variables"):
             return variables.lookup(index, expression)
         if expression.strip() == "debug-retry":  # as in the terminal's shell: Restart Frame
@@ -520,6 +522,13 @@ class DebugAdapter:
             self.conn.fail(request, exc)
             return
         self.conn.respond(request, body)
+
+    def _python_step_index(self) -> int:
+        session = self._require_session()
+        st = session.paused
+        if st is None:
+            raise WrongTime("no step is paused")
+        return st.index
 
     def _python(self):
         """The Python debugger of the step stopped in its Python."""
