@@ -37,6 +37,9 @@ def unsupported(runtime: str) -> str | None:
                 "a port-forward from the adapter to the pod), which this version does not set "
                 "up; the line pauses nothing there. Run the Task with the local runtime to stop "
                 "in its Python")
+    if runtime not in ("local", "auto"):
+        return (f"the {runtime} runtime does not start Python steps under debugpy yet; run the "
+                "Task with the local runtime to stop in its Python")
     return None
 
 

@@ -33,12 +33,13 @@ from tekton_debug.entrypoint.waiter import CancelToken, FileWaiter
 from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
-    DebugPlan, ExecResult, Listener, Notice, PauseKind, Release, RunFinished, RuntimeEvent,
-    SecretValues, StepEnvironment, StepFinished, StepLog, StepOutcome, StepPaused, StepResumed,
-    StepStarted,
+    DebugPlan, ExecResult, Listener, Notice, PauseKind, PythonUnavailable, Release, RunFinished,
+    RuntimeEvent, SecretValues, StepEnvironment, StepFinished, StepLog, StepOutcome, StepPaused,
+    StepResumed, StepStarted,
 )
 from tekton_debug.runtimes.local.environment import LocalStep, host_secret_values, prepare_step
 from tekton_debug.runtimes.local.process import GroupReaper, StepProcess, run_captured
+from tekton_debug.python import unsupported as python_unsupported
 from tekton_debug.python.host import HostPython, Launch, python_steps
 from tekton_debug.tekton.duration import format_duration
 from tekton_debug.tekton.model import ParamValue, TaskRun
@@ -308,6 +309,10 @@ class LocalRuntime:
         launch = Launch(local.argv, local.env)
         if self._python is not None and not skipped:
             launch = self._python.launch(local.step, local.argv, local.env, self._plan, self._emit)
+        elif not skipped and self._plan.python_lines.get(local.step.debug_name):
+            why = python_unsupported(self.name)  # a runtime of steps elsewhere (containers)
+            if why:
+                self._emit(PythonUnavailable(i, why))
         process = StepProcess(launch.argv, env=launch.env, cwd=local.working_dir,
                               on_output=on_output, reaper=self._reaper)
         with self._lock:
