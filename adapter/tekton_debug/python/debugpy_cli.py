@@ -4,10 +4,15 @@ documented command line, spoken to in DAP. The one module that knows debugpy's w
 - Command line (documented): ``python -m debugpy --connect HOST:PORT --wait-for-client FILE ARGS``.
   The step's Python connects to a port the adapter listens on (loopback) and speaks DAP there; it
   runs nothing of the script before ``configurationDone``.
-- No private module of debugpy is imported. What the adapter relies on beyond the command line is
-  how the debugger at the other end of ``--connect`` answers DAP in this version: the attach
-  arguments below, "uncaught" as the filter of uncaught exceptions, and that it closes its side
-  once the client closes after ``terminated``. Hence the exact pin in pyproject.toml.
+- One use of debugpy's private API, in the step's Python (``BOOTSTRAP``): the same command line is
+  run through ``debugpy.server.cli.main()`` with ``debugpy.common.log.describe_environment``
+  turned off. debugpy calls it twice per start, logging or not, and it reads the metadata of every
+  package the Python can see: 0.5 to 1 s on a machine with a few hundred of them, before the
+  script's first line.
+- Beyond that, the adapter relies on how the debugger at the other end of ``--connect`` answers
+  DAP in this version: the attach arguments below, "uncaught" as the filter of uncaught
+  exceptions, ``pause`` with thread "*", and that it closes its side once the client closes after
+  ``terminated``. Hence the exact pin in pyproject.toml.
 - The step's Python gets debugpy from a directory that holds only debugpy (a symbolic link to the
   adapter's copy), put first on ``PYTHONPATH``: none of the adapter's other packages leak into the
   step's imports.
@@ -34,6 +39,11 @@ ATTACH_ARGUMENTS = {"justMyCode": True, "redirectOutput": False, "showReturnValu
 
 #: The exception filter for uncaught exceptions.
 UNCAUGHT = "uncaught"
+
+#: ``python -m debugpy`` without debugpy's description of the environment (see above). The
+#: arguments that follow are debugpy's command line (``sys.argv[1:]``, as with ``-m``).
+BOOTSTRAP = ("from debugpy.common import log; log.describe_environment = lambda header: None; "
+             "from debugpy.server import cli; cli.main()")
 
 #: Interpreter options that make Python ignore PYTHONPATH, where debugpy is found.
 _IGNORES_PYTHONPATH = ("-E", "-I")
@@ -82,7 +92,7 @@ def unusable_options(options: Sequence[str]) -> str | None:
 def command(python: str, options: Sequence[str], port: int, script: str,
             args: Sequence[str]) -> list[str]:
     """The step's command under debugpy: it connects to 127.0.0.1:``port`` and waits there."""
-    return [python, *options, "-m", "debugpy", "--connect", f"127.0.0.1:{port}",
+    return [python, *options, "-c", BOOTSTRAP, "--connect", f"127.0.0.1:{port}",
             "--wait-for-client", script, *args]
 
 
