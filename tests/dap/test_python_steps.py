@@ -341,6 +341,6 @@ def test_pause_stops_a_running_python_step_where_it_is(dap, tmp_path):
     body = stopped(dap)
     assert body["reason"] == "pause" and body["threadId"] == 1
     frame = next(f for f in top_frame(dap, 1) if f.get("source", {}).get("path") == str(task))
-    assert line_of(task, "while rounds") <= frame["line"] <= line_of(task, "time.sleep")
+    assert line_of(task, "rounds = 0") <= frame["line"] <= line_of(task, "time.sleep")
     assert int(dap.request("evaluate", {"expression": "rounds", "frameId": frame["id"],
                                         "context": "watch"})["body"]["result"]) < 600

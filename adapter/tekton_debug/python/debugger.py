@@ -234,9 +234,10 @@ class PythonDebugger:
         thread = thread if thread is not None else stopped.get("threadId")
         body = self._call("stackTrace", {"threadId": thread})
         frames = []
-        for f in body.get("stackFrames") or []:
-            if not isinstance(f, dict):
-                continue
+        theirs = [f for f in body.get("stackFrames") or [] if isinstance(f, dict)]
+        if theirs and debugpy_cli.is_bootstrap_frame(theirs[-1]):
+            theirs.pop()  # where debugpy was started from, not the step's
+        for f in theirs:
             frame = {"id": self._ref("frame", f.get("id")), "name": str(f.get("name", "?")),
                      "line": f.get("line", 0), "column": f.get("column", 0)}
             path = (f.get("source") or {}).get("path")

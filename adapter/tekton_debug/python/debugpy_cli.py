@@ -45,6 +45,12 @@ UNCAUGHT = "uncaught"
 BOOTSTRAP = ("from debugpy.common import log; log.describe_environment = lambda header: None; "
              "from debugpy.server import cli; cli.main()")
 
+def is_bootstrap_frame(frame: dict) -> bool:
+    """The outermost frame of the main thread is ``BOOTSTRAP``'s (debugpy counts ``<string>``
+    as library code: stepping never stops there, but its stack shows it)."""
+    return (frame.get("source") or {}).get("path") == "<string>"
+
+
 #: Interpreter options that make Python ignore PYTHONPATH, where debugpy is found.
 _IGNORES_PYTHONPATH = ("-E", "-I")
 
