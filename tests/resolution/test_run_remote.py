@@ -112,3 +112,36 @@ def test_a_pipeline_task_whose_task_cannot_be_fetched_says_which_task_and_where(
     assert res.returncode == 2, res.stdout + res.stderr
     assert res.stderr.startswith('error: plr.yaml:17:11: task "greet" taskRef (resolver git')
     assert "not found: no git repository" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_remote_pipeline_over_http_with_a_task_from_git(tmp_path, repo, http_server):
+    repo.commit({"tasks/say.yaml": task_yaml("say", "hello from a remote pipeline")})
+    pipeline = PIPELINE_RUN.format(url=repo.url).split("  pipelineSpec:\n", 1)[1]
+    pipeline = "\n".join(line[2:] for line in pipeline.splitlines())
+    http_server.files["/pipelines/greet.yaml"] = (200, (
+        "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: greet\n"
+        "spec:\n" + pipeline + "\n").encode())
+    (tmp_path / "plr.yaml").write_text(textwrap.dedent(f"""\
+        apiVersion: tekton.dev/v1
+        kind: PipelineRun
+        metadata:
+          name: remote-pipeline
+        spec:
+          params:
+            - name: path
+              value: tasks/say.yaml
+          pipelineRef:
+            resolver: http
+            params:
+              - name: url
+                value: {http_server.base}/pipelines/greet.yaml
+        """))
+    res = run("plr.yaml", "--on-failure", "stop", cwd=tmp_path, cache=tmp_path / "xdg")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "hello from a remote pipeline" in res.stdout
+    http_server.files.clear()
+    res = run("plr.yaml", "--on-failure", "stop", cwd=tmp_path, cache=tmp_path / "xdg")
+    assert res.returncode == 2 and "pipelineRef (resolver http" in res.stderr
+    assert "not found" in res.stderr and "--offline" in res.stderr
+    res = run("plr.yaml", "--offline", "--on-failure", "stop", cwd=tmp_path, cache=tmp_path / "xdg")
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -170,18 +170,20 @@ def _load_remote(run_doc: YamlDoc, ref: dict, resolver: Resolver,
     return run
 
 
-def resolved_task(reference, resolved) -> YamlDoc:
-    """The one Task in what a resolver returned (Tekton wants exactly one object)."""
+def resolved_task(reference, resolved, kinds: tuple[str, ...] = ("Task", "ClusterTask")
+                  ) -> YamlDoc:
+    """The one Task (or ``kinds``) in what a resolver returned (Tekton wants exactly one
+    object)."""
     try:
         docs = [d for d in load_documents(resolved.text, resolved.file) if d.data is not None]
     except UserError as e:
         raise reference.error(f"what it resolved to ({resolved.source}) is not valid YAML: "
                               f"{e.first.message}", "check the reference's params") from None
-    kinds = [kind_of(d) for d in docs]
-    if len(docs) != 1 or kinds[0] not in ("Task", "ClusterTask"):
-        got = ", ".join(str(k) for k in kinds) or "nothing"
-        raise reference.error(f"it resolved to {got} ({resolved.source}), not one Task",
-                              "point the reference at a file or entry that holds one Task")
+    found = [kind_of(d) for d in docs]
+    if len(docs) != 1 or found[0] not in kinds:
+        got = ", ".join(str(k) for k in found) or "nothing"
+        raise reference.error(f"it resolved to {got} ({resolved.source}), not one {kinds[0]}",
+                              f"point the reference at a file or entry that holds one {kinds[0]}")
     return docs[0]
 
 

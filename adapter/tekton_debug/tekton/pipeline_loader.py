@@ -11,6 +11,7 @@ Tekton does. Everything is validated first
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from tekton_debug.errors import Problem, UserError, ValidationError
@@ -104,6 +105,16 @@ def find_sources(docs: list[YamlDoc], file: str | None, search_dir: str | None, 
         ref = spec.get("pipelineRef") if isinstance(spec, dict) else None
         if isinstance(spec, dict) and spec.get("pipelineSpec") is not None:
             sources.pipeline_base = ("spec", "pipelineSpec")
+        elif resolve and is_remote(ref):
+            try:
+                sources.pipeline_doc = _remote_pipeline(chosen, ref, resolver, values or {})
+                sources.pipeline_base = ("spec",)
+                # its named taskRefs are looked for beside this file, not beside the cached copy
+                search_dir = search_dir or (os.path.dirname(os.path.abspath(file)) if file
+                                            else None)
+            except UserError as e:
+                problems.extend(e.problems)
+                sources.pipeline_doc = None
         elif isinstance(ref, dict) and isinstance(ref.get("name"), str) and \
                 not ref.get("resolver") and not ref.get("bundle"):
             found, searched = find_task(ref["name"], docs, file, search_dir, kinds=("Pipeline",))
@@ -150,6 +161,26 @@ def find_sources(docs: list[YamlDoc], file: str | None, search_dir: str | None, 
                 f"put the Task (kind: Task, metadata.name: {ref['name']}) in this file or next "
                 "to it, or write it inline under taskSpec"))
     return sources, problems
+
+
+def _remote_pipeline(run_doc: YamlDoc, ref: dict, resolver: Resolver | None,
+                     given: Mapping[str, object]) -> YamlDoc:
+    """The Pipeline a PipelineRun's remote pipelineRef names, its params substituted from the
+    PipelineRun's params and the values given."""
+    if resolver is None:
+        span = run_doc.nearest(("spec", "pipelineRef", "resolver"), key=True)
+        raise UserError(f"pipelineRef.resolver ({yaml_text(ref.get('resolver'))}): the remote "
+                        "Pipeline is not resolved here", file=run_doc.file,
+                        line=span.line if span else None, column=span.column if span else None,
+                        fix="run it with `tekton-debug run`, which resolves remote references")
+    spec = run_doc.data.get("spec") or {}
+    values: dict[str, object] = {p["name"]: param_value(p.get("value"))
+                                 for p in spec.get("params") or []
+                                 if isinstance(p, dict) and isinstance(p.get("name"), str)}
+    values.update(given)
+    reference = remote_reference(run_doc, ("spec", "pipelineRef"), ref, values,
+                                 kind="Pipeline", where="pipelineRef")
+    return resolved_task(reference, resolver.resolve(reference), kinds=("Pipeline",))
 
 
 def _remote_task(sources: PipelineSources, doc: YamlDoc, path: Path, pt: dict, ref: dict,

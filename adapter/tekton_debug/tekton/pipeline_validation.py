@@ -19,7 +19,7 @@ from tekton_debug.errors import Problem
 from tekton_debug.tekton.pipeline import TASKS_STATUS, task_references
 from tekton_debug.tekton.validation import (
     _DNS1123_LABEL, _Checker, _did_you_mean, _header, _named_list, _param_specs,
-    _reference_span, _task_ref, _task_spec, _type_name, declared_type, suggest_name,
+    _reference_span, _resolver_ref, _task_ref, _task_spec, _type_name, declared_type, suggest_name,
 )
 from tekton_debug.tekton.variables import param_ref, references
 from tekton_debug.tekton.yamlpos import Path, YamlDoc
@@ -119,10 +119,12 @@ def _run_spec(c: _Checker, spec: dict) -> None:
         if c.expect(path, ref, dict, "a mapping with the Pipeline's name"):
             c.known_fields(path, ref, {"name", "apiVersion", "bundle", "resolver", "params"},
                            "a pipelineRef")
-            if ref.get("resolver") is not None or ref.get("bundle") is not None:
-                c.add(path, "pipelineRef with a resolver or bundle is not supported: remote "
-                      "Pipelines cannot be resolved here", "save the Pipeline's YAML next to "
-                      "this PipelineRun and write `pipelineRef: {name: <its name>}`", key=True)
+            if ref.get("bundle") is not None:
+                c.add(path + ("bundle",), "pipelineRef.bundle was removed from Tekton",
+                      "use the bundles resolver: `resolver: bundles` with params bundle, name "
+                      "and kind: pipeline", key=True)
+            elif ref.get("resolver") is not None:
+                _resolver_ref(c, path, ref)
             elif not isinstance(ref.get("name"), str):
                 c.add(path, "pipelineRef has no name", "add `name: <the Pipeline's metadata.name>`")
     for i, p in _named_list(c, ("spec", "params"), spec.get("params"), "param", {"name", "value"}):

@@ -754,8 +754,8 @@ def _resolver_ref(c: _Checker, path: Path, ref: dict) -> None:
     is the resolver's business (``tekton_debug.resolution``)."""
     c.expect(path + ("resolver",), ref["resolver"], str, "a resolver's name (git, http, ...)")
     if ref.get("name") is not None and ref.get("params") is not None:
-        c.add(path + ("name",), "taskRef has both name and resolver params: the params say what "
-              "to fetch", "remove `name`", key=True)
+        c.add(path + ("name",), f"{path[-1]} has both name and resolver params: the params say "
+              "what to fetch", "remove `name`", key=True)
     _named_list(c, path + ("params",), ref.get("params"), "resolver param", {"name", "value"})
 
 
