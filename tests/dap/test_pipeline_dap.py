@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 from pathlib import Path
 
 from tests.dap.conftest import line_of
@@ -151,3 +152,88 @@ def test_a_broken_pipeline_is_refused_with_every_problem_and_the_adapter_stays_u
     assert dap.response(launch)["success"] is True
     assert dap.wait_event("exited")["body"]["exitCode"] == 0
 
+
+
+class TcpClient:
+    """A DAP client on the loopback port a child session is served on."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        self.file = self.sock.makefile("rb")
+        self.seq = 1
+        self.messages: list[dict] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def send(self, command: str, arguments: dict | None = None) -> None:
+        import json
+
+        body = json.dumps({"seq": self.seq, "type": "request", "command": command,
+                           "arguments": arguments or {}}).encode()
+        self.seq += 1
+        self.sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def _read(self) -> None:
+        import json
+
+        try:
+            while True:
+                header = self.file.readline()
+                if not header:
+                    return
+                length = int(header.split(b":")[1])
+                self.file.readline()
+                self.messages.append(json.loads(self.file.read(length)))
+        except (OSError, ValueError):
+            return
+
+    def wait(self, predicate, timeout: float = 20.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((m for m in list(self.messages) if predicate(m)), None)
+            if found is not None:
+                return found
+            time.sleep(0.02)
+        raise AssertionError(f"not seen; got {[m.get('event') or m.get('command') for m in self.messages]}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_with_start_debugging_each_taskrun_is_a_child_session_of_its_own(dap):
+    children: dict[str, TcpClient] = {}
+
+    def start_debugging(arguments):
+        config = arguments["configuration"]
+        assert config["request"] == "attach" and arguments["request"] == "attach"
+        child = TcpClient(config["port"])
+        child.send("initialize", {"adapterID": "tekton"})
+        child.send("attach", config)
+        child.send("configurationDone")
+        children[config["pipelineTask"]] = child
+        return {}
+
+    dap.reverse_handlers["startDebugging"] = start_debugging
+    dap.start({"type": "tekton", "request": "launch", "task": str(PIPELINE),
+               "params": {"break-tests": "true"}},
+              client_capabilities={"supportsStartDebuggingRequest": True})
+    try:
+        deadline = time.monotonic() + 20
+        while "unit-tests" not in children and time.monotonic() < deadline:
+            time.sleep(0.02)
+        tests = children["unit-tests"]
+        stopped = tests.wait(lambda m: m.get("event") == "stopped")["body"]
+        assert stopped["reason"] == "exception" and stopped["threadId"] == 1
+        tests.send("threads")
+        threads = tests.wait(lambda m: m.get("command") == "threads")["body"]["threads"]
+        assert [t["name"].split(" ")[0] for t in threads] == ["run-tests"]
+        assert dap.request("threads")["body"]["threads"] == []  # the parent holds no threads
+        assert {"clone", "build", "lint"} <= set(children)
+        children["lint"].wait(lambda m: m.get("event") == "terminated")
+        tests.send("continue", {"threadId": 1})
+        assert dap.wait_event("exited")["body"]["exitCode"] == 0
+    finally:
+        for child in children.values():
+            child.close()

@@ -1,10 +1,18 @@
-/** Starts `python -m tekton_debug dap` for each Tekton debug session, once tekton_debug imports. */
+/**
+ * Starts `python -m tekton_debug dap` for each Tekton debug session, once tekton_debug imports. A
+ * child session of a PipelineRun (one TaskRun, started by the adapter with startDebugging) connects
+ * to the port on 127.0.0.1 that the PipelineRun's adapter listens on.
+ */
 import * as vscode from 'vscode';
 import { tektonDebugArgs } from './core/python';
 import { checkPython, resolvePython } from './pythonInterpreter';
 
 export class TektonDebugAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
   async createDebugAdapterDescriptor(session: vscode.DebugSession): Promise<vscode.DebugAdapterDescriptor> {
+    const { pipelineTask, port } = session.configuration;
+    if (typeof pipelineTask === 'string' && typeof port === 'number') {
+      return new vscode.DebugAdapterServer(port, '127.0.0.1');
+    }
     const python = await resolvePython(session.workspaceFolder);
     const check = await checkPython(python);
     if (!check.ok) {

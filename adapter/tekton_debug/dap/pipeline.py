@@ -13,6 +13,13 @@ Breakpoints: a line of a pipeline task in the Pipeline file pauses before that t
 its first step), a line inside a step (an inline ``taskSpec``'s, or a Task file's) pauses before
 that step in every TaskRun of that Task; function breakpoints name ``task`` or ``task/step``.
 
+Child sessions: where the client supports ``startDebugging`` (``supportsStartDebuggingRequest``),
+each TaskRun becomes a debug session of its own, its steps as threads: the adapter listens on a
+loopback port with a token (``serve.TcpServer``), asks the client to start an ``attach`` session
+with ``pipelineTask``, ``port`` and ``token``, and serves that connection with a
+``PipelineTaskAdapter``: the ordinary TaskRun handlers on that task's session. The pipeline's own
+session then shows the tasks starting and ending and the final table.
+
 Ids: pipeline task k (1-based, ``tasks`` then ``finally``) owns threads ``k*1000 + step + 1``;
 a frame is ``thread*10`` (the step) or ``thread*10 + 1`` (its pipeline task); a variables
 reference is ``k*1_000_000 + the reference of that TaskRun's own ``Variables``.
@@ -21,8 +28,10 @@ reference is ``k*1_000_000 + the reference of that TaskRun's own ``Variables``.
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import threading
+from collections import deque
 from typing import Any
 
 from tekton_debug.dap import wire
@@ -39,6 +48,7 @@ from tekton_debug.session.session import Session
 from tekton_debug.tekton.pipeline import PipelineTask
 
 THREADS_PER_TASK = 1000
+BACKLOG = 4096  # events of a TaskRun kept until its child session attaches
 REFS_PER_TASK = 1_000_000
 
 
@@ -48,6 +58,10 @@ class PipelineDebugAdapter(DebugAdapter):
     pipeline: PipelineSession
     _variables: dict[str, tuple[Session, Variables]]
     _partial: dict[tuple[str, int, str], str]
+    _children: dict[str, "PipelineTaskAdapter"]  # task -> the child session of its TaskRun
+    _backlog: dict[str, deque]  # task -> its TaskRun's events until its child session attaches
+    _server: Any  # serve.TcpServer, in child-session mode
+    _token: str
 
     @classmethod
     def take_over(cls, adapter: DebugAdapter, request: wire.Request) -> Any:
@@ -69,6 +83,10 @@ class PipelineDebugAdapter(DebugAdapter):
             adapter._on_failure = False
         adapter._variables = {}
         adapter._partial = {}
+        adapter._children = {}
+        adapter._backlog = {}
+        adapter._server = None
+        adapter._token = ""
         adapter._apply_breakpoints()
         return adapter._begin_when_configured(request)
 
@@ -102,8 +120,49 @@ class PipelineDebugAdapter(DebugAdapter):
             self.conn.send_event("output", {"category": "important", "output": (
                 "No PipelineRun object is created: tekton-debug runs the pipeline itself and "
                 "creates each TaskRun, following the Pipeline's graph.\n")})
+        if self.client.get("supportsStartDebuggingRequest"):
+            self._serve_children()
         self.pipeline.start()
         return {}
+
+    # ---- child sessions (startDebugging) ---------------------------------------------------------
+
+    def _serve_children(self) -> None:
+        from tekton_debug.dap.serve import TcpServer
+
+        self._token = secrets.token_urlsafe(24)
+        self._server = TcpServer(lambda conn: PipelineTaskAdapter(conn, self), port=0,
+                                 token=self._token)
+        threading.Thread(target=self._server.serve_forever, daemon=True,
+                         name="pipeline-children").start()
+
+    def _start_child(self, task: str, task_run: str, attempt: int) -> None:
+        """Ask the client for a child session attached to ``task``'s TaskRun."""
+        config = {"type": "tekton", "request": "attach",
+                  "name": f"{task}: TaskRun {task_run}" + (f" (retry {attempt})" if attempt
+                                                           else ""),
+                  "pipelineTask": task, "port": self._server.port, "token": self._token}
+
+        def done(success: bool, body: Any) -> None:
+            if not success:
+                self.conn.send_event("output", {"category": "important", "output": (
+                    f"The editor could not open a session for task {task} ({body}).\n")})
+
+        self.conn.send_request("startDebugging", {"request": "attach", "configuration": config},
+                               done)
+
+    def attach_child(self, task: str, child: "PipelineTaskAdapter") -> None:
+        """``child`` shows ``task``'s TaskRun from now on: first what happened before it came."""
+        with self._lock:
+            self._children[task] = child
+            backlog = self._backlog.pop(task, deque())
+            for ev in backlog:
+                child._on_event(ev)
+
+    def detach_child(self, task: str, child: "PipelineTaskAdapter") -> None:
+        with self._lock:
+            if self._children.get(task) is child:
+                del self._children[task]
 
     # ---- ids ---------------------------------------------------------------------------------
 
@@ -267,6 +326,8 @@ class PipelineDebugAdapter(DebugAdapter):
     # ---- threads, frames, variables ------------------------------------------------------------
 
     def threads_request(self, request: wire.Request) -> dict:
+        if self._server is not None:
+            return {"threads": []}  # each TaskRun's steps are threads of its own session
         threads = []
         for t in self._tasks:
             session = self.pipeline.sessions.get(t.name)
@@ -457,13 +518,18 @@ class PipelineDebugAdapter(DebugAdapter):
 
     def disconnect_request(self, request: wire.Request) -> dict:
         self._ended = True
-        threading.Thread(target=self.pipeline.close, daemon=True).start()
+        threading.Thread(target=self._close, daemon=True).start()
         return {}
 
     def on_disconnect(self) -> None:
         if not self._ended:
             self._ended = True
-            self.pipeline.close()
+            self._close()
+
+    def _close(self) -> None:
+        self.pipeline.close()
+        if self._server is not None:
+            self._server.shutdown()
 
     # ---- pipeline events -> DAP events ---------------------------------------------------------
 
@@ -476,7 +542,11 @@ class PipelineDebugAdapter(DebugAdapter):
             again = f" (retry {ev.attempt})" if ev.attempt else ""
             send("output", {"category": "console", "output": f"task {ev.task}{again}: TaskRun "
                             f"{ev.task_run}\n"})
-            if session is not None:
+            if self._server is not None:
+                with self._lock:
+                    self._backlog[ev.task] = deque(maxlen=BACKLOG)  # a retry starts afresh
+                self._start_child(ev.task, ev.task_run, ev.attempt)
+            elif session is not None:
                 for st in session.steps:
                     send("thread", {"reason": "started", "threadId": self._thread(ev.task,
                                                                                   st.index)})
@@ -502,6 +572,14 @@ class PipelineDebugAdapter(DebugAdapter):
     def _task_event(self, task: str, ev) -> None:
         session = self.pipeline.sessions.get(task)
         if session is None:
+            return
+        if self._server is not None:  # child sessions: the TaskRun's own session shows it
+            with self._lock:
+                child = self._children.get(task)
+                if child is None or child.session is not session:
+                    self._backlog.setdefault(task, deque(maxlen=BACKLOG)).append(ev)
+                    return
+            child._on_event(ev)
             return
         send = self.conn.send_event
         if isinstance(ev, StepLog):
@@ -581,3 +659,66 @@ def is_pipeline_launch(arguments: dict) -> bool:
         task = os.path.join(cwd, task)
     return os.path.isfile(task) and is_pipeline_file(task)
 
+
+
+class PipelineTaskAdapter(DebugAdapter):
+    """A child debug session (``startDebugging``): one TaskRun of the PipelineRun, served with the
+    TaskRun handlers on the session the pipeline runs it in."""
+
+    def __init__(self, connection: wire.Connection, parent: PipelineDebugAdapter) -> None:
+        super().__init__(connection)
+        self._parent = parent
+        self._task: str | None = None
+
+    def attach_request(self, request: wire.Request) -> Any:
+        self._require_no_session("attach")
+        task = (request.arguments or {}).get("pipelineTask")
+        if not isinstance(task, str):
+            raise UserError('attach: "pipelineTask" names the pipeline task to show',
+                            fix="start this session from the PipelineRun's session")
+        self._task = task
+        self._adopt(self._parent.pipeline.session_of(task))
+        self._apply_breakpoints()
+        return self._begin_when_configured(request)
+
+    def launch_request(self, request: wire.Request) -> Any:
+        raise WrongTime("launch: this session shows a TaskRun of a PipelineRun",
+                        fix="launch the Pipeline from a new debug session")
+
+    def _begin(self) -> dict:
+        with self._lock:
+            if self._started:
+                return {}
+            self._started = True
+        assert self._task is not None
+        self._parent.attach_child(self._task, self)
+        return {}
+
+    def _apply_breakpoints(self) -> None:
+        super()._apply_breakpoints()
+        session, task = self.session, self._task
+        if session is not None and task is not None:  # and the pipeline's (before this task)
+            pt = self._parent.pipeline.run.pipeline.task_named(task)
+            if pt is not None:
+                session.plan.before_steps |= self._parent.pipeline.plan.steps_for(pt)
+
+    def restartFrame_request(self, request: wire.Request) -> dict:
+        raise UserError("retrying a step in place is not available in a Pipeline yet",
+                        fix="fix the step by hand in its shell (or the REPL) and Continue")
+
+    def restart_request(self, request: wire.Request) -> dict:
+        raise UserError("restart is not available for one TaskRun of a PipelineRun",
+                        fix="stop the PipelineRun's session and start it again")
+
+    def disconnect_request(self, request: wire.Request) -> dict:
+        """Leaving the child session leaves the TaskRun to the PipelineRun (its own Stop ends
+        it)."""
+        self._ended = True
+        if self._task is not None:
+            self._parent.detach_child(self._task, self)
+        return {}
+
+    def on_disconnect(self) -> None:
+        self._ended = True
+        if self._task is not None:
+            self._parent.detach_child(self._task, self)

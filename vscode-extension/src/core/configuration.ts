@@ -28,6 +28,9 @@ export interface TektonDebugConfiguration {
   taskRun?: string;
   rerun?: string;
   fromStep?: string;
+  /** A child session of a PipelineRun (startDebugging): the pipeline task, the adapter's port. */
+  pipelineTask?: string;
+  port?: number;
   [key: string]: unknown;
 }
 
@@ -109,6 +112,9 @@ export function resolveConfiguration(config: Partial<TektonDebugConfiguration>, 
     }
   }
   if (resolved.request === 'attach') {
+    if (resolved.pipelineTask !== undefined) {
+      return { config: resolved }; // a TaskRun of a PipelineRun being debugged: the adapter knows it
+    }
     if (!resolved.taskRun) {
       return { error: `Configuration "${resolved.name}" attaches to a TaskRun: set "taskRun" to its name.` };
     }

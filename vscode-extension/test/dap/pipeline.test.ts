@@ -7,6 +7,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { DebugProtocol } from '@vscode/debugprotocol';
+import { DebugClient } from '@vscode/debugadapter-testsupport';
 import { AdapterClient } from '../support/adapterClient';
 import { EXAMPLES } from '../support/paths';
 
@@ -98,5 +99,119 @@ describe('debug adapter: a Pipeline as one session with task/step threads', func
     const exited = dc.waitForEvent('exited', 30000);
     await dc.continueRequest({ threadId: body.threadId! });
     assert.strictEqual(((await exited) as DebugProtocol.ExitedEvent).body.exitCode, 0);
+  });
+});
+
+describe('debug adapter: a Pipeline as child sessions (startDebugging), one per TaskRun', function () {
+  this.timeout(60000);
+  let dc: AdapterClient;
+  const children: Map<string, DebugClient> = new Map();
+  const seenBy: Map<string, DebugProtocol.Event[]> = new Map();
+
+  beforeEach(async () => {
+    dc = new AdapterClient();
+    await dc.start();
+    // as VS Code does: a startDebugging request opens a session of its own, here a second
+    // client on the port the configuration names
+    dc.onReverseRequest('startDebugging', async (request) => {
+      const args = request.arguments as DebugProtocol.StartDebuggingRequestArguments;
+      const config = args.configuration as Record<string, unknown>;
+      const child = new DebugClient('node', '', 'tekton');
+      child.defaultTimeout = 15000;
+      // what the session says from its first message on (a pause may come before attach ends)
+      const seen: DebugProtocol.Event[] = [];
+      seenBy.set(config.pipelineTask as string, seen);
+      for (const name of ['stopped', 'terminated']) {
+        child.on(name, (event: DebugProtocol.Event) => seen.push(event));
+      }
+      await child.start(config.port as number);
+      await child.initializeRequest({ adapterID: 'tekton', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path' });
+      const attached = child.attachRequest(config as DebugProtocol.AttachRequestArguments);
+      await child.configurationDoneRequest();
+      await attached;
+      children.set(config.pipelineTask as string, child);
+      return {};
+    });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && dc.adapterStderr) {
+      console.log(`--- adapter stderr ---\n${dc.adapterStderr}`);
+    }
+    for (const child of children.values()) {
+      await child.stop().catch(() => undefined);
+    }
+    children.clear();
+    seenBy.clear();
+    await dc.stop();
+    await dc.exited();
+  });
+
+  function eventOf(task: string, name: string, ms: number): Promise<DebugProtocol.Event> {
+    return new Promise((resolve, reject) => {
+      const deadline = Date.now() + ms;
+      const poll = () => {
+        const found = (seenBy.get(task) ?? []).find((e) => e.event === name);
+        if (found) {
+          resolve(found);
+        } else if (Date.now() > deadline) {
+          reject(new Error(`no ${name} event in the session of ${task}`));
+        } else {
+          setTimeout(poll, 20);
+        }
+      };
+      poll();
+    });
+  }
+
+  function childFor(task: string, ms: number): Promise<DebugClient> {
+    return new Promise((resolve, reject) => {
+      const deadline = Date.now() + ms;
+      const poll = () => {
+        const child = children.get(task);
+        if (child) {
+          resolve(child);
+        } else if (Date.now() > deadline) {
+          reject(new Error(`no child session for ${task}`));
+        } else {
+          setTimeout(poll, 20);
+        }
+      };
+      poll();
+    });
+  }
+
+  it('opens one session per TaskRun; the failed step stops in its own session only', async () => {
+    const starts = new Promise<void>((resolve) => dc.on('reverse:startDebugging', () => resolve()));
+    const configured = dc.waitForEvent('initialized').then(() => dc.configurationDoneRequest());
+    await dc.initializeRequest({
+      adapterID: 'tekton', clientID: 'vscode', linesStartAt1: true, columnsStartAt1: true, pathFormat: 'path',
+      supportsStartDebuggingRequest: true,
+    } as DebugProtocol.InitializeRequestArguments);
+    await Promise.all([configured, dc.launchRequest({
+      type: 'tekton', request: 'launch', name: 'pipeline', task: PIPELINE, params: { 'break-tests': 'true' },
+    } as DebugProtocol.LaunchRequestArguments)]);
+    await starts;
+
+    const tests = await childFor('unit-tests', 30000);
+    const stopped = (await eventOf('unit-tests', 'stopped', 30000)) as DebugProtocol.StoppedEvent;
+    assert.strictEqual(stopped.body.reason, 'exception');
+    const threads = (await tests.threadsRequest()).body.threads;
+    assert.deepStrictEqual(threads.map((t) => t.name.split(' ')[0]), ['run-tests']);
+    const frames = (await tests.stackTraceRequest({ threadId: stopped.body.threadId! })).body.stackFrames;
+    assert.strictEqual(frames[0].source?.path, TASKS);
+
+    // lint ran in a session of its own meanwhile, to its end
+    await eventOf('lint', 'terminated', 30000);
+    const starts2 = dc.reverseRequests.filter((r) => r.command === 'startDebugging')
+      .map((r) => ((r.arguments as DebugProtocol.StartDebuggingRequestArguments).configuration as Record<string, unknown>).pipelineTask);
+    assert.deepStrictEqual(starts2.slice(0, 2), ['clone', 'build']);
+    assert.ok(starts2.includes('lint') && starts2.includes('unit-tests'));
+    assert.deepStrictEqual((await dc.threadsRequest()).body.threads, []);
+
+    const exited = dc.waitForEvent('exited', 30000);
+    await tests.continueRequest({ threadId: stopped.body.threadId! });
+    assert.strictEqual(((await exited) as DebugProtocol.ExitedEvent).body.exitCode, 0);
+    assert.match(dc.outputText, /PipelineRun build-and-publish-run Completed/);
   });
 });

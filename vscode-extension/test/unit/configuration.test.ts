@@ -74,6 +74,11 @@ describe('resolveConfiguration (F5 and launch.json)', () => {
     assert.deepStrictEqual(resolveConfiguration(config, undefined).config, config);
   });
 
+  it('accepts the attach configuration of a PipelineRun child session without "taskRun"', () => {
+    const config = { type: 'tekton', request: 'attach', name: 'build: TaskRun p-run-build', pipelineTask: 'build', port: 41234, token: 't' };
+    assert.deepStrictEqual(resolveConfiguration(config, taskYaml).config, config);
+  });
+
   it('refuses a request that is neither launch nor attach', () => {
     const result = resolveConfiguration({ type: 'tekton', request: 'run', name: 'r' }, taskYaml);
     assert.match(result.error ?? '', /"launch" or "attach", not "run"/);
