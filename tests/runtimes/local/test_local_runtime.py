@@ -269,6 +269,25 @@ def test_shell_command_opens_a_shell_in_the_step(runtime):
     rec.wait_for(RunFinished)
 
 
+def test_the_shell_puts_no_secret_on_a_command_line(runtime):
+    host = {**os.environ, "TEKTON_DEBUG_SECRET_GIT_TOKEN": "tok-on-no-argv"}
+    run = make_run([dict(name="a", command=["false"], env=[
+        EnvVar("TOKEN", value_from={"secretKeyRef": {"name": "git", "key": "token"}})])])
+    rt, rec = start(runtime, run, host_env=host)
+    rec.wait_for(StepPaused)
+    argv = rt.shell_command(0)
+    assert not any("tok-on-no-argv" in a for a in argv)
+    script = open(argv[1]).read()
+    assert "tok-on-no-argv" not in script  # nor in the command the script runs
+    env_file = os.path.join(os.path.dirname(argv[1]), "shell-env")
+    assert os.stat(env_file).st_mode & 0o077 == 0  # the values: for this user only
+    done = subprocess.run(argv, input=b'echo "$TOKEN"; exit\n', capture_output=True,
+                          timeout=WAIT)
+    assert done.stdout.decode().splitlines()[:1] == ["tok-on-no-argv"]
+    rt.release(0, Release.CONTINUE)
+    rec.wait_for(RunFinished)
+
+
 def test_step_without_command_or_script_is_refused_before_any_event(runtime):
     rt = runtime()
     rec = Recorder()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shlex
 import shutil
 import tempfile
@@ -55,6 +56,14 @@ _SCRIPTS = {
     (PauseKind.BEFORE_STEP, Release.FAIL_CONTINUE): debug_scripts.BEFORE_STEP_FAIL_CONTINUE,
 }
 _STOP = object()
+_SH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by this user only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 @dataclass
@@ -476,15 +485,19 @@ class LocalRuntime:
         local = self._state(index).local
         assert self.layout is not None
         env = {**local.env, "PS1": f"[{local.step.container}] $ "}
-        assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items() if k and "=" not in k)
+        # the values are sourced from a file of their own (readable by the user only), never put
+        # on a command line (`env -i K=V ...` shows them to every user of the host for a moment);
+        # names sh cannot assign (Kubernetes allows "-" and ".") never reach a sh shell anyway
+        plain = {k: v for k, v in env.items() if _SH_NAME.fullmatch(k)}
         path = self.layout.root / "steps" / str(index) / "shell"
+        env_file = path.with_name("shell-env")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(env_file, "".join(f"{k}={shlex.quote(v)}\n" for k, v in plain.items()))
         text = (f"#!/bin/sh\n# a shell in step {local.step.debug_name!r}'s environment\n"
                 f"cd -- {shlex.quote(local.working_dir)} || exit 1\n"
-                f"exec env -i {assignments} sh \"$@\"\n")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+                f"exec env -i sh -c 'set -a; . \"$0\"; set +a; exec sh \"$@\"' "
+                f"{shlex.quote(str(env_file))} \"$@\"\n")
+        _write_private(path, text)
         # read by sh, not executed: a file just written cannot be executed while a process forked
         # meanwhile by another thread (a Pipeline's other TaskRuns) still holds it open (ETXTBSY)
         return ["sh", str(path), "-i"]
