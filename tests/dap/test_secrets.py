@@ -166,3 +166,46 @@ def test_a_pipelines_messages_show_no_secret(secret_dap, tmp_path):
     dap.request("exceptionInfo", {"threadId": stopped["threadId"]})
     assert "first: ******** ********" in dap.output()
     assert leaks(dap.messages) == []
+
+
+def test_a_pipelines_child_sessions_show_no_secret(secret_dap, tmp_path):
+    import time
+    from tests.dap.test_pipeline_dap import TcpClient
+    dap = secret_dap
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(PIPELINE.replace("$API_LEAK", API))
+    children: dict[str, TcpClient] = {}
+
+    def start_debugging(arguments):
+        config = arguments["configuration"]
+        child = TcpClient(config["port"])
+        child.send("initialize", {"adapterID": "tekton"})
+        child.send("attach", config)
+        child.send("configurationDone")
+        children[config["pipelineTask"]] = child
+        return {}
+
+    dap.reverse_handlers["startDebugging"] = start_debugging
+    dap.start({"type": "tekton", "request": "launch", "task": str(path),
+               "params": {"token": TOKEN}, "secrets": ["token"]},
+              client_capabilities={"supportsStartDebuggingRequest": True})
+    try:
+        deadline = time.monotonic() + 20
+        while "first" not in children and time.monotonic() < deadline:
+            time.sleep(0.02)
+        child = children["first"]
+        child.wait(lambda m: m.get("event") == "stopped")
+        child.send("stackTrace", {"threadId": 1})
+        frame = child.wait(lambda m: m.get("command") == "stackTrace")["body"]["stackFrames"][0]
+        child.send("evaluate", {"expression": 'echo "$(params.t)"', "context": "repl",
+                                "frameId": frame["id"]})
+        result = child.wait(lambda m: m.get("command") == "evaluate")
+        assert result["body"]["result"] == "********"
+        child.send("exceptionInfo", {"threadId": 1})
+        child.wait(lambda m: m.get("command") == "exceptionInfo")
+        shown = [m for m in child.messages if m.get("event") == "output"]
+        assert "first: ******** ********" in "".join(m["body"]["output"] for m in shown)
+        assert leaks(child.messages) == [] and leaks(dap.messages) == []
+    finally:
+        for c in children.values():
+            c.close()

@@ -137,6 +137,9 @@ class DebugAdapter:
     def _adopt(self, session: Session) -> None:
         self.session = session
         self.variables = Variables(session)
+        # every message of this connection is masked with the session's secrets (a child
+        # session of a pipeline shares the pipeline's)
+        self.conn.mask = session.masker.mask_data
 
     def _begin_when_configured(self, request: wire.Request) -> Any:
         """launch/attach are answered once configurationDone has come (the spec's order)."""
