@@ -15,6 +15,11 @@ from tekton_debug.tekton.pipeline import TASKS_STATUS, PipelineRun, PipelineTask
 from tekton_debug.tekton.variables import param_ref, references
 
 MEMBER_OF = "tekton.dev/memberOf"
+#: tekton-debug's own label on the TaskRuns of one PipelineRun it runs (no PipelineRun object
+#: exists on a cluster: this groups them, e.g. ``kubectl get taskruns -l`` with it)
+GROUP_LABEL = "tekton-debug.dev/pipelinerun-uid"
+#: the volume sources a PipelineRun's workspace binding may carry into its TaskRuns
+VOLUME_SOURCES = ("persistentVolumeClaim", "emptyDir", "configMap", "secret", "projected", "csi")
 
 
 class MissingResult(Exception):
@@ -86,8 +91,11 @@ def _check_results(values: list, ctx: substitution.Context) -> None:
 
 
 def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, ParamValue],
-                 ctx: substitution.Context, *, timeout: float | None) -> TaskRun:
-    """The TaskRun that runs ``task`` (``params``: the pipeline's resolved params)."""
+                 ctx: substitution.Context, *, timeout: float | None,
+                 group: str = "") -> TaskRun:
+    """The TaskRun that runs ``task`` (``params``: the pipeline's resolved params). Its workspace
+    bindings carry the PipelineRun's volume (a claim shared by the TaskRuns, on a cluster) with
+    the task's ``subPath``; ``group`` is this run's id, for the group label."""
     given = {name: resolve_value(value, ctx) for name, value in task.params.items()}
     spec = task.task
     if task.embedded:
@@ -105,11 +113,18 @@ def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, Para
               MEMBER_OF: "finally" if task.is_finally else "tasks"}
     if task.task_name:
         labels["tekton.dev/task"] = task.task_name
+    if group:
+        labels[GROUP_LABEL] = group
     name = f"{run.name}-{task.name}"
+    workspaces = []
+    for b in task.workspaces:
+        binding = run.binding(b.workspace) or {}
+        volume = {k: v for k, v in binding.items() if k in VOLUME_SOURCES}
+        sub_path = "/".join(p for p in (binding.get("subPath"), b.sub_path) if p)
+        workspaces.append({"name": b.name, **volume, **({"subPath": sub_path} if sub_path else {})})
     return TaskRun(
         name=name, task=spec, task_name=task.task_name or name, namespace=run.namespace,
         api_version="tekton.dev/v1", params=given,
-        workspaces=[{"name": b.name, **({"subPath": b.sub_path} if b.sub_path else {})}
-                    for b in task.workspaces],
-        timeout=timeout, task_ref=task.task_name, source=task.source, pos=task.pos,
-        raw={"metadata": {"name": name, "labels": labels}})
+        workspaces=workspaces, timeout=timeout, task_ref=task.task_name, source=task.source,
+        pos=task.pos, raw={"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+                           "metadata": {"name": name, "labels": labels}, "spec": {}})

@@ -283,13 +283,16 @@ class PipelineSession:
         assert self.run is not None
         try:
             task_run = task_run_for(self.run, st.task, self.params, ctx,
-                                    timeout=self._timeout_for(st.task))
+                                    timeout=self._timeout_for(st.task), group=self.uid)
         except (MissingResult, UserError) as exc:
             message = str(exc) if isinstance(exc, UserError) else f"{exc} is missing"
             self._end(st, "failed", "Failed", message)
             return
+        # host directories serve runtimes on this machine; on a cluster the TaskRuns share the
+        # PipelineRun's volume (its workspace bindings, in the TaskRun)
         bindings = {b.name: self._workspace_dir(b.workspace, b.sub_path)
-                    for b in st.task.workspaces if b.workspace in self.workspaces}
+                    for b in st.task.workspaces if b.workspace in self.workspaces} \
+            if self.options.runtime != "kubernetes" else {}
         options = dataclasses.replace(self.options, task_file=None, params={},
                                       workspaces=bindings, timeout=None, task_run=None)
         attempt = st.attempt

@@ -503,7 +503,7 @@ class KubernetesRuntime:
                            f"pod. {message}").strip()
             elif pod_gone and not succeeded and reason != "TaskRunCancelled":
                 message = f"the TaskRun's pod was deleted. {message}".strip()
-            return RunFinished(succeeded, reason, message)
+            return RunFinished(succeeded, reason, message, _results(self._taskrun))
         if deleted:
             return RunFinished(False, "TaskRunDeleted", f"TaskRun {self.taskrun_name} was deleted")
         if lost:
@@ -788,3 +788,17 @@ def _epoch(text: str | None) -> float | None:
         return parse_time_ns(text) / 1e9
     except ValueError:
         return None
+
+
+def _results(taskrun: dict | None) -> dict[str, str]:
+    """The TaskRun's results as its status reports them (v1 ``results``, v1beta1
+    ``taskResults``); arrays and objects as JSON, as they are substituted."""
+    import json
+
+    status = (taskrun or {}).get("status") or {}
+    out: dict[str, str] = {}
+    for r in status.get("results") or status.get("taskResults") or []:
+        if isinstance(r, dict) and isinstance(r.get("name"), str):
+            value = r.get("value")
+            out[r["name"]] = value if isinstance(value, str) else json.dumps(value)
+    return out
