@@ -41,6 +41,8 @@ TASK = textwrap.dedent('''\
             for name in names:
                 total += weights.weight(name)
             print("total", total, "debugpy" in sys.modules)
+            import subprocess
+            subprocess.run([sys.executable, "-c", "print('child ran')"], check=True)
             if "$(params.fail)" == "yes":
                 raise ValueError("total is " + str(total))
         - name: report
@@ -123,6 +125,7 @@ def test_a_breakpoint_in_a_python_script_stops_there_with_its_locals(dap, task):
     dap.request("continue", {"threadId": 2})
     dap.wait_event("terminated")
     assert "total 6 True" in dap.output("stdout")
+    assert "child ran" in dap.output("stdout")  # a Python it starts runs plainly
 
 
 def test_next_step_in_and_step_out_walk_the_script_and_its_modules(dap, task, tmp_path):

@@ -10,7 +10,8 @@ from tekton_debug.python import debugpy_cli
 def test_the_command_connects_to_the_adapter_and_waits_before_running_the_script():
     argv = debugpy_cli.command("/usr/bin/python3", ["-u"], 4711, "/run/script-1", ["a", "b"])
     assert argv == ["/usr/bin/python3", "-u", "-c", debugpy_cli.BOOTSTRAP,
-                    "--connect", "127.0.0.1:4711", "--wait-for-client", "/run/script-1", "a", "b"]
+                    "--connect", "127.0.0.1:4711", "--configure-subProcess", "false",
+                    "--wait-for-client", "/run/script-1", "a", "b"]
 
 
 def test_only_debugpy_is_added_to_the_path_of_the_steps_python(tmp_path):

@@ -57,6 +57,8 @@ class PythonDebugger:
         self._closed = False
         self._stopped: dict | None = None  # debugpy's stopped body while stopped
         self._breakpoint_lines: dict[Any, int] = {}  # debugpy's breakpoint id -> YAML line
+        self._threads: set[Any] = set()  # debugpy's ids of the script's live threads
+        self._sock: socket.socket | None = None
         self._refs: dict[int, tuple[str, int]] = {}  # our id -> ("frame"|"var", debugpy's id)
         self._next_ref = REF_BASE
         self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -81,6 +83,7 @@ class PythonDebugger:
             if self._closed:
                 sock.close()
                 return
+            self._sock = sock
             conn = self._conn = wire.Connection.from_socket(sock, name=f"debugpy step {self.index}")
         threading.Thread(target=conn.serve, args=(self,), name=f"debugpy-read-{self.index}",
                          daemon=True).start()
@@ -176,12 +179,31 @@ class PythonDebugger:
             self._emit(PythonStopped(self.index, reason, hit, str(body.get("text") or "")))
         elif event == "continued":
             self._resumed()
+        elif event == "thread":
+            if body.get("reason") == "started":
+                self._threads.add(body.get("threadId"))
+            elif body.get("reason") == "exited":
+                self._threads.discard(body.get("threadId"))
+                if not self._threads:  # the script is done: nothing is left to debug
+                    self._done_sending()
         elif event in ("terminated", "exited"):
-            # closing our side lets debugpy's reader end at once when the script exits
             self._resumed()
             conn = self._conn
-            if conn is not None and event == "terminated":
+            if conn is not None:
                 conn.close()
+
+    def _done_sending(self) -> None:
+        """The script has ended: say we are done (half-close), so that debugpy's reader ends and
+        winds the debugger down at once, while its last words (``terminated``) still reach us.
+        Without it, its exit waits half a second for that reader; closing both ways instead
+        makes its writer wait as long."""
+        self._resumed()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
 
     def _resumed(self) -> bool:
         with self._lock:

@@ -97,9 +97,11 @@ def unusable_options(options: Sequence[str]) -> str | None:
 
 def command(python: str, options: Sequence[str], port: int, script: str,
             args: Sequence[str]) -> list[str]:
-    """The step's command under debugpy: it connects to 127.0.0.1:``port`` and waits there."""
+    """The step's command under debugpy: it connects to 127.0.0.1:``port`` and waits there.
+    Processes the script starts are not debugged (``subProcess`` off): each would connect to
+    the adapter's one-connection port, and their own steps are their business."""
     return [python, *options, "-c", BOOTSTRAP, "--connect", f"127.0.0.1:{port}",
-            "--wait-for-client", script, *args]
+            "--configure-subProcess", "false", "--wait-for-client", script, *args]
 
 
 def environment(env: Mapping[str, str], path_dir: str) -> dict[str, str]:

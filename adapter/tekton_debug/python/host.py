@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -101,7 +102,8 @@ class HostPython:
         except OSError as e:
             return f"{program} cannot be run ({e.strerror or e})"
         if key not in _VERSIONS:
-            _VERSIONS[key] = self._probe(program, env)
+            own = os.path.realpath(sys.executable) == key[0]  # the adapter's: new enough
+            _VERSIONS[key] = None if own else self._probe(program, env)
         return _VERSIONS[key]
 
     @staticmethod
