@@ -2,6 +2,8 @@
 
   (i)  a Python step with a breakpoint that is never hit  vs  the same step run plainly
        (configurationDone -> terminated at the client; the difference is what debugpy costs)
+       beside debugpy's floor: starting Python and importing debugpy's debugger (pydevd), less
+       starting Python alone (what any use of debugpy in the step costs before it does anything)
   (ii) the script reaches a breakpoint -> `stopped` at the client
        (the script stamps time.time() on the line before; the client stamps the event's arrival)
 
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -89,6 +93,21 @@ def measure_never_hit(runs: int) -> tuple[list[float], list[float]]:
     return debugged, plain
 
 
+def measure_import_floor(runs: int) -> list[float]:
+    """Starting Python and importing debugpy's debugger, less starting Python alone (ms)."""
+    env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+    importing = [sys.executable, "-c", "import debugpy.server.api, pydevd"]
+    out = []
+    for _ in range(runs + 1):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+        bare = time.perf_counter() - t
+        t = time.perf_counter()
+        subprocess.run(importing, env=env, check=True)
+        out.append(ms(time.perf_counter() - t - bare))
+    return out[1:]
+
+
 def measure_hits(hits: int) -> list[float]:
     """The script stamps its clock, the next line holds a breakpoint: stamp -> `stopped` (ms)."""
     out: list[float] = []
@@ -111,10 +130,12 @@ def main() -> int:
     ap.add_argument("--hits", type=int, default=20)
     args = ap.parse_args()
     debugged, plain = measure_never_hit(args.runs)
+    floor = measure_import_floor(args.runs)
     hits = measure_hits(args.hits)
     print(json.dumps({
         "never_hit_ms": statistics.median(debugged), "plain_ms": statistics.median(plain),
         "extra_ms": statistics.median(debugged) - statistics.median(plain),
+        "debugpy_import_floor_ms": statistics.median(floor),
         "hit_to_stopped_ms_median": statistics.median(hits), "hit_to_stopped_ms_p90": p90(hits),
     }, indent=2))
     return 0
