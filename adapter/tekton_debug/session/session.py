@@ -280,7 +280,14 @@ class Session:
             generation = self._generation
             if self.options.from_step:
                 self.plan.start_at = self._from_step(self.run, self.options.from_step, runtime)
-        runtime.start(self.run, self.plan, lambda ev: self._on_event(generation, ev))
+        try:
+            runtime.start(self.run, self.plan, lambda ev: self._on_event(generation, ev))
+        except BaseException:  # refused: nothing of it may stay behind, and no runtime is ours
+            with self._lock:
+                if self.runtime is runtime:
+                    self.runtime = None
+            runtime.close()
+            raise
         self._arm_timeout_warning(generation)
 
     def attach(self) -> TaskRun:
@@ -435,7 +442,8 @@ class Session:
                 "stopped, paused or not. Finish here, or raise the timeout (\"timeout\" in the "
                 "launch configuration, --timeout) for the next run", level="important"))
 
-        timer = threading.Timer(max(0.0, left - WARN_BEFORE_TIMEOUT), warn)
+        timer = threading.Timer(min(max(0.0, left - WARN_BEFORE_TIMEOUT), threading.TIMEOUT_MAX),
+                                warn)
         timer.daemon = True
         timer.start()
         self._timers.append(timer)

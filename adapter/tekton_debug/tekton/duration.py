@@ -7,6 +7,8 @@ import re
 from tekton_debug.errors import UserError
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Go's time.Duration is an int64 of nanoseconds: about 2562047h47m; ParseDuration rejects more
+MAX_SECONDS = (2**63 - 1) / 1e9
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 
@@ -29,6 +31,10 @@ def parse_duration(text: str) -> float:
     if not s or pos != len(s):
         raise UserError(f"invalid duration {text!r}",
                         fix='write a Go duration such as "90s", "30m", "1h30m" or "0s" for none')
+    if total > MAX_SECONDS:
+        raise UserError(f"duration {text!r} is out of range: Go durations go up to 2562047h "
+                        f"(about 292 years)",
+                        fix='write a shorter duration, or "0s" for no timeout')
     return sign * total
 
 

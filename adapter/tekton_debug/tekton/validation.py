@@ -198,14 +198,21 @@ class _Checker:
             self.add(path, f"{what} is empty",
                      'write a Go duration such as "90s", "30m", "1h30m" ("0s" for none)')
             return
+        written = self.written(path, value)  # as the file spells it: 2001-12-14, not a date
+        if written[:1] not in "'\"":
+            written = repr(written)
         try:
             seconds = parse_duration(value)
-        except UserError:
-            self.add(path, f"{what} {value!r} is not a valid duration",
-                     'write a Go duration such as "90s", "30m", "1h30m" ("0s" for none)')
+        except UserError as exc:
+            if "out of range" in exc.first.message:
+                self.add(path, f"{what} {written} is out of range: Go durations go up to "
+                         "2562047h (about 292 years)", exc.first.fix)
+            else:
+                self.add(path, f"{what} {written} is not a valid duration",
+                         'write a Go duration such as "90s", "30m", "1h30m" ("0s" for none)')
             return
         if seconds < 0:
-            self.add(path, f"{what} {value!r} is negative", 'use a positive duration, e.g. "10m"')
+            self.add(path, f"{what} {written} is negative", 'use a positive duration, e.g. "10m"')
 
 
 # ---- documents --------------------------------------------------------------------------------
@@ -264,6 +271,10 @@ def _header(c: _Checker, data: dict, kinds: tuple[str, ...]) -> bool:
                   "be lowercase letters, digits, '-' and '.'", f'rename it, e.g. "{suggest_name(name)}"')
         if generate is not None and not isinstance(generate, str):
             c.expect(("metadata", "generateName"), generate, str, "a string")
+        elif isinstance(generate, str) and not _valid_generate_name(generate):
+            c.add(("metadata", "generateName"), f"generateName {generate!r} is invalid: a name "
+                  "prefix must be lowercase letters, digits, '-' and '.' (it may end with '-')",
+                  f'write a prefix such as "{suggest_name(generate).rstrip("-")}-"')
         for f in ("namespace",):
             if meta.get(f) is not None:
                 c.expect(("metadata", f), meta[f], str, "a string")
@@ -275,6 +286,13 @@ def _header(c: _Checker, data: dict, kinds: tuple[str, ...]) -> bool:
                   kind, "add `spec:` with taskSpec or taskRef"))
         return False
     return c.expect(("spec",), spec, dict, "a mapping") and ok
+
+
+def _valid_generate_name(prefix: str) -> bool:
+    """Kubernetes' check of a generateName: a DNS-1123 subdomain once a trailing '-' is masked
+    (``maskTrailingDash``), at most 253 characters with the suffix the API server adds."""
+    masked = prefix[:-1] + "a" if len(prefix) > 1 and prefix.endswith("-") else prefix
+    return len(prefix) <= 248 and bool(_DNS1123_SUBDOMAIN.match(masked))
 
 
 # ---- Task -------------------------------------------------------------------------------------

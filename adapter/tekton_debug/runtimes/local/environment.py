@@ -161,6 +161,7 @@ def prepare_step(step: Step, layout: RunLayout, *, host_env: Mapping[str, str],
 
     argv = [expand(a, declared) for a in argv_raw]
     working_dir = host_path(step.working_dir or "", layout, workspaces)
+    _refuse_nul(step, argv, env, working_dir)
     try:
         os.makedirs(working_dir, exist_ok=True)
     except OSError as e:
@@ -177,6 +178,32 @@ def prepare_step(step: Step, layout: RunLayout, *, host_env: Mapping[str, str],
                 f"$(results.<name>.path) to run the same everywhere")
             break
     return LocalStep(i, step, argv, env, frozenset(secret_env), working_dir, notices)
+
+
+def _refuse_nul(step: Step, argv: list[str], env: Mapping[str, str], working_dir: str) -> None:
+    """A NUL byte cannot stand in a process's arguments, environment or directory (C strings end
+    there): say where it is instead of failing to start the step. Values are not shown (they may
+    be secret)."""
+    file = step.pos.file if step.pos else None
+    where = None
+    line = step.pos.line if step.pos else None
+    for e in step.env:
+        if "\0" in (env.get(e.name) or "") or "\0" in e.name:
+            where = f"env {e.name!r}"
+            line = e.pos.line if e.pos else line
+            break
+    else:
+        if any("\0" in a for a in argv):
+            where = "its command or args"
+        elif "\0" in working_dir:
+            where = "its workingDir"
+        elif any("\0" in k or "\0" in v for k, v in env.items()):
+            where = "the environment it inherits from this host"
+    if where:
+        raise UserError(f"step {step.debug_name!r}: {where} contains a NUL byte (\\0), which "
+                        f"no process can be given", file=file, line=line,
+                        fix="remove the NUL byte; if a param's value brings it, pass that value "
+                            "without \\0")
 
 
 def _env_value(e: EnvVar, declared: Mapping[str, str], host_env: Mapping[str, str],

@@ -135,6 +135,8 @@ class StepProcess:
                         stderr=subprocess.PIPE, env=self.env, cwd=self.cwd,
                         start_new_session=True, bufsize=0)
                     break
+                except ValueError as e:  # a NUL byte in argv or env
+                    raise CommandError(f"{self.argv[0] if self.argv else ''}: {e}") from None
                 except OSError as e:
                     # a script written a moment ago is held open by a process that another
                     # thread forked meanwhile, until that process execs: wait, as Go's exec does
@@ -153,8 +155,12 @@ class StepProcess:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
-                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                # Go's longest duration (~292 years) is past what select() takes: cap the wait
+                wait = None if deadline is None else \
+                    min(max(0.0, deadline - time.monotonic()), threading.TIMEOUT_MAX)
                 readable, _, _ = select.select([*self._streams, exited_fd], [], [], wait)
+                if not readable and deadline is not None and time.monotonic() < deadline:
+                    continue  # a capped wait ended, not the step's timeout
                 if not readable:  # the step's timeout
                     kill_group(proc.pid)
                     proc.wait()

@@ -164,7 +164,8 @@ class LocalRuntime:
         timeout = DEFAULT_TIMEOUT if run.timeout is None else run.timeout
         self._deadline = time.time() + timeout if timeout else None
         if timeout and timeout > 0:
-            self._timer = threading.Timer(timeout, self._time_out, args=(timeout,))
+            self._timer = threading.Timer(min(timeout, threading.TIMEOUT_MAX), self._time_out,
+                                          args=(timeout,))
             self._timer.daemon = True
             self._timer.start()
         assert self.layout is not None
@@ -470,9 +471,9 @@ class LocalRuntime:
             code, out, err, timed_out = run_captured(argv, env=local.env, cwd=local.working_dir,
                                                      stdin=stdin, timeout=timeout,
                                                      reaper=self._reaper)
-        except OSError as e:
-            return ExecResult(127, b"", f"{argv[0] if argv else ''}: {e.strerror or e}\n"
-                              .encode())
+        except (OSError, ValueError) as e:  # ValueError: a NUL byte in the command
+            return ExecResult(127, b"", f"{argv[0] if argv else ''}: "
+                              f"{getattr(e, 'strerror', None) or e}\n".encode())
         if timed_out:
             raise UserError(f"the command did not finish within {timeout:g}s and was stopped",
                             fix="run long commands in a shell (open a shell in the step)")
