@@ -173,12 +173,37 @@ def test_stop_on_entry_pauses_before_first_step(dap, failing_task):
 
 
 def test_open_shell_sends_run_in_terminal(dap, failing_task):
-    dap.reverse_handlers["runInTerminal"] = lambda args: {"processId": 4242}
+    dap.reverse_handlers["runInTerminal"] = lambda args: {}
     launch_failing(dap, failing_task, {"supportsRunInTerminalRequest": True})
     body = dap.request("tekton/openShell", {"threadId": 2})["body"]
     assert body["terminal"] is True
     req = dap.reverse_requests[0]
     assert req["command"] == "runInTerminal" and req["arguments"]["args"] == body["args"]
+
+
+@pytest.mark.parametrize("ending", ["disconnect", "client gone"])
+def test_a_shell_opened_in_the_editors_terminal_ends_with_the_session(ending, dap, failing_task):
+    import subprocess
+    shells = []
+
+    def run_in_terminal(args):  # as an editor does: start the command, say its process id
+        shells.append(subprocess.Popen(args["args"], stdin=subprocess.PIPE,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True))
+        return {"processId": shells[-1].pid}
+
+    dap.reverse_handlers["runInTerminal"] = run_in_terminal
+    launch_failing(dap, failing_task, {"supportsRunInTerminalRequest": True})
+    dap.request("tekton/openShell", {"threadId": 2})
+    assert shells and shells[0].poll() is None
+
+    if ending == "disconnect":
+        dap.request("disconnect", {"terminateDebuggee": True})
+    else:
+        dap.proc.stdin.close()
+        dap.proc.wait(20)
+
+    assert shells[0].wait(10) is not None  # hung up
 
 
 def test_open_shell_without_run_in_terminal_gives_the_command(tmp_path, failing_task):

@@ -6,6 +6,7 @@ import logging
 import secrets
 import sys
 
+from tekton_debug.cli import endings
 from tekton_debug.errors import UserError
 
 
@@ -23,7 +24,11 @@ def dap_main(args) -> int:
     from tekton_debug.dap.adapter import DebugAdapter
 
     if args.port is None:
-        return 0 if serve.serve_stdio(DebugAdapter) else 1  # 1: the client sent no DAP
+        def adapter(connection):
+            # a signal ends the session as EOF does (nvim-dap closes stdin and sends SIGINT)
+            endings.call_on_end_signals(connection.close)
+            return DebugAdapter(connection)
+        return 0 if serve.serve_stdio(adapter) else 1  # 1: the client sent no DAP
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port}: not a port number", fix="use 0 to 65535 (0 picks one)")
     if args.token_file:
@@ -43,8 +48,9 @@ def dap_main(args) -> int:
     def listening(port: int) -> None:
         print(f"tekton-debug dap listening on 127.0.0.1:{port} token {shown}", flush=True)
 
+    endings.raise_on_end_signals()  # Ctrl-C, SIGTERM, SIGHUP: the server's normal end
     try:
         serve.serve_tcp(args.port, DebugAdapter, on_listening=listening, token=token)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, endings.Ended):
         pass
     return 0

@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return USAGE_EXIT
+    from tekton_debug.cli import endings
     from tekton_debug.errors import UserError
     try:
         if args.command == "run":
@@ -113,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         report(exc)
         return USAGE_EXIT
+    except (KeyboardInterrupt, endings.Ended) as exc:  # before a front end took over its signals
+        return endings.exit_code(exc)
     return USAGE_EXIT
 
 

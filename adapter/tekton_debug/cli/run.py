@@ -18,6 +18,7 @@ import threading
 import time
 from typing import IO, Callable, Sequence
 
+from tekton_debug.cli import endings
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
@@ -398,13 +399,17 @@ def run_main(args) -> int:
     run = TerminalRun(options, on_failure=on_failure, break_before=args.break_before,
                       printer=printer, stdin_is_tty=stdin_tty)
     run.on_failure_defaulted = args.on_failure is None
+    endings.raise_on_end_signals(sigint=False)  # Ctrl-C in a step's shell is the shell's
     try:
         return run.execute()
     except UserError as exc:  # reported by main(): masked, as everything else printed
         raise run.session.masker.mask_error(exc) from None
-    except KeyboardInterrupt:
-        printer.warn("interrupted: cancelling the TaskRun")
+    except (KeyboardInterrupt, endings.Ended) as exc:
+        endings.shield()
+        printer.warn(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else exc}: "
+                     f"cancelling the TaskRun")
         run.session.close(terminate=True)
-        return 130
+        return endings.exit_code(exc)
     finally:
+        endings.shield()  # nothing interrupts the cleanup: the run directory goes with the run
         run.session.close(terminate=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from tekton_debug.dap import wire
 from tekton_debug.dap.launch_config import parse_launch
+from tekton_debug.dap.terminals import Terminals
 from tekton_debug.dap.variables import Variables, frame_id, frame_step
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.events import (
@@ -64,6 +65,7 @@ class DebugAdapter:
         self._progress_id: str | None = None
         self._progress_count = 0
         self._ended = False
+        self.terminals = Terminals()  # shells opened with tekton/openShell: they end with us
 
     # ---- setup ---------------------------------------------------------------------------------
 
@@ -653,6 +655,7 @@ class DebugAdapter:
 
         def done(success: bool, body: Any) -> None:
             if success:
+                self.terminals.opened(body.get("processId") if isinstance(body, dict) else None)
                 self.conn.respond(request, {"command": command, "args": argv, "terminal": True,
                                             **({"processId": body.get("processId")}
                                                if isinstance(body, dict) and body.get("processId")
@@ -706,13 +709,17 @@ class DebugAdapter:
                 session.close(terminate=False)  # the TaskRun stays as it is, paused or not
             # a launched run with terminateDebuggee false is left paused while this adapter lives
             self._ended = True
+        self.terminals.end_all()
         return {}
 
     def on_disconnect(self) -> None:
-        """The client went away without a disconnect: never leave a launched run behind."""
+        """The connection ended (the client went away, EOF, a signal): never leave a launched run
+        behind. After a disconnect that kept a launched run, its runtime is closed now: nothing a
+        run starts on this host outlives the session that started it."""
+        self.terminals.end_all()
         session = self.session
-        if session is not None and not self._ended:
-            session.close(terminate=not session.attached)
+        if session is not None:
+            session.close(terminate=not session.attached and not self._ended)
 
     # ---- helpers -----------------------------------------------------------------------------------
 

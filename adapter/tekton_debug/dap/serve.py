@@ -25,6 +25,9 @@ log = logging.getLogger("tekton_debug.dap")
 
 MakeHandler = Callable[[Connection], object]
 
+#: Seconds serve_tcp() gives the sessions to end their runs once it is stopped.
+SESSIONS_END_TIMEOUT = 30.0
+
 #: ``body.error.id`` of the answer to a request sent without the token the adapter requires.
 TOKEN_REQUIRED = 5
 
@@ -188,6 +191,8 @@ def serve_tcp(port: int, make_handler: MakeHandler, *, host: str = "127.0.0.1",
         pass
     finally:
         server.shutdown()
+        # every session stops its run and removes its run directory before the process exits
+        server.join(SESSIONS_END_TIMEOUT)
 
 
 def _loopback(host: str) -> tuple[socket.AddressFamily, str]:

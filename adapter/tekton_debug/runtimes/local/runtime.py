@@ -17,7 +17,6 @@ import queue
 import re
 import shlex
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -38,6 +37,7 @@ from tekton_debug.events import (
     RuntimeEvent, SecretValues, StepEnvironment, StepFinished, StepLog, StepOutcome, StepPaused,
     StepResumed, StepStarted,
 )
+from tekton_debug.runtimes.local import rundir
 from tekton_debug.runtimes.local.environment import LocalStep, host_secret_values, prepare_step
 from tekton_debug.runtimes.local.process import GroupReaper, StepProcess, run_captured
 from tekton_debug.python import unsupported as python_unsupported
@@ -140,11 +140,7 @@ class LocalRuntime:
             raise UserError("the Task has no steps", file=run.source.file if run.source else None,
                             fix="add at least one step under spec.steps")
         self._check_bindings(run)
-        root = self._run_root
-        if root is not None:
-            root.mkdir(parents=True, exist_ok=True)
-        self.run_dir = Path(tempfile.mkdtemp(prefix=f"tekton-debug-{run.name[:40]}-",
-                                             dir=str(root) if root else None))
+        self.run_dir = rundir.create(self._run_root, run.name, keep=self._keep)
         try:
             notices = self._prepare(run, steps)
         except BaseException:
