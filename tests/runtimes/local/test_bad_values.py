@@ -10,7 +10,7 @@ from tekton_debug.events import DebugPlan, RunFinished
 from tekton_debug.tekton.duration import MAX_SECONDS
 from tekton_debug.tekton.loader import load_file
 
-from .test_local_runtime import Recorder, make_run, runtime, start  # noqa: F401 (fixture)
+from .test_local_runtime import Recorder, make_run, start
 
 TASK_WITH_PARAM_IN_ENV = """\
 apiVersion: tekton.dev/v1
