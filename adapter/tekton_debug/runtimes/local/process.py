@@ -7,6 +7,13 @@ closes, i.e. when this process dies for any reason (SIGKILL included). It covers
 ``PR_SET_PDEATHSIG`` cannot: that signal reaches only the direct child (not a step's own children
 or background daemons), fires when the *thread* that forked exits, and needs ``preexec_fn``, which
 is unsafe in a process with threads.
+
+A process group is not all a step starts: ``setsid`` (``eval $(ssh-agent)``, a daemon) leaves
+it. On a cluster such processes die with the container; here every process of a step carries
+``TEKTON_DEBUG_STEP=<run>/<step>`` in its environment (children inherit it, setsid or not), and
+when the step's "container" ends, the processes that carry its mark are found in /proc and killed
+(off the step's path: the next step does not wait for the search). The watchdog does the same for
+the whole run when this process dies.
 """
 
 from __future__ import annotations
@@ -22,37 +29,48 @@ import time
 from typing import Callable, Mapping, Sequence
 
 from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepTimedOut
+from tekton_debug.runtimes.local import watchdog
+from tekton_debug.runtimes.local.watchdog import find_marked
 
 CHUNK = 64 * 1024
 TEXT_BUSY_RETRIES = 20
 CANCEL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a run is cancelled
+MARK_ENV = "TEKTON_DEBUG_STEP"  # "<run id>/<step index>" in the environment of a step's processes
 
-_WATCHDOG = """
-import os, signal, sys
-groups = set()
-for line in sys.stdin.buffer:
-    line = line.strip()
-    if line == b"q":
-        sys.exit(0)
-    if line[:1] == b"+":
-        groups.add(int(line[1:]))
-    elif line[:1] == b"-":
-        groups.discard(int(line[1:]))
-for g in groups:
-    try:
-        os.killpg(g, signal.SIGKILL)
-    except OSError:
-        pass
-"""
+
+def mark_of(run_id: str, index: int | None = None) -> bytes:
+    """What the environment of step ``index``'s processes holds (of every step: ``index`` None)."""
+    prefix = f"{MARK_ENV}={run_id}/"
+    return (prefix if index is None else f"{prefix}{index}\0").encode()
+
+
+def kill_marked(mark: bytes, rounds: int = 5) -> bool:
+    """Kill every process whose environment holds ``mark`` (a whole ``NAME=value`` entry); a few
+    rounds, for processes that forked meanwhile. True when none is left."""
+    for _ in range(rounds):
+        pids = find_marked(mark)
+        if not pids:
+            return True
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    return not find_marked(mark)
 
 
 class GroupReaper:
-    """Kills registered process groups if this process dies; :meth:`close` dismisses it."""
+    """Kills registered process groups, and the processes that carry the run's mark, if this
+    process dies; :meth:`close` ends the marked ones and dismisses it. :meth:`sweep` ends a
+    step's marked processes on a thread of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_mark: bytes | None = None) -> None:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._closed = False
+        self._run_mark = run_mark
+        self._sweeps: list[bytes] = []
+        self._sweeper: threading.Thread | None = None
 
     def _send(self, line: str) -> None:
         with self._lock:
@@ -60,8 +78,10 @@ class GroupReaper:
                 return
             if self._proc is None:
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-S", "-E", "-c", _WATCHDOG], stdin=subprocess.PIPE,
+                    [sys.executable, "-S", "-E", watchdog.__file__], stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                if self._run_mark:
+                    line = f"m{self._run_mark.decode()}" + (f"\n{line}" if line else "")
             try:
                 assert self._proc.stdin is not None
                 self._proc.stdin.write(line.encode() + b"\n")
@@ -69,13 +89,42 @@ class GroupReaper:
             except OSError:
                 pass
 
+    def arm(self) -> None:
+        """Start watching now, before the first process: a death right after it is covered."""
+        self._send("")
+
     def add(self, pgid: int) -> None:
         self._send(f"+{pgid}")
 
     def remove(self, pgid: int) -> None:
         self._send(f"-{pgid}")
 
+    def sweep(self, mark: bytes) -> None:
+        """Kill, soon, the processes that carry ``mark`` (a step's, once its container ended)."""
+        with self._lock:
+            self._sweeps.append(mark)
+            if self._sweeper is not None and self._sweeper.is_alive():
+                return
+            self._sweeper = threading.Thread(target=self._sweep, name="local-sweeper",
+                                             daemon=True)
+            self._sweeper.start()
+
+    def _sweep(self) -> None:
+        while True:
+            with self._lock:
+                if not self._sweeps:
+                    self._sweeper = None
+                    return
+                mark = self._sweeps.pop(0)
+            kill_marked(mark)
+
     def close(self) -> None:
+        with self._lock:
+            sweeper = self._sweeper
+        if sweeper is not None:
+            sweeper.join(5)
+        if self._run_mark:
+            kill_marked(self._run_mark)  # the end of the run: nothing of it stays
         self._send("q")
         with self._lock:
             self._closed = True
@@ -109,8 +158,10 @@ class StepProcess:
     is read and handed on before ``run`` returns, so its logs always precede what follows."""
 
     def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str,
-                 on_output: Callable[[str, bytes], None], reaper: GroupReaper) -> None:
+                 on_output: Callable[[str, bytes], None], reaper: GroupReaper,
+                 mark: bytes | None = None) -> None:
         self.argv = list(argv)
+        self.mark = mark  # in the environment of its processes: what end() sweeps
         self.env = dict(env)
         self.cwd = cwd
         self.on_output = on_output
@@ -226,6 +277,8 @@ class StepProcess:
         self._read_available()
         self._streams = {}
         self.reaper.remove(proc.pid)
+        if self.mark:
+            self.reaper.sweep(self.mark)  # what left the group (setsid) ends with it too
         for f in (proc.stdout, proc.stderr):
             if f is not None:
                 f.close()

@@ -39,7 +39,8 @@ from tekton_debug.events import (
 )
 from tekton_debug.runtimes.local import rundir
 from tekton_debug.runtimes.local.environment import LocalStep, host_secret_values, prepare_step
-from tekton_debug.runtimes.local.process import GroupReaper, StepProcess, run_captured
+from tekton_debug.runtimes.local.process import (MARK_ENV, GroupReaper, StepProcess, mark_of,
+                                                 run_captured)
 from tekton_debug.python import unsupported as python_unsupported
 from tekton_debug.python.host import HostPython, Launch, python_steps
 from tekton_debug.tekton.duration import format_duration
@@ -111,7 +112,8 @@ class LocalRuntime:
         # instead of the adapter buffering it all
         self._events: queue.Queue = queue.Queue(maxsize=EVENT_BACKLOG)
         self._token = CancelToken()
-        self._reaper = GroupReaper()
+        self._run_id = uuid.uuid4().hex[:12]  # marks the environment of every step process
+        self._reaper = GroupReaper(mark_of(self._run_id))
         self._cancel_reason: str | None = None
         self._driver: threading.Thread | None = None
         self._dispatcher: threading.Thread | None = None
@@ -165,6 +167,7 @@ class LocalRuntime:
             self._timer.daemon = True
             self._timer.start()
         assert self.layout is not None
+        self._reaper.arm()
         FilePostWriter().write(str(self.layout.downward_ready), "READY")
         self._driver = threading.Thread(target=self._drive, name="local-steps", daemon=True)
         self._driver.start()
@@ -216,6 +219,7 @@ class LocalRuntime:
         for step in steps:
             local = self._prepare_step(run, self.params, step)
             notices += [(n, "warning") for n in local.notices]
+            local.env[MARK_ENV] = f"{self._run_id}/{local.index}"
             self._steps.append(_StepState(local))
         return notices
 
@@ -320,7 +324,8 @@ class LocalRuntime:
             if why:
                 self._emit(PythonUnavailable(i, why))
         process = StepProcess(launch.argv, env=launch.env, cwd=local.working_dir,
-                              on_output=on_output, reaper=self._reaper)
+                              on_output=on_output, reaper=self._reaper,
+                              mark=mark_of(self._run_id, i))
         with self._lock:
             st.process = process
             st.status = "running"
@@ -464,7 +469,8 @@ class LocalRuntime:
             raise WrongTime("the run is closed")
         os.makedirs(local.working_dir, exist_ok=True)
         try:
-            code, out, err, timed_out = run_captured(argv, env=local.env, cwd=local.working_dir,
+            code, out, err, timed_out = run_captured(argv, env=self._exec_env(local),
+                                                     cwd=local.working_dir,
                                                      stdin=stdin, timeout=timeout,
                                                      reaper=self._reaper)
         except (OSError, ValueError) as e:  # ValueError: a NUL byte in the command
@@ -475,13 +481,18 @@ class LocalRuntime:
                             fix="run long commands in a shell (open a shell in the step)")
         return ExecResult(code, out, err)
 
+    def _exec_env(self, local: LocalStep) -> dict[str, str]:
+        """The step's environment for a command run in it (exec, a shell): marked as the run's but
+        not as the step's, so that a debug script that ends the step is not ended by it."""
+        return {**local.env, MARK_ENV: f"{self._run_id}/{local.index}/exec"}
+
     def shell_command(self, index: int) -> list[str]:
         """A script in the run directory that opens ``sh`` in the step's environment; its arguments
         go to that ``sh`` (``-i`` for an interactive one). A file rather than a long ``env`` argv:
         short to show and to type, and the step's secret values stay out of command lines."""
         local = self._state(index).local
         assert self.layout is not None
-        env = {**local.env, "PS1": f"[{local.step.container}] $ "}
+        env = {**self._exec_env(local), "PS1": f"[{local.step.container}] $ "}
         # the values are sourced from a file of their own (readable by the user only), never put
         # on a command line (`env -i K=V ...` shows them to every user of the host for a moment);
         # names sh cannot assign (Kubernetes allows "-" and ".") never reach a sh shell anyway

@@ -1,0 +1,98 @@
+"""What a step starts ends with the step, as in a container: also what left its process group with
+`setsid` (a daemon, `eval $(ssh-agent)`), and also when the process running the run is killed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from tekton_debug.events import Release, RunFinished, StepPaused
+
+from .test_local_runtime import alive, make_run, start
+
+WAIT = 30
+
+
+def gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not alive(pid)
+
+
+def wait_for_pid(path, timeout: float = WAIT) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.01)
+    raise AssertionError(f"{path} was never written")
+
+
+def test_a_setsid_process_of_a_step_ends_with_the_step(runtime, tmp_path):
+    pidfile = tmp_path / "pid"
+    run = make_run([dict(name="a", script=f"setsid sleep 300 >/dev/null 2>&1 &\necho $! > {pidfile}"),
+                    dict(name="b", command=["true"])])
+    rt, rec = start(runtime, run)
+
+    assert rec.wait_for(RunFinished).succeeded
+    daemon = wait_for_pid(pidfile)
+
+    assert os.getsid(daemon) == daemon if alive(daemon) else True  # its own session indeed
+    assert gone(daemon)
+
+
+def test_a_forking_daemon_ends_with_the_step_but_lives_while_it_is_paused(runtime, tmp_path):
+    pidfile = tmp_path / "pid"
+    script = (f"setsid -f sh -c 'echo $$ > {pidfile}; exec sleep 300' >/dev/null 2>&1\n"
+              "exit 1")  # like `eval $(ssh-agent)`: the daemon's parent is gone at once
+    rt, rec = start(runtime, make_run([dict(name="a", script=script)]))
+    rec.wait_for(StepPaused)
+    daemon = wait_for_pid(pidfile)
+    assert alive(daemon)  # the step's "container" is alive while it is paused
+
+    rt.release(0, Release.CONTINUE)
+    rec.wait_for(RunFinished)
+
+    assert gone(daemon)
+
+
+def test_processes_that_are_not_the_steps_are_left_alone(runtime, tmp_path):
+    bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        pidfile = tmp_path / "pid"
+        rt, rec = start(runtime, make_run([dict(
+            name="a", script=f"setsid sleep 300 >/dev/null 2>&1 &\necho $! > {pidfile}")]))
+        rec.wait_for(RunFinished)
+        assert gone(wait_for_pid(pidfile))
+        rt.close()
+
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_killed_parent_leaves_no_setsid_process(tmp_path):
+    pidfile = tmp_path / "pid"
+    code = f"""
+import time
+from tekton_debug.runtimes.local import LocalRuntime
+from tekton_debug.events import DebugPlan
+from tekton_debug.tekton.model import Step, TaskRun, TaskSpec
+script = "setsid -f sh -c 'echo $$ > {pidfile}; exec sleep 300' >/dev/null 2>&1; sleep 300"
+run = TaskRun("demo", TaskSpec([Step(0, "a", script=script)]))
+LocalRuntime({str(tmp_path)!r}).start(run, DebugPlan(), lambda ev: None)
+time.sleep(300)
+"""
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        daemon = wait_for_pid(pidfile)
+        assert alive(daemon)
+    finally:
+        parent.kill()
+        parent.wait()
+
+    assert gone(daemon)
