@@ -26,7 +26,7 @@ def dap_main(args) -> int:
     if args.port is None:
         def adapter(connection):
             # a signal ends the session as EOF does (nvim-dap closes stdin and sends SIGINT)
-            endings.call_on_end_signals(connection.close)
+            endings.call_on_end_signals(lambda signum: connection.close())
             return DebugAdapter(connection)
         return 0 if serve.serve_stdio(adapter) else 1  # 1: the client sent no DAP
     if not 0 <= args.port <= 65535:
@@ -48,9 +48,12 @@ def dap_main(args) -> int:
     def listening(port: int) -> None:
         print(f"tekton-debug dap listening on 127.0.0.1:{port} token {shown}", flush=True)
 
-    endings.raise_on_end_signals()  # Ctrl-C, SIGTERM, SIGHUP: the server's normal end
+    def stop_on_signals(stop) -> None:  # Ctrl-C, SIGTERM, SIGHUP: the server's normal end
+        endings.call_on_end_signals(lambda signum: stop())
+
     try:
-        serve.serve_tcp(args.port, DebugAdapter, on_listening=listening, token=token)
-    except (KeyboardInterrupt, endings.Ended):
+        serve.serve_tcp(args.port, DebugAdapter, on_listening=listening, token=token,
+                        on_server=stop_on_signals)
+    except KeyboardInterrupt:  # before the server took over the signals
         pass
     return 0

@@ -1,13 +1,16 @@
 """How a front end's process ends on a signal: cleanly, once.
 
 SIGTERM, SIGHUP and SIGINT end a session the way its client going away does: the run is stopped
-and the run directory removed. The first of them starts that ending; the ones that follow (nvim-dap
-closes the adapter's stdin and sends SIGINT at once; an impatient user presses Ctrl-C twice) are
-absorbed, so that no KeyboardInterrupt lands inside the cleanup and leaves the directory behind.
+and the run directory removed. No KeyboardInterrupt is raised into whatever the main thread was
+doing (nvim-dap closes the adapter's stdin and sends SIGINT at once: an exception landing inside
+the runtime's close() left the directory behind). Instead, each signal is handed to a watcher
+thread, through ``signal.set_wakeup_fd``: the kernel may deliver a signal to any thread, and a
+main thread blocked in a lock or a poll would never run a Python handler.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Callable
@@ -17,7 +20,7 @@ END_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIG
 
 
 class Ended(BaseException):
-    """Raised in the main thread by SIGTERM or SIGHUP (SIGINT raises KeyboardInterrupt)."""
+    """Raised by a front end's main thread once an end signal came."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -30,38 +33,33 @@ def exit_code(exc: BaseException) -> int:
 
 
 def _absorb(signum: int, frame: object) -> None:
-    """A handler that does nothing: unlike SIG_IGN, processes started later do not inherit it."""
+    """The Python-level handler: nothing (the watcher thread acts). Unlike SIG_IGN, processes
+    started later do not inherit it."""
 
 
-def shield() -> None:
-    """From here on the end signals no longer interrupt this process: it is ending already."""
-    if threading.current_thread() is not threading.main_thread():
-        return
+def call_on_end_signals(end: Callable[[int], None]) -> None:
+    """Every end signal calls ``end(signum)`` on the watcher thread. Call from the main thread,
+    once."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
     for sig in END_SIGNALS:
         signal.signal(sig, _absorb)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
 
+    def watch() -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            for signum in data:
+                if signum in END_SIGNALS:
+                    try:
+                        end(signum)
+                    except Exception:  # the next signal gets its turn all the same
+                        import logging
+                        logging.getLogger(__name__).exception("ending on a signal failed")
 
-def raise_on_end_signals(*, sigint: bool = True) -> None:
-    """The first end signal raises in the main thread (KeyboardInterrupt for SIGINT, Ended for the
-    others) and shields the process from the rest. ``sigint=False`` keeps Python's own SIGINT
-    handling (Ctrl-C at a shell the process waits for is the shell's, not an ending)."""
-    def handler(signum: int, frame: object) -> None:
-        shield()
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Ended(signum)
-
-    for sig in END_SIGNALS:
-        if sig != signal.SIGINT or sigint:
-            signal.signal(sig, handler)
-
-
-def call_on_end_signals(end: Callable[[], None]) -> None:
-    """Every end signal calls ``end`` on a thread of its own (it may take locks the interrupted
-    main thread holds); nothing is raised."""
-    def handler(signum: int, frame: object) -> None:
-        threading.Thread(target=end, name=f"end on {signal.Signals(signum).name}",
-                         daemon=True).start()
-
-    for sig in END_SIGNALS:
-        signal.signal(sig, handler)
+    threading.Thread(target=watch, name="end signals", daemon=True).start()

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import IO, Callable, Sequence
 
 from tekton_debug.cli import endings
@@ -89,6 +90,11 @@ class Printer:
         self.line(self._c("33", text), err=True)
 
 
+@dataclass(frozen=True)
+class _Ending:
+    signum: int
+
+
 class TerminalRun:
     """One `tekton-debug run`: a session with the terminal as its front end."""
 
@@ -105,6 +111,18 @@ class TerminalRun:
         printer.mask = self.session.masker.mask
         self._shell: subprocess.Popen | None = None
         self._shell_lock = threading.Lock()
+        self._ending: int | None = None  # the signal that ends the run
+
+    def signalled(self, signum: int) -> None:
+        """An end signal (on the signal watcher's thread): the main thread ends the run. Ctrl-C
+        at a step's shell in a terminal is the shell's (the terminal sent it there too)."""
+        with self._shell_lock:
+            shell_open = self._shell is not None and self._shell.poll() is None
+        if signum == signal.SIGINT and shell_open and self.tty:
+            return
+        self._ending = signum
+        self._end_shell()
+        self.events.put(_Ending(signum))
 
     # ---- events (runtime threads) ----------------------------------------------------------------
 
@@ -169,6 +187,8 @@ class TerminalRun:
         started = time.monotonic()
         while True:
             ev = self.events.get()
+            if isinstance(ev, _Ending):
+                raise endings.Ended(ev.signum)
             if isinstance(ev, StepPaused):
                 self._paused(ev)
             elif isinstance(ev, RunFinished):
@@ -244,6 +264,8 @@ class TerminalRun:
             p.line("    exit                            leave without deciding: the step runs")
         while True:
             code = self._run_shell(s.shell_command(index))
+            if self._ending is not None:
+                return  # the run ends (a signal ended the shell too): no decision to make
             if s.steps[index].status != "paused":
                 return  # a script released it
             if not (retry and code in RETRY_EXIT_CODES):
@@ -265,10 +287,7 @@ class TerminalRun:
             with self._shell_lock:
                 self._shell = subprocess.Popen(argv)
             proc = self._shell
-            try:
-                return proc.wait()
-            except KeyboardInterrupt:
-                return proc.wait()
+            return proc.wait()  # end signals go to signalled(), never raise here
         finally:
             with self._shell_lock:
                 self._shell = None
@@ -399,17 +418,15 @@ def run_main(args) -> int:
     run = TerminalRun(options, on_failure=on_failure, break_before=args.break_before,
                       printer=printer, stdin_is_tty=stdin_tty)
     run.on_failure_defaulted = args.on_failure is None
-    endings.raise_on_end_signals(sigint=False)  # Ctrl-C in a step's shell is the shell's
+    endings.call_on_end_signals(run.signalled)  # nothing is raised into the cleanup below
     try:
         return run.execute()
     except UserError as exc:  # reported by main(): masked, as everything else printed
         raise run.session.masker.mask_error(exc) from None
     except (KeyboardInterrupt, endings.Ended) as exc:
-        endings.shield()
-        printer.warn(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else exc}: "
+        printer.warn(f"{'interrupted' if exc.args[:1] in ((), ('SIGINT',)) else exc}: "
                      f"cancelling the TaskRun")
         run.session.close(terminate=True)
         return endings.exit_code(exc)
     finally:
-        endings.shield()  # nothing interrupts the cleanup: the run directory goes with the run
         run.session.close(terminate=True)

@@ -175,14 +175,17 @@ class TcpServer:
 
 def serve_tcp(port: int, make_handler: MakeHandler, *, host: str = "127.0.0.1",
               on_listening: Callable[[int], None] | None = None,
-              token: str | None = None) -> None:
+              token: str | None = None,
+              on_server: Callable[[Callable[[], None]], None] | None = None) -> None:
     """Serve DAP on a loopback TCP port until interrupted (Ctrl-C), one session per client.
 
     ``port`` 0 picks a free port; ``on_listening(port)`` is told which one once clients can
-    connect. With ``token``, a client must give it as ``arguments.token`` of its launch or
+    connect; ``on_server(stop)`` gets the function that stops the server. With ``token``, a client must give it as ``arguments.token`` of its launch or
     attach request before anything but ``initialize`` is served.
     """
     server = TcpServer(make_handler, port=port, host=host, token=token)
+    if on_server is not None:
+        on_server(server.shutdown)  # e.g. to stop on a signal
     try:
         if on_listening is not None:
             on_listening(server.port)
