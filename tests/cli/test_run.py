@@ -229,3 +229,52 @@ def test_from_step_skips_the_steps_before_it(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     assert "- step build skipped: not run: the run starts from step test" in res.stdout
     assert "[build]" not in res.stdout and "[test] report found" in res.stdout
+
+
+def test_a_taskrun_that_asks_for_the_breakpoint_pauses_though_stdin_is_piped(tmp_path):
+    """Piped stdin defaults to --on-failure stop; the file's own request wins over a default."""
+    path = tmp_path / "run.yaml"
+    path.write_text("""\
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: asks
+spec:
+  debug:
+    breakpoints:
+      onFailure: "enabled"
+  taskSpec:
+    steps:
+      - name: fail
+        image: alpine
+        script: exit 3
+      - name: after
+        image: alpine
+        script: echo after-ran
+""")
+    res = run(str(path), stdin="debug-continue\n", cwd=tmp_path)
+
+    assert "paused (onFailure breakpoint)" in res.stdout, res.stderr
+    assert "[after] after-ran" in res.stdout and res.returncode == 0
+
+
+def test_an_explicit_on_failure_stop_still_wins_over_the_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("""\
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: asks
+spec:
+  debug:
+    breakpoints:
+      onFailure: "enabled"
+  taskSpec:
+    steps:
+      - name: fail
+        image: alpine
+        script: exit 3
+""")
+    res = run(str(path), "--on-failure", "stop", cwd=tmp_path)
+
+    assert "paused" not in res.stdout and res.returncode == 1

@@ -318,6 +318,14 @@ def test_request_without_command_or_with_bad_arguments_gets_error_response(sessi
     assert client.response(client.request("threads"))["success"] is True
 
 
+def test_an_empty_list_of_arguments_is_no_arguments(session):
+    """nvim-dap encodes an empty Lua table as [] (it cannot tell a list from an object)."""
+    client, _, _, _ = session
+    response = client.response(client.send({"type": "request", "command": "threads",
+                                             "arguments": []}))
+    assert response["success"] is True
+
+
 @pytest.mark.parametrize("garbage, said", [
     (b"this is not a header\r\n\r\n{}", "expected a header like 'Content-Length: 42'"),
     (b"Content-Type: application/json\r\n\r\n{}", "no Content-Length"),

@@ -178,6 +178,8 @@ class TerminalRun:
                     names = ", ".join(st.debug_name for st in run.task.steps)
                     raise UserError(f"--break-before {name}: the Task has no step named {name!r}",
                                     fix=f"use one of: {names}")
+            if self.on_failure_defaulted and run.debug is not None and run.debug.on_failure:
+                self.on_failure = "shell"  # the file asks for the breakpoint: it wins over a default
             s.plan.on_failure = self.on_failure != "stop"
             s.plan.before_steps.update(self.break_before)
             steps = f"{len(run.task.steps)} steps" if run.unresolved is None else \

@@ -354,6 +354,8 @@ class Connection:
     def _dispatch(self, seq: int, message: dict, handler: object) -> None:
         command = message.get("command")
         arguments = message.get("arguments", {})
+        if arguments is None or arguments == []:
+            arguments = {}  # clients built on Lua tables (nvim-dap) send [] for empty arguments
         request = Request(seq, command if isinstance(command, str) else "",
                           arguments if isinstance(arguments, dict) else {})
         if not isinstance(command, str) or not command:
