@@ -14,6 +14,7 @@ lookup then answers ``None``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -114,6 +115,16 @@ class YamlDoc:
 
 def syntax_error(err: yaml.YAMLError, file: str | None, text: str = "") -> UserError:
     """A UserError for a PyYAML error, located at the problem's mark."""
+    if isinstance(err, yaml.reader.ReaderError):  # a character YAML refuses (NUL, control)
+        before = text[:err.position] if text else ""
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        code = err.character if isinstance(err.character, int) else ord(str(err.character)[:1] or "?")
+        what = "a NUL byte (\\0)" if code == 0 else f"the control character U+{code:04X}"
+        message = f"the file contains {what}, which YAML does not allow"
+        fix = ("remove it (is this a binary file, or saved as UTF-16?); to put such a character "
+               "in a value, write it as an escape in a double-quoted string, e.g. \"\\x01\"")
+        return UserError(message, problems=[Problem(message, file, line if text else None,
+                                                    column if text else None, fix)])
     mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
     problem = getattr(err, "problem", None) or str(err)
     context = getattr(err, "context", None)
@@ -132,7 +143,7 @@ def syntax_error(err: yaml.YAMLError, file: str | None, text: str = "") -> UserE
 
 def _syntax_fix(problem: str) -> str:
     p = problem.lower()
-    if "tab" in p:
+    if re.search(r"\btabs?\b", p):
         return "indent with spaces; YAML does not allow tabs for indentation"
     if "mapping values are not allowed" in p:
         return "quote the value (it contains ': '), or check the indentation of this line"
