@@ -118,3 +118,38 @@ def test_nested_aliases_do_not_multiply_the_work():
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
     (doc,) = load_documents("\n".join(lines) + "\n")
     assert doc.data["a29"][0] is doc.data["a28"]
+
+
+def test_a_key_written_after_a_merge_overrides_it_and_is_no_duplicate():
+    [doc] = load_documents(textwrap.dedent("""\
+        steps:
+          - &base
+            name: a
+            image: alpine
+          - <<: *base
+            name: b
+        """))
+    assert doc.data["steps"][1] == {"name": "b", "image": "alpine"}
+    assert doc.duplicate_keys == []
+    assert doc.span(("steps", 1, "name")).line == 6
+
+
+def test_a_key_written_twice_beside_a_merge_is_still_a_duplicate():
+    [doc] = load_documents("base: &b {x: 1}\nm:\n  <<: *b\n  y: 1\n  y: 2\n")
+    assert [p.line for p in doc.duplicate_keys] == [5]
+
+
+def test_a_complex_key_is_reported_at_its_line_in_words():
+    [doc] = load_documents("m:\n  ? [x, y]\n  : z\n  k: v\n")
+    [problem] = doc.duplicate_keys
+    assert problem.line == 2 and "ScalarNode" not in problem.message
+    assert 'the key ["x", "y"] is a list' in problem.message
+    assert doc.data == {"m": {"k": "v"}}
+
+
+def test_a_nul_byte_is_named_with_its_line_and_column_not_blamed_on_tabs():
+    with pytest.raises(UserError) as caught:
+        load_documents("a: 1\nb: x\x00y\n", "f.yaml")
+    problem = caught.value.first
+    assert (problem.line, problem.column) == (2, 5)
+    assert "NUL byte" in problem.message and "tab" not in problem.fix

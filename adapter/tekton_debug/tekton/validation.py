@@ -12,6 +12,7 @@ the first one.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from typing import Any, Iterable
@@ -96,6 +97,8 @@ def _type_name(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return "a date"  # YAML reads 2001-12-14 unquoted as one
     return type(value).__name__
 
 
@@ -168,8 +171,10 @@ class _Checker:
         if not ok:
             example = {list: "a list (`- item` lines or [a, b])", dict: "a mapping (`key: value`)",
                        str: "a string (quote it)", bool: "true or false"}.get(kind, what)
-            self.add(path, f"{self.where(path)} must be {what}, not {_type_name(value)}",
-                     f"write {self.where(path)} as {example}")
+            fix = f"write {self.where(path)} as {example}"
+            if kind is str and value is not None and not isinstance(value, (list, dict)):
+                fix = f'quote it: "{self.written(path, value)}"'
+            self.add(path, f"{self.where(path)} must be {what}, not {_type_name(value)}", fix)
         return ok
 
     def known_fields(self, path: Path, value: dict, known: set[str], what: str) -> None:
@@ -266,7 +271,9 @@ def _header(c: _Checker, data: dict, kinds: tuple[str, ...]) -> bool:
             c.add(("metadata",), f"metadata.name is missing: a {kind} needs a name",
                   f"add `name: my-{kind.lower()}` under metadata"
                   + (" (or generateName)" if kind == "TaskRun" else ""), key=True)
-        if name is not None and (not isinstance(name, str) or not _DNS1123_SUBDOMAIN.match(name)):
+        if name is not None and not isinstance(name, str) and not isinstance(name, (list, dict)):
+            c.expect(("metadata", "name"), name, str, "a string")  # 2001-12-14: a date; quote it
+        elif name is not None and (not isinstance(name, str) or not _DNS1123_SUBDOMAIN.match(name)):
             c.add(("metadata", "name"), f"{kind} name {yaml_text(name)!r} is invalid: a name must "
                   "be lowercase letters, digits, '-' and '.'", f'rename it, e.g. "{suggest_name(name)}"')
         if generate is not None and not isinstance(generate, str):

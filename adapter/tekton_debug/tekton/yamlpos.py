@@ -14,6 +14,7 @@ lookup then answers ``None``.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -224,28 +225,42 @@ class _Builder:
             return node.value
 
     def _mapping(self, node: MappingNode, path: Path) -> dict:
+        # the keys written here; the ones `<<: *anchor` brings are overridden by them, silently
+        written = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
         try:
             self._constructor.flatten_mapping(node)  # resolve `<<: *anchor` merge keys
         except yaml.constructor.ConstructorError:
             pass
         out: dict = {}
+        seen_written: set = set()
         for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode):
-                key = self._scalar(key_node, ("<key>",))
-            else:  # a complex key (`? [a, b]`): Kubernetes has none; keep its text
-                key = str(key_node.value)
+            if not isinstance(key_node, ScalarNode):  # a complex key (`? [a, b]`)
+                span = self._span(key_node)
+                text = json.dumps(self.build(key_node, path + ("<key>",)), default=str)
+                self.duplicates.append(Problem(
+                    f"the key {text} is a {'list' if isinstance(key_node, SequenceNode) else 'mapping'}"
+                    f": Kubernetes objects have only plain string keys", self.file, span.line,
+                    span.column, fix="write a plain key (`name: value`), or remove the `? ` entry",
+                    end_line=span.end_line, end_column=span.end_column))
+                continue
+            key = self._scalar(key_node, ("<key>",))
             try:
                 hash(key)
             except TypeError:
                 key = str(key)
             sub = path + (key,)
-            if key in out:
+            is_written = id(key_node) in written
+            if key in out and is_written and key in seen_written:
                 span = self._span(key_node)
                 self.duplicates.append(Problem(
                     f"key {key!r} is written twice in the same mapping; Kubernetes rejects this",
                     self.file, span.line, span.column,
                     fix=f"remove one of the {key!r} keys", end_line=span.end_line,
                     end_column=span.end_column))
+            if is_written:
+                seen_written.add(key)
+                if key in out:  # overrides what a merge brought: its place is the one written
+                    self.values.pop(sub, None)
             self.keys[sub] = self._span(key_node)
             out[key] = self.build(value_node, sub)
         return out
