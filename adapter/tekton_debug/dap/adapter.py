@@ -66,6 +66,9 @@ class DebugAdapter:
         self._progress_count = 0
         self._ended = False
         self.terminals = Terminals()  # shells opened with tekton/openShell: they end with us
+        # the run's events until its launch is answered (see _finish_launch); None after
+        self._held: list[RuntimeEvent] | None = []
+        self._held_lock = threading.Lock()
 
     # ---- setup ---------------------------------------------------------------------------------
 
@@ -149,7 +152,7 @@ class DebugAdapter:
             self._launch_request = request
             ready = self._configured
         if ready:
-            return self._begin()
+            self._finish_launch(request)
         return wire.DEFERRED
 
     def configurationDone_request(self, request: wire.Request) -> dict:
@@ -162,12 +165,37 @@ class DebugAdapter:
         return {}
 
     def _finish_launch(self, launch: wire.Request) -> None:
+        """Start the run, answer the launch, then say the "process" started, and only then let
+        the run's events out: a client (VS Code's Debug Console) shows output from a session
+        whose launch it has seen answered; events from before that could be lost (the first
+        line of the first step was)."""
         try:
             body = self._begin()
         except Exception as exc:  # UserError or a bug: either way the client hears of it
             self.conn.fail(launch, exc)
+            self._release_held_events()
             return
         self.conn.respond(launch, body)
+        session = self.session
+        if session is not None:
+            name = session.run.name if session.run else (session.options.task_run or "TaskRun")
+            self.conn.send_event("process", {
+                "name": name, "isLocalProcess": session.options.runtime == "local",
+                "startMethod": "attach" if session.attached else "launch"})
+        self._release_held_events()
+
+    def _release_held_events(self) -> None:
+        """Send the events the run produced while its launch was being answered, in order; from
+        then on, events go out as they come."""
+        while True:
+            with self._held_lock:
+                held = self._held
+                if not held:
+                    self._held = None
+                    return
+                self._held = []
+            for ev in held:
+                self._send_run_event(ev)
 
     def _begin(self) -> dict:
         """Start (launch) or connect to (attach) the TaskRun, once configuration is done."""
@@ -758,6 +786,13 @@ class DebugAdapter:
     # ---- runtime events -> DAP events --------------------------------------------------------------
 
     def _on_event(self, ev: RuntimeEvent) -> None:
+        with self._held_lock:
+            if self._held is not None:  # the launch is not answered yet
+                self._held.append(ev)
+                return
+        self._send_run_event(ev)
+
+    def _send_run_event(self, ev: RuntimeEvent) -> None:
         session = self.session
         if session is None:
             return
