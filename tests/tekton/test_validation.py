@@ -299,9 +299,10 @@ def test_old_breakpoint_list_accepts_only_on_failure():
     assert (p.line, p.column) == (6, 29)
 
 
-def test_before_steps_without_on_failure():
-    p = only_problem(run_with("    breakpoints: {beforeSteps: [build]}"), "without onFailure")
-    assert p.fix == "add `onFailure: enabled` under breakpoints"
+def test_before_steps_without_on_failure_is_valid_as_in_current_tekton():
+    """tektoncd/pipeline#9719: onFailure is optional; the language server warns of older ones."""
+    run = load_text(run_with("    breakpoints: {beforeSteps: [build]}"), file="t.yaml")
+    assert run.debug.before_steps == ["build"] and not run.debug.on_failure
 
 
 def test_before_steps_unknown_name_lists_the_steps():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from tekton_debug.errors import Problem
+from tekton_debug.lsp.actions import older_tekton_warnings
 from tekton_debug.lsp.document import Analysis
 from tekton_debug.lsp.source import Source
 from tekton_debug.tekton.loader import find_task, missing_task
@@ -28,7 +29,7 @@ def diagnostics(analysis: Analysis, source: Source) -> list[types.Diagnostic]:
             continue  # a neighbour's problem belongs to that file
         out.append(types.Diagnostic(range=problem_range(p, source), message=message(p),
                                     severity=types.DiagnosticSeverity.Error, source=SOURCE))
-    return out
+    return out + older_tekton_warnings(analysis, source)
 
 
 def _meant_for_tekton(data: object) -> bool:

@@ -16,6 +16,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from tekton_debug import __version__
+from tekton_debug.lsp.actions import code_actions
 from tekton_debug.lsp.completion import TRIGGER_CHARACTERS, completion
 from tekton_debug.lsp.definition import definition
 from tekton_debug.lsp.diagnostics import diagnostics
@@ -162,6 +163,12 @@ def build_server() -> TektonLanguageServer:
     def symbols(ls: TektonLanguageServer, params: types.DocumentSymbolParams):
         src = ls.source(params.text_document.uri)
         return document_symbols(ls.analysis(params.text_document.uri, src), src)
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix]))
+    @_safe([])
+    def code_action(ls: TektonLanguageServer, params: types.CodeActionParams):
+        return code_actions(params.text_document.uri, list(params.context.diagnostics))
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     @_safe(None)

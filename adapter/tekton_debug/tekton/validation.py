@@ -844,9 +844,8 @@ def _debug(c: _Checker, spec: dict, steps: list | None) -> None:
                 else "")
         c.add(path + ("onFailure",), f"onFailure {written!r} is not valid: "
               'the only value is "enabled"', f"write `onFailure: enabled`{note}")
-    elif on_failure is None:
-        c.add(path, "breakpoints without onFailure is rejected by Tekton (v0.62 and later)",
-              "add `onFailure: enabled` under breakpoints")
+    # without onFailure: current Tekton accepts it (tektoncd/pipeline#9719); v0.62 to v1.15
+    # reject it, which the language server warns about (lsp/diagnostics.py)
     before = bps.get("beforeSteps")
     if before is None:
         return
