@@ -108,9 +108,5 @@ def http_server():
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nobody listens on."""
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    from .registry import free_port
+    return free_port()
