@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
 export KUBECACHEDIR="${KUBECACHEDIR:-$PWD/.kube-cache}"
+# the container tests' own engine configuration (tests/containers.py writes it: runc, cgroupfs,
+# events in a file, this machine's hard ulimits, no network), not the machine's /etc/containers
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$(.venv/bin/python -c 'from tests import containers; print(containers.configure())')}"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 cd vscode-extension
 npm ci --no-audit --no-fund --loglevel=error

@@ -200,6 +200,9 @@ class StepEnvironment:
     container: str  # "step-<name>" / "step-unnamed-<i>"
     results_dir: str  # where $(results.x.path) points, as the step sees it
     workspaces: Mapping[str, str]  # workspace name -> path as the step sees it
+    # where the step runs, beyond its container's name (shown with the step): for a container
+    # runtime the engine, the image's digest, the engine's container
+    details: Mapping[str, str] = field(default_factory=dict)
 
 
 # ---- pipeline events (pipeline layer -> front ends) --------------------------------------------

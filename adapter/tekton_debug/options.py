@@ -13,7 +13,9 @@ class LaunchOptions:
     task_file: str | None = None
     params: Mapping[str, object] = field(default_factory=dict)
     workspaces: Mapping[str, str] = field(default_factory=dict)  # name -> host dir
-    runtime: str = "local"
+    runtime: str = "auto"  # "auto", "container", "local" or "kubernetes"
+    engine: str | None = None  # container runtime: "podman" or "docker" (default: the first that works)
+    network: str | None = None  # container runtime: the engine's network ("none": no network)
     namespace: str | None = None
     context: str | None = None
     kubeconfig: str | None = None

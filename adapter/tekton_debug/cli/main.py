@@ -42,8 +42,18 @@ def _parser() -> argparse.ArgumentParser:
                           "TASK (before the task starts) or TASK/STEP")
     run.add_argument("--secret", action="append", default=[], metavar="NAME",
                      help="mask the value of this param or env var in all output, as a Secret's")
-    run.add_argument("--runtime", choices=("local", "kubernetes"), default="local",
-                     help="where steps run: this machine (default) or a Kubernetes cluster")
+    run.add_argument("--runtime", choices=("auto", "container", "local", "kubernetes"),
+                     default="auto",
+                     help="where steps run: auto (default: in their images when podman or docker "
+                          "works and the images can be had, else on this machine), container "
+                          "(in their images), local (processes on this machine) or kubernetes "
+                          "(a cluster)")
+    run.add_argument("--engine", choices=("podman", "docker"),
+                     help="the container engine (default: the first that works, podman then "
+                          "docker)")
+    run.add_argument("--network", metavar="NETWORK",
+                     help="the step containers' network (default: the engine's; none: no "
+                          "network)")
     run.add_argument("--timeout", help='the TaskRun timeout, a Go duration ("1h", "0s" for none)')
     run.add_argument("--attach", metavar="TASKRUN", help="attach to an existing TaskRun (cluster)")
     run.add_argument("--rerun", metavar="TASKRUN",

@@ -330,9 +330,12 @@ class TerminalRun:
 
 def piped_shell(argv: Sequence[str]) -> list[str]:
     """A shell command for commands that come from a pipe, not a terminal: no prompts (``sh``, not
-    ``sh -i``) and, for ``kubectl exec``, no terminal asked of the cluster (``-i``, not ``-it``:
+    ``sh -i``) and, for ``kubectl exec`` (and ``podman``/``docker exec``), no terminal asked of the
+    cluster (``-i``, not ``-it``:
     kubectl refuses a TTY when its stdin is not one and the shell prints job-control warnings)."""
     argv = list(argv)
+    if argv and os.path.basename(argv[0]) in ("podman", "docker"):
+        argv = [{"-it": "-i"}.get(a, a) for a in argv]  # no terminal asked of the engine
     if argv[-1:] == ["-i"]:
         return argv[:-1]
     if argv and os.path.basename(argv[0]) == "kubectl" and "--" in argv:
@@ -401,7 +404,8 @@ def run_main(args) -> int:
     options = LaunchOptions(
         task_file=args.file, params=parse_assignments(args.param, "-p"),
         workspaces={k: os.path.abspath(v) for k, v in workspaces.items()},
-        runtime=args.runtime, namespace=args.namespace, context=args.context,
+        runtime=args.runtime, engine=args.engine, network=args.network,
+        namespace=args.namespace, context=args.context,
         kubeconfig=args.kubeconfig, timeout=args.timeout, task_run=args.attach,
         secrets=tuple(args.secret), offline=args.offline, rerun=args.rerun,
         from_step=args.from_step)

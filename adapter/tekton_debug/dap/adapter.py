@@ -122,9 +122,9 @@ class DebugAdapter:
     def attach_request(self, request: wire.Request) -> Any:
         self._require_no_session("attach")
         options, self._flags = parse_launch(request.arguments or {}, attach=True)
-        if options.runtime == "local":
-            raise UserError("attach needs a cluster: local runs live inside the adapter that "
-                            "launched them",
+        if options.runtime != "kubernetes":
+            raise UserError("attach needs a cluster: local and container runs live inside the "
+                            "adapter that launched them",
                             fix='use "request": "launch" for a local run, or set "runtime": '
                                 '"kubernetes" to attach to a TaskRun on a cluster')
         session = Session(options, self._on_event)

@@ -9,7 +9,8 @@ from typing import Any, Mapping
 from tekton_debug.errors import UserError
 from tekton_debug.options import LaunchOptions
 
-RUNTIMES = ("local", "kubernetes")
+RUNTIMES = ("auto", "container", "local", "kubernetes")
+ENGINES = ("podman", "docker")
 
 
 def _json(value: Any) -> str:
@@ -54,10 +55,19 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
         if not isinstance(value, str):
             raise UserError(f'launch configuration: workspace "{key}" must be a directory path, not '
                             f"{_json(value)}", fix='change "workspaces" in launch.json')
-    runtime = _field(args, "runtime", str, '"local" or "kubernetes"') or "local"
+    runtime = _field(args, "runtime", str, '"auto", "container", "local" or "kubernetes"') or \
+        "auto"
     if runtime not in RUNTIMES:
         raise UserError(f'launch configuration: unknown runtime "{runtime}"',
-                        fix='set "runtime" to "local" (this machine) or "kubernetes" (a cluster)')
+                        fix='set "runtime" to "auto" (the default), "container" (steps in their '
+                            'images), "local" (processes on this machine) or "kubernetes" (a '
+                            'cluster)')
+    engine = _field(args, "engine", str, '"podman" or "docker"')
+    if engine is not None and engine not in ENGINES:
+        raise UserError(f'launch configuration: unknown engine "{engine}"',
+                        fix='set "engine" to "podman" or "docker", or leave it out (the first '
+                            'that works)')
+    network = _field(args, "network", str, 'a network name, e.g. "none"')
     timeout = _field(args, "timeout", (str, int, float), 'a duration such as "1h" or "30m"')
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
         timeout = f"{timeout}s"
@@ -108,7 +118,8 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
     if cwd:
         workspaces = {k: (v if os.path.isabs(v) else os.path.join(cwd, v)) for k, v in workspaces.items()}
     options = LaunchOptions(
-        task_file=task, params=params, workspaces=workspaces, runtime=runtime,
+        task_file=task, params=params, workspaces=workspaces, runtime=runtime, engine=engine,
+        network=network,
         namespace=args.get("namespace"), context=args.get("context"),
         kubeconfig=args.get("kubeconfig"), timeout=timeout, task_run=task_run,
         secrets=tuple(secrets), offline=offline, rerun=rerun, from_step=from_step)

@@ -137,6 +137,7 @@ class Variables:
             # masked before quoting: quotes put into a secret would hide it from the masker
             out.append(self._var("workingDir", s.masker.mask(env.working_dir)))
             out.append(self._var("command", shlex.join(s.masker.mask(a) for a in env.command)))
+            out += [self._var(k, s.masker.mask(v)) for k, v in env.details.items()]
         except UserError:
             pass
         if step.script:

@@ -109,19 +109,22 @@ _BODIES = {
 _ALIASES = {CONTINUE_FAILURE: FAIL_CONTINUE, BREAKPOINT_EXIT: CONTINUE}
 
 
-def script_text(name: str, *, tekton_root: str = "/tekton", step_count: int) -> str:
-    """The text of debug script ``name`` for a TaskRun of ``step_count`` steps."""
+def script_text(name: str, *, tekton_root: str = "/tekton", step_count: int,
+                shell: str = "/bin/sh") -> str:
+    """The text of debug script ``name`` for a TaskRun of ``step_count`` steps, run by ``shell``
+    (a container runtime names a shell of its own, for images that have none)."""
     if name == RETRY:
-        return _RETRY_TEXT
+        return _RETRY_TEXT.replace("/bin/sh", shell, 1)
     body, what = _BODIES[_ALIASES.get(name, name)]
     root = tekton_root.rstrip("/") or "/"
     head = _FIND_STEP.format(count=int(step_count), run=shlex.quote(f"{root}/run"),
                              info=_quote_in_double(f"{root}/debug/info"))
-    return _PREAMBLE + head + body + _LAST_STEP.format(what=what)
+    preamble = _PREAMBLE.replace("/bin/sh", shell, 1)
+    return preamble + head + body + _LAST_STEP.format(what=what)
 
 
 def write_debug_scripts(scripts_dir: Path, *, tekton_root: str = "/tekton",
-                        step_count: int) -> dict[str, Path]:
+                        step_count: int, shell: str = "/bin/sh") -> dict[str, Path]:
     """Write every debug script, executable, into ``scripts_dir``; return name -> path."""
     scripts_dir = Path(scripts_dir)
     scripts_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +132,8 @@ def write_debug_scripts(scripts_dir: Path, *, tekton_root: str = "/tekton",
     for name in (*SCRIPT_NAMES, RETRY):
         path = scripts_dir / name
         tmp = scripts_dir / f".{name}.tmp"
-        tmp.write_text(script_text(name, tekton_root=tekton_root, step_count=step_count))
+        tmp.write_text(script_text(name, tekton_root=tekton_root, step_count=step_count,
+                                   shell=shell))
         os.chmod(tmp, 0o755)
         os.replace(tmp, path)
         written[name] = path

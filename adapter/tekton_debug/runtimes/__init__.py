@@ -2,23 +2,100 @@
 
 from __future__ import annotations
 
-from tekton_debug.errors import UserError
+from tekton_debug.errors import RuntimeUnavailable, UserError
 from tekton_debug.runtimes.base import Runtime
 from tekton_debug.options import LaunchOptions
 
-RUNTIMES = ("local", "kubernetes")
+RUNTIMES = ("auto", "container", "local", "kubernetes")
 
 
 def create_runtime(options: LaunchOptions) -> Runtime:
-    """"local" (the default) or "kubernetes". Each is imported only when chosen: the kubernetes
-    client costs ~340 ms to import and is needed only on a cluster."""
-    name = options.runtime or "local"
+    """"auto" (the default: containers when they can run, else this host), "container",
+    "local" or "kubernetes". Each is imported only when chosen: the kubernetes client costs
+    ~340 ms to import and is needed only on a cluster."""
+    name = options.runtime or "auto"
     if name == "kubernetes":
         from tekton_debug.runtimes.kubernetes import KubernetesRuntime
         return KubernetesRuntime(options)
     if name == "local":
         from tekton_debug.runtimes.local.runtime import LocalRuntime
         return LocalRuntime(workspaces=options.workspaces, params=options.params)
+    if name == "container":
+        from tekton_debug.runtimes.container import ContainerRuntime
+        return ContainerRuntime(options)
+    if name == "auto":
+        return AutoRuntime(options)
     raise UserError(f"unknown runtime {name!r}",
-                    fix='set "runtime" to "local" (steps run on this machine) or "kubernetes" '
-                        "(TaskRuns on a cluster)")
+                    fix='set "runtime" to "auto" (the default), "container" (steps in their '
+                        'images), "local" (processes on this machine) or "kubernetes" (TaskRuns '
+                        "on a cluster)")
+
+
+class AutoRuntime:
+    """Steps in their images when a container engine works and every image can be had (here or
+    pulled); otherwise processes on this host, with a notice naming what was missing and what to
+    install. Decided at ``start``; then every call goes to the runtime chosen."""
+
+    def __init__(self, options: LaunchOptions) -> None:
+        self.options = options
+        self.chosen: Runtime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.chosen.name if self.chosen is not None else "auto"
+
+    def start(self, run, plan, listener) -> None:
+        from tekton_debug.runtimes.container import ContainerRuntime
+        from tekton_debug.runtimes.container.runtime import ImageUnavailable
+        from tekton_debug.runtimes.local.runtime import LocalRuntime
+
+        containers = ContainerRuntime(self.options)
+        try:
+            containers.start(run, plan, listener)
+            self.chosen = containers
+            return
+        except (RuntimeUnavailable, ImageUnavailable) as exc:
+            problem = exc.first
+            where = (f"{problem.file}:{problem.line}: " if problem.file and problem.line else "")
+            why, fix = where + problem.message, problem.fix
+        finally:
+            if self.chosen is None:
+                containers.close()
+        local = LocalRuntime(workspaces=self.options.workspaces, params=self.options.params,
+                             not_in_images=f"{why}. {fix[:1].upper() + fix[1:]}" if fix else why)
+        self.chosen = local
+        local.start(run, plan, listener)
+
+    def attach(self, task_run, plan, listener):
+        from tekton_debug.runtimes.local.runtime import LocalRuntime
+        self.chosen = LocalRuntime()
+        return self.chosen.attach(task_run, plan, listener)
+
+    def _runtime(self) -> Runtime:
+        if self.chosen is None:
+            from tekton_debug.errors import WrongTime
+            raise WrongTime("the TaskRun has not started", fix="start it first")
+        return self.chosen
+
+    def deadline(self):
+        return self.chosen.deadline() if self.chosen is not None else None
+
+    def step_environment(self, index):
+        return self._runtime().step_environment(index)
+
+    def exec(self, index, argv, *, stdin=None, timeout=30.0):
+        return self._runtime().exec(index, argv, stdin=stdin, timeout=timeout)
+
+    def shell_command(self, index):
+        return self._runtime().shell_command(index)
+
+    def release(self, index, release):
+        return self._runtime().release(index, release)
+
+    def cancel(self, reason: str = "TaskRunCancelled") -> None:
+        if self.chosen is not None:
+            self.chosen.cancel(reason)
+
+    def close(self) -> None:
+        if self.chosen is not None:
+            self.chosen.close()

@@ -3,8 +3,8 @@
 A runtime runs one TaskRun with breakpoints and reports what happens as events, in order, through a
 single listener callable. It never knows about DAP or the terminal; the session never knows which
 runtime it drives. The events it reports are the vocabulary of ``tekton_debug.events``. Implementations:
-``runtimes.local`` (processes on this host) and
-``runtimes.kubernetes`` (TaskRuns on a cluster).
+``runtimes.local`` (processes on this host), ``runtimes.container`` (each step in its image, on
+podman or docker) and ``runtimes.kubernetes`` (TaskRuns on a cluster).
 
 Threading: ``start`` returns at once; events are delivered on the runtime's own threads, one at a
 time and in order (a runtime serialises its listener calls). Every other method may be called from
@@ -20,7 +20,7 @@ from tekton_debug.tekton.model import TaskRun
 
 
 class Runtime(Protocol):
-    name: str  # "local" or "kubernetes"
+    name: str  # "local", "container" or "kubernetes"
 
     def start(self, run: TaskRun, plan: DebugPlan, listener: Listener) -> None:
         """Create and start the run. Raises UserError (bad input, no permission) before any event."""

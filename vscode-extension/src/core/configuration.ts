@@ -17,6 +17,8 @@ export interface TektonDebugConfiguration {
   params?: Record<string, unknown>;
   workspaces?: Record<string, string>;
   runtime?: string;
+  engine?: string;
+  network?: string;
   namespace?: string;
   context?: string;
   kubeconfig?: string;
@@ -49,7 +51,7 @@ export type Resolution =
   | { config: TektonDebugConfiguration; error?: undefined }
   | { config?: undefined; error: string };
 
-const RUNTIMES = ['local', 'kubernetes'];
+const RUNTIMES = ['auto', 'container', 'local', 'kubernetes'];
 
 export function isYamlDocument(doc: ActiveDocument): boolean {
   return doc.languageId === 'yaml' || /\.ya?ml$/i.test(doc.fsPath ?? doc.name);
@@ -100,7 +102,7 @@ export function resolveConfiguration(config: Partial<TektonDebugConfiguration>, 
   }
   if (resolved.runtime !== undefined && !RUNTIMES.includes(resolved.runtime)) {
     return {
-      error: `Unknown runtime "${String(resolved.runtime)}" in configuration "${resolved.name}": set "runtime" to "local" (this machine) or "kubernetes" (a cluster).`,
+      error: `Unknown runtime "${String(resolved.runtime)}" in configuration "${resolved.name}": set "runtime" to "auto" (the default), "container" (steps in their images), "local" (this machine) or "kubernetes" (a cluster).`,
     };
   }
   for (const field of ['params', 'workspaces'] as const) {

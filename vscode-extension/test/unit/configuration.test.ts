@@ -54,9 +54,9 @@ describe('resolveConfiguration (F5 and launch.json)', () => {
     assert.match(result.error ?? '', /"mine" has no "task"/);
   });
 
-  it('refuses an unknown runtime, naming the two it accepts', () => {
+  it('refuses an unknown runtime, naming the ones it accepts', () => {
     const result = resolveConfiguration({ type: 'tekton', request: 'launch', name: 'x', task: 'a.yaml', runtime: 'docker' }, undefined);
-    assert.match(result.error ?? '', /Unknown runtime "docker".*"local".*"kubernetes"/);
+    assert.match(result.error ?? '', /Unknown runtime "docker".*"auto".*"container".*"local".*"kubernetes"/);
   });
 
   it('refuses params that are not an object of names to values', () => {

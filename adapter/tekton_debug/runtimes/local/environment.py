@@ -112,13 +112,12 @@ def host_path(path: str, layout: RunLayout, workspaces: Mapping[str, str]) -> st
     return path
 
 
-def prepare_step(step: Step, layout: RunLayout, *, host_env: Mapping[str, str],
-                 workspaces: Mapping[str, str], pod_name: str, namespace: str) -> LocalStep:
-    """Write step ``step``'s script (if any) and work out how it runs here. Raises UserError."""
+def write_step_script(step: Step, layout: RunLayout, *, tekton_shown: str | None = None
+                      ) -> list[str]:
+    """The step's argv before ``$(VAR)`` expansion. A ``script:`` is written to the run's scripts
+    directory first; ``tekton_shown`` is where the step sees ``<tekton>`` (``/tekton`` in a
+    container; default: the host path). Raises UserError for a step with neither."""
     i = step.index
-    notices: list[str] = []
-    file = step.pos.file if step.pos else None
-    line = step.pos.line if step.pos else None
     if step.script:
         text = step.script
         if text.strip().startswith("#!"):
@@ -128,33 +127,57 @@ def prepare_step(step: Step, layout: RunLayout, *, host_env: Mapping[str, str],
         script = layout.scripts_dir / f"script-{i}-{secrets.token_hex(3)[:5]}"
         script.write_text(text)
         os.chmod(script, 0o755)
-        argv_raw = [str(script)] + list(step.args)
-    elif step.command:
-        argv_raw = list(step.command) + list(step.args)
-    else:
-        raise UserError(
-            f"step {step.debug_name!r} has neither command nor script: on a cluster it runs its "
-            f"image's entrypoint, which the local runtime cannot know",
-            file=file, line=line,
-            fix="add `command:` (or `script:`) to the step, or run it with the kubernetes runtime")
+        shown = str(script) if tekton_shown is None else \
+            f"{tekton_shown.rstrip('/')}/scripts/{script.name}"
+        return [shown] + list(step.args)
+    if step.command:
+        return list(step.command) + list(step.args)
+    raise UserError(
+        f"step {step.debug_name!r} has neither command nor script: on a cluster it runs its "
+        f"image's entrypoint, which tekton-debug cannot know",
+        file=step.pos.file if step.pos else None, line=step.pos.line if step.pos else None,
+        fix="add `command:` (or `script:`) to the step, or run it with the kubernetes runtime")
 
-    env: dict[str, str] = passed_through(host_env)
-    env["HOME"] = str(layout.home)
+
+def declared_env(step: Step, *, host_env: Mapping[str, str], notices: list[str], pod_name: str,
+                 namespace: str) -> tuple[dict[str, str], frozenset[str], list[str]]:
+    """The step's own ``env``, in order, with ``$(VAR)`` expansion and ``valueFrom`` read as the
+    module says: (name -> value of the variables that have one, names from secrets, names left
+    unset). Notices about what has no value here are appended to ``notices``."""
     declared: dict[str, str] = {}
     secret_env: set[str] = set()
+    unset: list[str] = []
     for e in step.env:
         value = _env_value(e, declared, host_env, notices, step, pod_name, namespace)
         if e.secret:
             secret_env.add(e.name)
         if value is None:
-            env.pop(e.name, None)
+            declared.pop(e.name, None)
+            unset.append(e.name)
             continue
         declared[e.name] = value
-        env[e.name] = value
     for source in step.env_from:
         kind = next(iter(source), "?")
         notices.append(f"step {step.debug_name!r}: envFrom {kind} is not read locally; set the "
                        f"variables it holds with env: instead")
+    return declared, frozenset(secret_env), unset
+
+
+def prepare_step(step: Step, layout: RunLayout, *, host_env: Mapping[str, str],
+                 workspaces: Mapping[str, str], pod_name: str, namespace: str) -> LocalStep:
+    """Write step ``step``'s script (if any) and work out how it runs here. Raises UserError."""
+    i = step.index
+    notices: list[str] = []
+    file = step.pos.file if step.pos else None
+    line = step.pos.line if step.pos else None
+    argv_raw = write_step_script(step, layout)
+    declared, secret_env, unset = declared_env(step, host_env=host_env, notices=notices,
+                                               pod_name=pod_name, namespace=namespace)
+    env: dict[str, str] = passed_through(host_env)
+    env["HOME"] = str(layout.home)
+    for name in unset:
+        env.pop(name, None)
+    env.update(declared)
     path = env.get("PATH") or os.defpath
     env["PATH"] = path + os.pathsep + str(layout.debug_scripts_dir)
     env[DEBUG_INFO_ENV] = str(layout.step_info_dir(i))
@@ -177,7 +200,7 @@ def prepare_step(step: Step, layout: RunLayout, *, host_env: Mapping[str, str],
                 f"mount: it lives under {layout.root}. Use $(workspaces.<name>.path) or "
                 f"$(results.<name>.path) to run the same everywhere")
             break
-    return LocalStep(i, step, argv, env, frozenset(secret_env), working_dir, notices)
+    return LocalStep(i, step, argv, env, secret_env, working_dir, notices)
 
 
 def _refuse_nul(step: Step, argv: list[str], env: Mapping[str, str], working_dir: str) -> None:

@@ -92,11 +92,13 @@ class LocalRuntime:
     def __init__(self, run_root: Path | str | None = None, *,
                  workspaces: Mapping[str, str] | None = None,
                  params: Mapping[str, object] | None = None, keep_run_dir: bool = False,
-                 host_env: Mapping[str, str] | None = None) -> None:
+                 host_env: Mapping[str, str] | None = None,
+                 not_in_images: str | None = None) -> None:
         self._run_root = Path(run_root) if run_root else None
         self._workspace_bindings = dict(workspaces or {})
         self._param_overrides = dict(params or {})
         self._keep = keep_run_dir
+        self._not_in_images = not_in_images  # why the steps do not run in their images
         self._host_env = dict(os.environ if host_env is None else host_env)
         self.run_dir: Path | None = None
         self.layout: RunLayout | None = None
@@ -197,10 +199,15 @@ class LocalRuntime:
                                           tekton_root=str(layout.tekton), step_count=len(steps))
         notices: list[tuple[str, str]] = []
         images = sorted({s.image for s in steps if s.image})
-        notices.append((
-            "images are not run locally: steps run as processes on this host, with its tools "
-            f"and files{' (ignored: ' + ', '.join(images) + ')' if images else ''}. Use the "
-            "kubernetes runtime to run them in their images.", "warning"))
+        ignored = f" (ignored: {', '.join(images)})" if images else ""
+        if self._not_in_images:
+            notices.append((f"steps run as processes on this host, not in their images{ignored}:"
+                            f" {self._not_in_images}", "warning"))
+        else:
+            notices.append((
+                "images are not run locally: steps run as processes on this host, with its tools "
+                f"and files{ignored}. Use the container or kubernetes runtime to run them in "
+                "their images.", "warning"))
         bound = {w.get("name"): w for w in run.workspaces if isinstance(w, dict)}
         for w in run.task.workspaces:
             if w.name in self._workspace_bindings:
@@ -323,9 +330,7 @@ class LocalRuntime:
             why = python_unsupported(self.name)  # a runtime of steps elsewhere (containers)
             if why:
                 self._emit(PythonUnavailable(i, why))
-        process = StepProcess(launch.argv, env=launch.env, cwd=local.working_dir,
-                              on_output=on_output, reaper=self._reaper,
-                              mark=mark_of(self._run_id, i))
+        process = self._step_runner(i, st, on_output, launch)
         with self._lock:
             st.process = process
             st.status = "running"
@@ -346,7 +351,7 @@ class LocalRuntime:
             log=lambda line: self._emit(StepLog(i, "stderr", (line + "\n").encode())),
             on_pause=lambda kind, code: self._paused(i, kind, code),
             on_resume=lambda kind, how: self._resumed(i, kind, how),
-            debug_scripts_dir=str(layout.debug_scripts_dir))
+            debug_scripts_dir=self._debug_scripts_shown())
         try:
             ep.go()
             process.end()
@@ -361,6 +366,18 @@ class LocalRuntime:
             st.resumed.set()
         self._emit(self._finished_event(i, end))
         return end
+
+    # ---- what a runtime of steps elsewhere (containers) replaces -----------------------------
+    def _step_runner(self, i: int, st: _StepState, on_output, launch: Launch) -> StepProcess:
+        """Step i's ``lifecycle.Runner``: here, its process on this host (``launch``: its argv and
+        environment, a debugger's included)."""
+        return StepProcess(launch.argv, env=launch.env, cwd=st.local.working_dir,
+                           on_output=on_output, reaper=self._reaper, mark=mark_of(self._run_id, i))
+
+    def _debug_scripts_shown(self) -> str:
+        """Where the steps find the debug scripts (named in banners, run by ``release``)."""
+        assert self.layout is not None
+        return str(self.layout.debug_scripts_dir)
 
     def _paused(self, i: int, kind: lifecycle.PauseKind, code: int | None) -> None:
         st = self._steps[i]
@@ -524,7 +541,7 @@ class LocalRuntime:
             resumed.wait(RELEASE_ACK_TIMEOUT)
             raise WrongTime(f"step {st.local.step.debug_name!r} is not paused: a debug script "
                             f"has already released it")
-        result = self.exec(index, [str(self.layout.debug_scripts_dir / script)])
+        result = self.exec(index, [f"{self._debug_scripts_shown()}/{script}"])
         if result.exit_code != 0:
             detail = (result.stderr or result.stdout).decode(errors="replace").strip()
             raise UserError(f"{script} failed in step {st.local.step.debug_name!r} "

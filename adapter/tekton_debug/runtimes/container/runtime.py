@@ -1,0 +1,431 @@
+"""The container runtime: each step in its own image, on podman or docker, with Tekton's pod
+semantics and the failed step's container kept alive for the shell.
+
+The step lifecycle is the local runtime's (``entrypoint/lifecycle.py`` in this process, Tekton's
+files under a run directory); only where a step runs changes. The run directory's ``tekton/`` is
+every step container's ``/tekton``, its ``workspace/`` the shared ``/workspace`` (a workspace bound
+with ``-w name=DIR`` is that directory), and each step gets its own ``/tekton/debug/info/<i>``
+as on a cluster. Into ``/tekton/bin`` go a static shell (busybox), so that the debug scripts and
+the shell work in images that have none, and the script that runs the step's command
+(``step.py``). The debug scripts are Tekton's, naming ``/tekton`` paths; ``release`` runs them in
+the step's container, exactly as a user in the shell does.
+
+Containers are started one step ahead (step i+1's while step i runs), as Tekton starts all of a
+pod's at once; step i+1 runs its command when the lifecycle says so. Everything is named
+``td-<run>-<container>`` and labelled with the run and its owning process; a watchdog removes it
+all if this process is killed, and the next run removes what a killed run left.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from tekton_debug.entrypoint import scripts as debug_scripts
+from tekton_debug.entrypoint.layout import RunLayout
+from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
+from tekton_debug.events import ExecResult, Progress, StepEnvironment, StepLog
+from tekton_debug.options import LaunchOptions
+from tekton_debug.runtimes.container import resources
+from tekton_debug.runtimes.container.engine import (
+    OWNER_LABEL, RUN_LABEL, TASKRUN_LABEL, Engine, ImageInfo, Watchdog, find_engine,
+    process_identity,
+)
+from tekton_debug.runtimes.container.shell import StaticShell, find_static_shell
+from tekton_debug.runtimes.container.step import TOKEN, WRAPPER, StepContainer
+from tekton_debug.runtimes.local.environment import (LocalStep, declared_env, expand,
+                                                     write_step_script)
+from tekton_debug.runtimes.local.runtime import LocalRuntime, _StepState
+from tekton_debug.tekton.model import Step, TaskRun
+
+TEKTON = "/tekton"
+SCRIPTS_SHOWN = f"{TEKTON}/debug/scripts"
+STATIC_SHELL = f"{TEKTON}/bin/sh"
+TOOLS = f"{TEKTON}/bin/tools"  # the static shell's applets, on PATH only for images with no shell
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+READY_FOR_EXEC = 120.0  # seconds exec and shells wait for a step's container to be up
+
+# A shell in the step: the image's own /bin/sh, or the static one when the image has none.
+PICK_SHELL = ('if [ -x /bin/sh ]; then exec /bin/sh "$@"; fi\n'
+              'echo "tekton-debug: this image has no shell; this one is busybox, mounted at '
+              f'{STATIC_SHELL} (a real Tekton pod has none)" >&2\n'
+              f'export PATH="$PATH:{TOOLS}"\n'
+              f'exec {STATIC_SHELL} "$@"')
+
+
+class ImageUnavailable(UserError):
+    """A step's image is not here and cannot be pulled."""
+
+
+@dataclass
+class Extra:
+    """What another room adds to every step container (e.g. a debugger mounted read-only)."""
+
+    mounts: Sequence[tuple[str, str]] = ()  # (host path, container path), read-only
+    env: Mapping[str, str] | None = None
+
+
+class ContainerRuntime(LocalRuntime):
+    """Runs one TaskRun's steps in their images. Implements ``runtimes.base.Runtime``."""
+
+    name = "container"
+
+    def __init__(self, options: LaunchOptions | None = None, *, engine: Engine | None = None,
+                 run_root: Path | str | None = None, keep_run_dir: bool = False,
+                 host_env: Mapping[str, str] | None = None, extra: Extra | None = None) -> None:
+        options = options or LaunchOptions()
+        super().__init__(run_root, workspaces=options.workspaces, params=options.params,
+                         keep_run_dir=keep_run_dir, host_env=host_env)
+        self._engine_name = getattr(options, "engine", None)
+        self.network = getattr(options, "network", None)
+        self.engine = engine
+        self.extra = extra or Extra()
+        self.run_id = secrets.token_hex(4)
+        self.owner = process_identity(os.getpid()) or str(os.getpid())
+        self.shell: StaticShell | None = None
+        self.images: dict[str, ImageInfo] = {}
+        self._run_args: list[list[str]] = []
+        self._containers: dict[int, StepContainer] = {}
+        self._container_lock = threading.Lock()
+        self._watchdog: Watchdog | None = None
+        self._swept: list[str] = []
+        self._env_by_name: dict[int, dict[str, str]] = {}  # values a line-based env file cannot hold
+
+    @classmethod
+    def from_options(cls, options: LaunchOptions) -> "ContainerRuntime":
+        return cls(options)
+
+    def container_name(self, index: int) -> str:
+        assert self._run is not None
+        return f"td-{self.run_id}-{self._run.task.steps[index].container}"[:250]
+
+    # ---- start -------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Find the engine and the static shell; raises RuntimeUnavailable."""
+        if self.engine is None:
+            self.engine = find_engine(self._engine_name)
+        if self.shell is None:
+            self.shell = find_static_shell()
+
+    def start(self, run: TaskRun, plan, listener) -> None:
+        self.check()
+        assert self.engine is not None
+        self._listener = listener  # pulls report progress before the run's events flow
+        self._swept = self.engine.sweep()
+        super().start(run, plan, listener)
+
+    def _prepare(self, run, steps, substitute_step, substitution_context) -> list[tuple[str, str]]:
+        assert self.run_dir is not None and self.engine is not None and self.shell is not None
+        notices: list[tuple[str, str]] = []
+        if self._swept:
+            notices.append((f"removed {len(self._swept)} container(s) that an earlier run, ended "
+                            f"before it could clean up, had left: {', '.join(self._swept)}",
+                            "warning"))
+        self._watchdog = Watchdog(self.engine)
+        if not self._keep:
+            self._watchdog.add_dir(str(self.run_dir))
+        self._check_images(run)
+        layout = self.layout = RunLayout(self.run_dir, len(steps))
+        layout.create([s.container for s in steps])
+        self.shell.install(layout.tekton / "bin", tools=layout.tekton / "bin" / "tools")
+        debug_scripts.write_debug_scripts(layout.debug_scripts_dir, tekton_root=TEKTON,
+                                          step_count=len(steps), shell=STATIC_SHELL)
+        wrapper = layout.tekton / "bin" / "step"
+        wrapper.write_text(WRAPPER)
+        os.chmod(wrapper, 0o755)
+
+        mounts: list[tuple[str, str, bool]] = [(str(layout.workspace_root), "/workspace", False)]
+        for w in run.task.workspaces:
+            if w.name in self._workspace_bindings:
+                host = os.path.abspath(self._workspace_bindings[w.name])
+            else:
+                host = str(layout.workspace(w.name))
+                os.makedirs(host, exist_ok=True)
+            self.workspaces[w.name] = w.path
+            if w.path != f"/workspace/{w.name}" or w.name in self._workspace_bindings:
+                mounts.append((host, w.path, w.read_only))
+        _open_up(layout.root)
+
+        namespace = run.namespace or "default"
+        ctx = substitution_context(run, self.params, results_dir=f"{TEKTON}/results",
+                                   workspaces=self.workspaces, task_run_name=run.name,
+                                   namespace=namespace, uid=str(uuid.uuid4()),
+                                   steps_dir=f"{TEKTON}/steps")
+        self._steps = []
+        self._run_args = []
+        for step in steps:
+            step = substitute_step(step, ctx)
+            local, args = self._step_spec(step, layout, run, mounts, namespace)
+            notices += [(n, "warning") for n in local.notices]
+            self._steps.append(_StepState(local))
+            self._run_args.append(args)
+        self._first_container()
+        return notices
+
+    def _first_container(self) -> None:
+        """Start step 0's container now: an engine that answers but cannot run containers (a
+        runtime it lacks, limits it may not set) is an error before any step, not a failed step."""
+        c = self._launch(0)
+        if not c.wait_ready():
+            assert self.engine is not None
+            raise RuntimeUnavailable(
+                f"{self.engine.name} cannot start the steps' containers: {c.failure()}",
+                fix=f"check that `{self.engine.name} run --rm {self._steps[0].local.step.image} "
+                    "true` works here (see the engine's own configuration, containers.conf for "
+                    "podman); or run the steps on this host with --runtime local")
+
+    def _check_images(self, run: TaskRun) -> None:
+        """Every step's image is here, or pulled now; else an error naming the steps."""
+        assert self.engine is not None
+        wanted: dict[str, list[Step]] = {}
+        for step in run.task.steps:
+            if not step.image:
+                raise UserError(f"step {step.debug_name!r} has no image",
+                                file=step.pos.file if step.pos else None,
+                                line=step.pos.line if step.pos else None,
+                                fix="add `image:` to the step (or to the Task's stepTemplate)")
+            wanted.setdefault(step.image, []).append(step)
+        for ref, users in wanted.items():
+            policy = {str(s.raw.get("imagePullPolicy") or "") for s in users}
+            info = None if "Always" in policy else self.engine.image(ref)
+            if info is None and "Never" in policy and "Always" not in policy:
+                raise self._image_error(ref, users, "it is not here and imagePullPolicy is Never",
+                                        f"{self.engine.name} pull {ref}, or build it")
+            if info is None:
+                error = self._pull(ref)
+                info = self.engine.image(ref) if error is None else None
+                if info is None:
+                    raise self._image_error(
+                        ref, users, f"{self.engine.name} could not pull it: "
+                        f"{error or 'the image is still missing after the pull'}",
+                        f"check the name and your registry access ({self.engine.name} pull "
+                        f"{ref}), or build or load it locally ({self.engine.name} load / build)")
+            self.images[ref] = info
+
+    def _pull(self, ref: str) -> str | None:
+        assert self.engine is not None
+        listener = self._listener
+
+        def tell(event) -> None:
+            if listener is not None:
+                try:
+                    listener(event)
+                except Exception:  # pragma: no cover - a front end's bug
+                    pass
+
+        tell(Progress(f"pulling image {ref}"))
+        error = self.engine.pull(ref, lambda line: tell(Progress(f"pulling {ref}: {line}")))
+        tell(Progress(f"pulled {ref}" if error is None else f"pulling {ref} failed", done=True))
+        return error
+
+    @staticmethod
+    def _image_error(ref: str, users: list[Step], why: str, fix: str) -> ImageUnavailable:
+        first = users[0]
+        names = ", ".join(repr(s.debug_name) for s in users)
+        return ImageUnavailable(f"image {ref} of step {names}: {why}",
+                                file=first.pos.file if first.pos else None,
+                                line=first.pos.line if first.pos else None, fix=fix)
+
+    def _step_spec(self, step: Step, layout: RunLayout, run: TaskRun,
+                   mounts: list[tuple[str, str, bool]], namespace: str
+                   ) -> tuple[LocalStep, list[str]]:
+        i = step.index
+        notices: list[str] = []
+        argv_raw = write_step_script(step, layout, tekton_shown=TEKTON)
+        declared, secret_env, _unset = declared_env(step, host_env=self._host_env,
+                                                    notices=notices, pod_name=f"{run.name}-pod",
+                                                    namespace=namespace)
+        argv = [expand(a, declared) for a in argv_raw]
+        info = self.images[step.image or ""]
+        image_env = dict(e.split("=", 1) for e in info.env if "=" in e)
+        env = {**image_env, **declared}
+        env["PATH"] = (env.get("PATH") or DEFAULT_PATH) + ":" + SCRIPTS_SHOWN
+        env.update(self.extra.env or {})
+        wd = step.working_dir or ""
+        if not wd:
+            wd = "/workspace"
+        elif not wd.startswith("/"):
+            wd = f"/workspace/{wd}"
+        local = LocalStep(i, step, argv, env, secret_env, wd, notices)
+
+        env_file = layout.root / "env" / f"{i}.env"
+        env_file.parent.mkdir(mode=0o700, exist_ok=True)
+        by_name = {k: v for k, v in env.items() if "\n" in v or "\r" in v or "\0" in v}
+        lines = [f"{k}={v}" for k, v in env.items() if k not in by_name]
+        fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(line + "\n" for line in lines))
+        self._env_by_name[i] = {k: v.replace("\0", "") for k, v in by_name.items()}
+
+        assert self._run is not None
+        args = ["--label", f"{RUN_LABEL}={self.run_id}", "--label", f"{OWNER_LABEL}={self.owner}",
+                "--label", f"{TASKRUN_LABEL}={run.name}", "--pull", "never",
+                "--entrypoint", STATIC_SHELL, "--env-file", str(env_file),
+                "-v", f"{layout.tekton}:{TEKTON}",
+                "-v", f"{layout.step_info_dir(i)}:{TEKTON}/debug/info"]
+        for host, inside, ro in mounts:
+            args += ["-v", f"{host}:{inside}" + (":ro" if ro else "")]
+        for host, inside in self.extra.mounts:
+            args += ["-v", f"{host}:{inside}:ro"]
+        for name in self._env_by_name[i]:
+            args += ["-e", name]
+        args += ["-w", wd]
+        user = resources.user(step.raw.get("securityContext"))
+        if user:
+            args += ["--user", user]
+        args += resources.limits(step.raw.get("computeResources") or step.raw.get("resources"))
+        if self.network:
+            args += ["--network", self.network]
+        args += [info.id or step.image or "", f"{TEKTON}/bin/step", TOKEN, *argv]
+        return local, args
+
+    # ---- containers --------------------------------------------------------------------------
+    def _launch(self, i: int, on_output=None) -> StepContainer:
+        assert self.engine is not None
+        with self._container_lock:
+            c = self._containers.get(i)
+            if c is not None:
+                return c
+            name = self.container_name(i)
+            if on_output is None:
+                def on_output(stream: str, data: bytes, i: int = i) -> None:
+                    self._emit(StepLog(i, stream, data))
+            c = StepContainer(self.engine, name, self._run_args[i], on_output=on_output)
+            self._containers[i] = c
+        if self._watchdog is not None:
+            self._watchdog.add_container(name)
+        c.launch(env=self._client_env(i))
+        return c
+
+    def _client_env(self, i: int) -> dict[str, str] | None:
+        by_name = self._env_by_name.get(i)
+        if not by_name:
+            return None
+        return {**os.environ, **by_name}
+
+    def _step_runner(self, i: int, st: _StepState, on_output, launch=None) -> StepContainer:
+        c = self._launch(i, on_output)
+        c.on_output = on_output
+        if i + 1 < len(self._steps) and not self._plan.halt and self._cancel_reason is None:
+            self._launch(i + 1)
+        return c
+
+    def _debug_scripts_shown(self) -> str:
+        return SCRIPTS_SHOWN
+
+    def _container(self, index: int) -> StepContainer:
+        st = self._state(index)
+        if self._closed:
+            raise WrongTime("the run is closed")
+        c = self._containers.get(index)
+        if c is None or not c.wait_ready(READY_FOR_EXEC) or c.gone:
+            raise WrongTime(f"step {st.local.step.debug_name!r} has no running container "
+                            f"({st.status})", fix="use the paused step, or one that is running")
+        return c
+
+    # ---- requests ----------------------------------------------------------------------------
+    def step_environment(self, index: int) -> StepEnvironment:
+        env = super().step_environment(index)
+        st = self._steps[index]
+        info = self.images.get(st.local.step.image or "")
+        details = {"engine": self.engine.name if self.engine else ""}
+        if info is not None:
+            details["imageDigest"] = info.digest or info.id
+            details["imageId"] = info.id
+        c = self._containers.get(index)
+        if c is not None:
+            details["engineContainer"] = c.name
+            if c.has_shell is False:
+                details["shell"] = f"{STATIC_SHELL} (the image has none)"
+        return StepEnvironment(env=env.env, secret_env=env.secret_env,
+                               working_dir=env.working_dir, command=env.command,
+                               container=env.container, results_dir=f"{TEKTON}/results",
+                               workspaces=env.workspaces, details=details)
+
+    def _exec_argv(self, c: StepContainer, local: LocalStep, argv: Sequence[str], *,
+                   interactive: bool, tty: bool, env: Mapping[str, str] | None = None
+                   ) -> list[str]:
+        assert self.engine is not None
+        args = ["exec"]
+        if interactive:
+            args.append("-it" if tty else "-i")
+        args += ["-w", local.working_dir]
+        for k, v in (env or {}).items():
+            args += ["-e", f"{k}={v}"]
+        argv = list(argv)
+        if c.has_shell is False:
+            path = local.env.get("PATH", DEFAULT_PATH)
+            args += ["-e", f"PATH={path}:{TOOLS}"]
+            if argv and argv[0] == "sh":
+                argv[0] = STATIC_SHELL
+        return self.engine.argv(*args, c.name, *argv)
+
+    def exec(self, index: int, argv: Sequence[str], *, stdin: bytes | None = None,
+             timeout: float | None = 30.0) -> ExecResult:
+        import subprocess
+
+        c = self._container(index)
+        local = self._state(index).local
+        full = self._exec_argv(c, local, argv, interactive=stdin is not None,
+                               tty=False)
+        try:
+            res = subprocess.run(full, input=stdin, capture_output=True, timeout=timeout,
+                                 stdin=None if stdin is not None else subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"the command did not finish within {timeout:g}s and was stopped",
+                            fix="run long commands in a shell (open a shell in the step)"
+                            ) from None
+        except OSError as e:
+            return ExecResult(127, b"", f"{self.engine.name}: {e.strerror or e}\n".encode())
+        return ExecResult(res.returncode, res.stdout, res.stderr)
+
+    def shell_command(self, index: int) -> list[str]:
+        c = self._container(index)
+        local = self._state(index).local
+        return self._exec_argv(c, local,
+                               [STATIC_SHELL, "-c", PICK_SHELL, "sh", "-i"], interactive=True,
+                               tty=True, env={"PS1": f"[{local.step.container}] $ "})
+
+    # ---- ending ------------------------------------------------------------------------------
+    def cancel(self, reason: str = "TaskRunCancelled") -> None:
+        with self._container_lock:
+            waiting = [c for i, c in self._containers.items()
+                       if self._steps[i].process is not c]
+        for c in waiting:
+            c.cancel()
+        super().cancel(reason)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+        with self._container_lock:
+            containers = list(self._containers.values())
+        alive = [c.name for c in containers if c.proc is not None and c.proc.poll() is None]
+        if self.engine is not None and alive:
+            for c in containers:
+                with c._cond:
+                    c._cancelled = True
+                    c._cond.notify_all()
+            self.engine.remove(alive)
+        super().close()
+        for c in containers:
+            c.end(wait=True)
+        if self._watchdog is not None:
+            self._watchdog.close()
+
+
+def _open_up(root: Path) -> None:
+    """Directories a step running as any user can write, as Kubernetes' emptyDir volumes are.
+    (``root`` itself stays private to this user: nobody else on the host reaches inside.)"""
+    for dirpath, dirnames, _files in os.walk(root):
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            if not os.path.islink(p):
+                os.chmod(p, 0o777)
+    os.chmod(root, 0o700)

@@ -1,0 +1,130 @@
+"""Real containers for the tests: the engine's configuration for these machines and images built
+locally (there is no registry to pull from).
+
+``configure()`` writes the tests' own ``containers.conf`` (runc, cgroupfs, events in a file, the
+hard ``nofile`` limit this process has, no network) and points ``CONTAINERS_CONF`` at it, unless
+the caller set one. Images (built once per machine; a build is skipped when the tag exists):
+
+- ``busybox()``: a static busybox with one link per applet, ``/etc/passwd``, and
+  ``/etc/only-in-image`` (a file the host does not have); under a second to build.
+- ``shellless()``: no shell at all: one static program, ``/app/busybox`` (a distroless stand-in).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / ".cache"
+BUSYBOX = "localhost/tekton-debug-test/busybox:1"
+SHELLLESS = "localhost/tekton-debug-test/shellless:2"
+MARKER = "/etc/only-in-image"
+MARKER_TEXT = "this file is only in the test image"
+
+
+def configure() -> str:
+    """Point the engine at the tests' containers.conf; its path."""
+    if os.environ.get("CONTAINERS_CONF"):
+        return os.environ["CONTAINERS_CONF"]
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    hard = 1048576 if hard == resource.RLIM_INFINITY else hard
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / "containers.conf"
+    path.write_text(f"""# written by tests/containers.py for the tests' containers
+[containers]
+default_ulimits = ["nofile={hard}:{hard}", "nproc=32768:32768"]
+netns = "none"
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+""")
+    os.environ["CONTAINERS_CONF"] = str(path)
+    return str(path)
+
+
+def podman() -> str | None:
+    """podman's path when it is installed and works here, else None."""
+    path = shutil.which("podman")
+    if path is None or _static_busybox() is None:
+        return None
+    configure()
+    try:
+        ok = subprocess.run([path, "ps", "-q"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if ok else None
+
+
+def _static_busybox() -> str | None:
+    from tekton_debug.runtimes.container.shell import find_static_shell
+    from tekton_debug.errors import UserError
+    try:
+        return find_static_shell().path
+    except UserError:
+        return None
+
+
+def _exists(tag: str) -> bool:
+    return subprocess.run(["podman", "image", "exists", tag]).returncode == 0
+
+
+def _import(tree: Path, tag: str, changes: list[str]) -> None:
+    tar = subprocess.Popen(["tar", "-C", str(tree), "-cf", "-", "."], stdout=subprocess.PIPE)
+    args = ["podman", "import", "-q"]
+    for c in changes:
+        args += ["--change", c]
+    subprocess.run(args + ["-", tag], stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL)
+    tar.wait()
+
+
+def busybox() -> str:
+    configure()
+    if not _exists(BUSYBOX):
+        bb = _static_busybox()
+        assert bb, "a static busybox is needed (apt-get install busybox-static)"
+        with tempfile.TemporaryDirectory() as d:
+            tree = Path(d)
+            (tree / "bin").mkdir()
+            (tree / "etc").mkdir()
+            (tree / "tmp").mkdir(mode=0o1777)
+            shutil.copy2(bb, tree / "bin" / "busybox")
+            applets = subprocess.run([bb, "--list"], capture_output=True).stdout.decode().split()
+            for applet in applets:
+                if not (tree / "bin" / applet).exists():
+                    os.symlink("busybox", tree / "bin" / applet)
+            (tree / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                                 "tester:x:1234:1234:tester:/tmp:/bin/sh\n")
+            (tree / "etc" / "group").write_text("root:x:0:\ntester:x:1234:\n")
+            (tree / MARKER.lstrip("/")).write_text(MARKER_TEXT + "\n")
+            _import(tree, BUSYBOX, ["ENV PATH=/usr/local/bin:/bin", "ENV IMAGE_VAR=from-image"])
+    return BUSYBOX
+
+
+def shellless() -> str:
+    configure()
+    if not _exists(SHELLLESS):
+        bb = _static_busybox()
+        assert bb
+        with tempfile.TemporaryDirectory() as d:
+            tree = Path(d)
+            (tree / "app").mkdir()
+            shutil.copy2(bb, tree / "app" / "busybox")
+            (tree / "etc").mkdir()
+            (tree / MARKER.lstrip("/")).write_text(MARKER_TEXT + "\n")
+            _import(tree, SHELLLESS, ["ENV PATH=/usr/bin:/bin"])
+    return SHELLLESS
+
+
+def engine_containers(label_value: str | None = None) -> list[str]:
+    """The names of the containers the engine has (all states) that a tekton-debug run made."""
+    flt = "io.tekton-debug.run" + (f"={label_value}" if label_value else "")
+    out = subprocess.run(["podman", "ps", "-a", "--filter", f"label={flt}", "--format",
+                          "{{.Names}}"], capture_output=True, text=True, check=True).stdout
+    return out.split()
