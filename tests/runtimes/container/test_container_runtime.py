@@ -389,3 +389,85 @@ def test_leftovers_of_a_killed_run_are_swept_at_the_next_start(session, task_fil
     notice = next(e for e in rec.of(Notice) if "td-deadbeef-step-left" in e.message)
     assert "earlier run" in notice.message
     assert containers.engine_containers("deadbeef") == []
+
+
+def _wait_gone(run_id: str) -> list[str]:
+    deadline = time.time() + WAIT
+    left = containers.engine_containers(run_id)
+    while left and time.time() < deadline:
+        time.sleep(0.2)
+        left = containers.engine_containers(run_id)
+    return left
+
+
+ADAPTER = """
+import sys, time
+from tekton_debug.options import LaunchOptions
+from tekton_debug.session.session import Session
+from tekton_debug.events import StepPaused
+def on(ev):
+    if isinstance(ev, StepPaused):
+        print("paused", s.runtime.run_id, s.runtime.run_dir, flush=True)
+s = Session(LaunchOptions(task_file=sys.argv[1], runtime="container"), on)
+s.load(); s.start()
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_a_killed_adapter_leaves_no_container_and_no_run_directory(task_file, signal_name):
+    import signal
+    task = task_file("""\
+        - name: fails
+          image: IMAGE
+          command: [sh, -c, "exit 1"]
+        - name: waiting
+          image: IMAGE
+          command: [echo, never]
+        """)
+    proc = subprocess.Popen([os.sys.executable, "-c", ADAPTER, task], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stdout.readline().split()
+        assert line[:1] == ["paused"], line
+        run_id, run_dir = line[1], line[2]
+        deadline = time.time() + WAIT  # the paused one, and the next one being started
+        while len(containers.engine_containers(run_id)) < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        assert len(containers.engine_containers(run_id)) == 2
+        os.kill(proc.pid, getattr(signal, signal_name))
+        proc.wait(WAIT)
+        assert _wait_gone(run_id) == []
+        deadline = time.time() + WAIT
+        while os.path.exists(run_dir) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not os.path.exists(run_dir)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_ctrl_c_in_the_terminal_cancels_and_cleans_up(task_file):
+    import signal
+    task = task_file("""\
+        - name: sleeps
+          image: IMAGE
+          script: |
+            echo sleeping
+            sleep 600
+        """)
+    proc = subprocess.Popen([os.sys.executable, "-m", "tekton_debug", "run", task, "--runtime",
+                             "container"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        for line in proc.stdout:
+            if "sleeping" in line:
+                break
+        before = containers.engine_containers()
+        assert before
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(WAIT) == 130
+        assert not set(_wait_gone("")) & set(before)
+    finally:
+        proc.kill()
+        proc.wait()

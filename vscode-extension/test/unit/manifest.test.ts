@@ -31,11 +31,13 @@ describe('package.json contributions', () => {
 
   it('has the launch fields of the contract', () => {
     const launch = debuggerContribution.configurationAttributes.launch.properties;
-    for (const field of ['task', 'params', 'workspaces', 'runtime', 'namespace', 'context', 'kubeconfig', 'stopOnEntry', 'timeout', 'onFailure', 'token', 'secrets', 'offline']) {
+    for (const field of ['task', 'params', 'workspaces', 'runtime', 'engine', 'network', 'namespace', 'context', 'kubeconfig', 'stopOnEntry', 'timeout', 'onFailure', 'token', 'secrets', 'offline']) {
       assert.ok(launch[field], field);
     }
     assert.strictEqual(launch.task.default, '${file}');
-    assert.strictEqual(launch.runtime.default, 'local');
+    assert.strictEqual(launch.runtime.default, 'auto');
+    assert.deepStrictEqual(launch.runtime.enum, ['auto', 'container', 'local', 'kubernetes']);
+    assert.deepStrictEqual(launch.engine.enum, ['podman', 'docker']);
     assert.strictEqual(launch.onFailure.default, true);
     const attach = debuggerContribution.configurationAttributes.attach.properties;
     for (const field of ['taskRun', 'namespace', 'context', 'kubeconfig', 'runtime', 'token']) {

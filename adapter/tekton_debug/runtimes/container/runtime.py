@@ -29,7 +29,7 @@ from typing import Mapping, Sequence
 from tekton_debug.entrypoint import scripts as debug_scripts
 from tekton_debug.entrypoint.layout import RunLayout
 from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
-from tekton_debug.events import ExecResult, Progress, StepEnvironment, StepLog
+from tekton_debug.events import ExecResult, Progress, Release, StepEnvironment, StepLog
 from tekton_debug.options import LaunchOptions
 from tekton_debug.runtimes.container import resources
 from tekton_debug.runtimes.container.engine import (
@@ -40,7 +40,7 @@ from tekton_debug.runtimes.container.shell import StaticShell, find_static_shell
 from tekton_debug.runtimes.container.step import TOKEN, WRAPPER, StepContainer
 from tekton_debug.runtimes.local.environment import (LocalStep, declared_env, expand,
                                                      write_step_script)
-from tekton_debug.runtimes.local.runtime import LocalRuntime, _StepState
+from tekton_debug.runtimes.local.runtime import RELEASE_ACK_TIMEOUT, LocalRuntime, _StepState
 from tekton_debug.tekton.model import Step, TaskRun
 
 TEKTON = "/tekton"
@@ -390,6 +390,19 @@ class ContainerRuntime(LocalRuntime):
         return self._exec_argv(c, local,
                                [STATIC_SHELL, "-c", PICK_SHELL, "sh", "-i"], interactive=True,
                                tty=True, env={"PS1": f"[{local.step.container}] $ "})
+
+    def release(self, index: int, release: Release) -> None:
+        """As on a host, but a script that has done its work may not see its own end: the step
+        goes on as soon as the file is written, and its container ends under the ``exec``."""
+        kind = self._state(index).paused
+        try:
+            super().release(index, release)
+        except WrongTime:
+            raise
+        except UserError:
+            if kind is None or not self._released_already(index, kind):
+                raise
+            self._steps[index].resumed.wait(RELEASE_ACK_TIMEOUT)
 
     # ---- ending ------------------------------------------------------------------------------
     def cancel(self, reason: str = "TaskRunCancelled") -> None:

@@ -32,6 +32,7 @@ from tekton_debug.runtimes.container.engine import Engine
 
 CHUNK = 64 * 1024
 TOKEN = "\0token"  # in ``run_args``: where the wrapper's marker token goes
+END_GRACE = 1.0  # seconds an ended step's container stays, for an exec finishing in it
 READY_TIMEOUT = 600.0  # seconds a container may take to start (a slow engine, a big image)
 
 WRAPPER = r"""# tekton-debug: runs a step's command in its container, then keeps the container alive
@@ -298,13 +299,16 @@ class StepContainer:
             proc = self.proc
         if proc is None:
             return
-        try:
-            if proc.stdin is not None:
-                proc.stdin.close()
-        except OSError:
-            pass
 
         def reap() -> None:
+            if not wait:
+                # a debug script that released the step may still be finishing in it
+                time.sleep(END_GRACE)
+            try:
+                if proc.stdin is not None:
+                    proc.stdin.close()
+            except OSError:
+                pass
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
