@@ -92,6 +92,16 @@ class AutoRuntime:
     def release(self, index, release):
         return self._runtime().release(index, release)
 
+    def rerun(self, index, run):
+        return self._runtime().rerun(index, run)
+
+    def __getattr__(self, name: str):
+        # what a runtime offers beyond the protocol goes to the one chosen, once there is one
+        chosen = self.__dict__.get("chosen")
+        if chosen is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(chosen, name)
+
     def cancel(self, reason: str = "TaskRunCancelled") -> None:
         if self.chosen is not None:
             self.chosen.cancel(reason)

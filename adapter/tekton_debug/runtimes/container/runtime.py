@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -119,7 +118,9 @@ class ContainerRuntime(LocalRuntime):
         self._swept = self.engine.sweep()
         super().start(run, plan, listener)
 
-    def _prepare(self, run, steps, substitute_step, substitution_context) -> list[tuple[str, str]]:
+    def _prepare(self, run: TaskRun, steps) -> list[tuple[str, str]]:
+        from tekton_debug.tekton.substitution import substitute_step, substitution_context
+
         assert self.run_dir is not None and self.engine is not None and self.shell is not None
         notices: list[tuple[str, str]] = []
         if self._swept:
@@ -154,7 +155,7 @@ class ContainerRuntime(LocalRuntime):
         namespace = run.namespace or "default"
         ctx = substitution_context(run, self.params, results_dir=f"{TEKTON}/results",
                                    workspaces=self.workspaces, task_run_name=run.name,
-                                   namespace=namespace, uid=str(uuid.uuid4()),
+                                   namespace=namespace, uid=self._uid,
                                    steps_dir=f"{TEKTON}/steps")
         self._steps = []
         self._run_args = []
@@ -403,6 +404,11 @@ class ContainerRuntime(LocalRuntime):
             if kind is None or not self._released_already(index, kind):
                 raise
             self._steps[index].resumed.wait(RELEASE_ACK_TIMEOUT)
+
+    def rerun(self, index: int, run: TaskRun) -> int:
+        raise UserError("retrying a step in place is not available in containers yet",
+                        fix="fix the step, mark it failed or passed, and restart the run; or "
+                            "retry in place with --runtime local")
 
     # ---- ending ------------------------------------------------------------------------------
     def cancel(self, reason: str = "TaskRunCancelled") -> None:
