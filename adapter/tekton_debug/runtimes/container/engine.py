@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -148,8 +149,10 @@ class Engine:
     def sweep(self) -> list[str]:
         """Remove the containers whose owning process is gone; their names."""
         try:
+            label = (f'{{{{index .Labels "{OWNER_LABEL}"}}}}' if self.name == "podman" else
+                     f'{{{{.Label "{OWNER_LABEL}"}}}}')
             res = self.run("ps", "-a", "--filter", f"label={OWNER_LABEL}", "--format",
-                           '{{.Names}}\t{{index .Labels "' + OWNER_LABEL + '"}}', timeout=60)
+                           "{{.Names}}\t" + label, timeout=60)
         except (OSError, subprocess.TimeoutExpired):
             return []
         if res.returncode != 0:
@@ -163,9 +166,48 @@ class Engine:
         return dead
 
 
+_found: dict[tuple, Engine] = {}  # (preferred, PATH, DOCKER_HOST) -> the engine that answered
+_swept: set[tuple] = set()
+_failed_pulls: dict[tuple, tuple[float, str]] = {}  # (engine, ref) -> (when, why)
+FAILED_PULL_MEMORY = 60.0  # seconds a failed pull is not tried again (a pipeline's TaskRuns)
+
+
 def find_engine(preferred: str | None = None) -> Engine:
-    """The engine to use: ``preferred``, or the first of podman, docker that answers and works.
-    Raises RuntimeUnavailable saying how to get one."""
+    """The engine to use: ``preferred``, or the first of podman, docker that answers and works
+    (remembered for this process). Raises RuntimeUnavailable saying how to get one."""
+    key = (preferred, os.environ.get("PATH"), os.environ.get("DOCKER_HOST"),
+           os.environ.get("CONTAINERS_CONF"))
+    if key in _found:
+        return _found[key]
+    engine = _find_engine(preferred)
+    _found[key] = engine
+    return engine
+
+
+def sweep_once(engine: Engine) -> list[str]:
+    """:meth:`Engine.sweep`, once per process and engine (what a killed run left is found at the
+    first start; later runs of this process would find only their own, alive, containers)."""
+    key = (engine.name, engine.path, os.environ.get("DOCKER_HOST"))
+    if key in _swept:
+        return []
+    _swept.add(key)
+    return engine.sweep()
+
+
+def pull_once(engine: Engine, ref: str, on_line: Callable[[str], None]) -> str | None:
+    """:meth:`Engine.pull`, except that a pull that failed in the last minute fails again at once
+    (a pipeline's TaskRuns, a restart: no registry has appeared meanwhile)."""
+    key = (engine.name, ref)
+    failed = _failed_pulls.get(key)
+    if failed and time.monotonic() - failed[0] < FAILED_PULL_MEMORY:
+        return failed[1]
+    error = engine.pull(ref, on_line)
+    if error is not None:
+        _failed_pulls[key] = (time.monotonic(), error)
+    return error
+
+
+def _find_engine(preferred: str | None) -> Engine:
     names = [preferred] if preferred else list(ENGINES)
     problems = []
     for name in names:

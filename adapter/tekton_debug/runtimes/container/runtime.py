@@ -33,7 +33,7 @@ from tekton_debug.options import LaunchOptions
 from tekton_debug.runtimes.container import resources
 from tekton_debug.runtimes.container.engine import (
     OWNER_LABEL, RUN_LABEL, TASKRUN_LABEL, Engine, ImageInfo, Watchdog, find_engine,
-    process_identity,
+    process_identity, pull_once, sweep_once,
 )
 from tekton_debug.runtimes.container.shell import StaticShell, find_static_shell
 from tekton_debug.runtimes.container.step import TOKEN, WRAPPER, StepContainer
@@ -115,7 +115,7 @@ class ContainerRuntime(LocalRuntime):
         self.check()
         assert self.engine is not None
         self._listener = listener  # pulls report progress before the run's events flow
-        self._swept = self.engine.sweep()
+        self._swept = sweep_once(self.engine)
         super().start(run, plan, listener)
 
     def _prepare(self, run: TaskRun, steps) -> list[tuple[str, str]]:
@@ -220,7 +220,8 @@ class ContainerRuntime(LocalRuntime):
                     pass
 
         tell(Progress(f"pulling image {ref}"))
-        error = self.engine.pull(ref, lambda line: tell(Progress(f"pulling {ref}: {line}")))
+        error = pull_once(self.engine, ref,
+                          lambda line: tell(Progress(f"pulling {ref}: {line}")))
         tell(Progress(f"pulled {ref}" if error is None else f"pulling {ref} failed", done=True))
         return error
 
