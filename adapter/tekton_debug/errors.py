@@ -21,6 +21,13 @@ class Problem:
     fix: str | None = None
     end_line: int | None = None
     end_column: int | None = None
+    #: "error": Tekton (or our loader) refuses it; "warning": Tekton accepts it, but it is likely
+    #: to fail at run time or does not do what it seems to
+    severity: str = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def __str__(self) -> str:
         where = ""

@@ -236,3 +236,53 @@ async def test_before_steps_entry_leads_to_the_step_of_a_task_in_a_neighbouring_
 
     assert loc.uri == (tmp_path / "task.yaml").as_uri()
     assert loc.range.start == position_of(TASK, "- name: package", len("- name: "))
+
+
+# ---- StepActions ------------------------------------------------------------------------------
+
+STEP_ACTION = """\
+apiVersion: tekton.dev/v1beta1
+kind: StepAction
+metadata:
+  name: say-hello
+spec:
+  image: alpine:3.20
+  script: echo hello
+"""
+
+USES_ACTION = """\
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: greets
+spec:
+  steps:
+    - name: hello
+      ref:
+        name: say-hello
+"""
+
+
+async def test_definition_of_a_step_ref_is_the_stepaction_next_to_the_file(client, editor):
+    (editor.tmp_path / "action.yaml").write_text(STEP_ACTION)
+    uri, diagnostics = await editor.open(USES_ACTION)
+    assert diagnostics == []
+
+    loc = await definition_at(client, uri, position_of(USES_ACTION, "say-hello", 2))
+
+    assert loc.uri.endswith("/action.yaml")
+    assert loc.range.start == types.Position(line=3, character=8)
+
+
+async def test_a_step_ref_to_no_stepaction_is_an_error_in_the_editor(client, editor):
+    _, diagnostics = await editor.open(USES_ACTION.replace("say-hello", "say-bye"))
+    (d,) = diagnostics
+    assert d.severity == types.DiagnosticSeverity.Error
+    assert d.message.startswith('StepAction "say-bye" (steps[0].ref) was not found')
+
+
+async def test_warnings_show_as_warnings(client, editor):
+    _, diagnostics = await editor.open(STEP_ACTION.replace("alpine:3.20", "alpine"))
+    (d,) = diagnostics
+    assert d.severity == types.DiagnosticSeverity.Warning
+    assert d.message.startswith("image 'alpine' has neither tag nor digest")

@@ -6,6 +6,7 @@ import pytest
 
 from tekton_debug.errors import ValidationError
 from tekton_debug.tekton.loader import load_text
+from tekton_debug.tekton.validation import diagnose
 
 from .helpers import only_problem, problems_of, task, yaml_text
 
@@ -188,17 +189,18 @@ def test_whole_array_in_a_script():
     assert "$(params.files[0])" in p.fix
 
 
-def test_undeclared_result_and_workspace():
-    problems = problems_of(task("""
+def test_undeclared_result_is_an_error_and_undeclared_workspace_a_warning():
+    problems = diagnose(task("""
         - name: s
-          image: alpine
+          image: alpine:3
           script: |
             date > $(results.when.path)
             ls $(workspaces.src.path)
-        """))
-    assert [p.message for p in problems] == [
-        '$(results.when.path) uses result "when", which is not declared',
-        '$(workspaces.src.path) uses workspace "src", which is not declared']
+        """), "t.yaml", search=False)
+    assert [(p.severity, p.message) for p in problems] == [
+        ("error", '$(results.when.path) uses result "when", which is not declared'),
+        ("warning", '$(workspaces.src.path) uses workspace "src", which is not declared; the '
+                    "step would see the text as written")]
     assert [p.line for p in problems] == [10, 11]
     assert problems[0].fix == "declare it under results: `- name: when`"
 
@@ -251,9 +253,10 @@ def test_taskrun_param_not_declared_by_the_referenced_task():
           params:
             - {name: verison, value: "1"}
         ---
-        """) + task("- {name: s, image: alpine, script: echo}", extra="params: [{name: version}]")
-    p = only_problem(text, "not declared")
-    assert p.message == 'TaskRun param "verison" is not declared by Task "t"'
+        """) + task("- {name: s, image: alpine:3, script: echo}", extra="params: [{name: version}]")
+    (p,) = diagnose(text, "t.yaml", search=False)
+    assert p.message == 'TaskRun param "verison" is not declared by Task "t"; Tekton ignores it'
+    assert p.severity == "warning"
     assert p.line == 7 and "(declared: version)" in p.fix
 
 

@@ -1,4 +1,4 @@
-"""The `tekton-debug` command: run, dap, lsp, entrypoint, shell, taskruns.
+"""The `tekton-debug` command: run, check, dap, lsp, entrypoint, shell, taskruns.
 
 Each subcommand imports only what it uses, so that `entrypoint` (started once per step container)
 and `dap` (started by an editor) start fast. User errors are printed here, in one place, as
@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
                      help="resolve remote references (taskRef.resolver) from the cache only")
     _cluster_flags(run)
 
+    check = sub.add_parser(
+        "check", help="check Tekton YAML files as run and the editor do; all problems at once",
+        description="Check every Task, TaskRun and StepAction in the files (directories: their "
+                    "*.yaml and *.yml, recursively) as `run` and the language server check "
+                    "them, references included. Exit 0 without errors, 1 with errors (or more "
+                    "warnings than --max-warnings), 2 for a usage error.")
+    check.add_argument("paths", nargs="*", metavar="FILE|DIR", help="default: .")
+    check.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text (file:line:col: severity: message; fix: ...) or json")
+    check.add_argument("--max-warnings", type=int, metavar="N",
+                       help="fail (exit 1) with more than N warnings")
+    check.add_argument("--offline", action="store_true",
+                       help="resolve remote references from the cache only")
+
     dap = sub.add_parser("dap", help="serve the Debug Adapter Protocol (stdio, or TCP with --port)")
     dap.add_argument("--port", type=int, help="listen on 127.0.0.1:PORT (0: pick one and print it)")
     dap.add_argument("--token-file", help="TCP: read the token clients must send from this file")
@@ -109,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from tekton_debug.cli.run import run_main
             return run_main(args)
+        if args.command == "check":
+            from tekton_debug.cli.check import check_main
+            return check_main(args)
         if args.command == "dap":
             from tekton_debug.cli.dap import dap_main
             return dap_main(args)

@@ -30,6 +30,9 @@ from tekton_debug.session.session import Session
 
 log = logging.getLogger(__name__)
 
+#: sourceReference of the StepAction a step uses, when it has no file here (+ the step's index)
+_ACTION_SOURCE = 1000
+
 EXCEPTION_FILTER = "onFailure"
 
 
@@ -428,10 +431,12 @@ class DebugAdapter:
             python_thread = python_steps.split_thread(args.get("threadId"))
             frames = top.python.stack_frames(python_thread[1] if python_thread else None)
         frames.append(self._frame(index + 1, top, top=not frames))
+        frames += self._action_frame(index + 1, top, top=True)
         finished = [st for st in session.steps
                     if st.index != index and st.status not in ("waiting",) and st.index < index]
         for st in reversed(finished):
             frames.append(self._frame(index + 1, st, top=False))
+            frames += self._action_frame(index + 1, st, top=False)
         start = max(0, _arg(args, "startFrame", int, "a number", 0))
         levels = _arg(args, "levels", int, "a number", 0)
         levels = levels if levels > 0 else len(frames)
@@ -458,6 +463,30 @@ class DebugAdapter:
                                    st.pause is PauseKind.ON_FAILURE and not session.attached)
         return frame
 
+    def _action_frame(self, thread_id: int, st, *, top: bool) -> list[dict]:
+        """The StepAction a step uses, at its script (else its first line) in its own file."""
+        session = self._require_session()
+        step = session.run.task.steps[st.index]
+        action = step.action
+        if action is None:
+            return []
+        pos = action.script_pos or action.pos
+        frame: dict[str, Any] = {
+            "id": frame_id(thread_id, st.index, action=True),
+            "name": f"StepAction {action.name}" + (f" ({action.remote})" if action.remote
+                                                   else ""),
+            "line": pos.line if pos else 0, "column": pos.column if pos else 0,
+            "presentationHint": "normal" if top else "subtle",
+        }
+        if pos and pos.file and os.path.exists(pos.file):
+            frame["source"] = {"name": os.path.basename(pos.file),
+                               "path": os.path.abspath(pos.file)}
+        elif action.source is not None:
+            frame["source"] = {"name": f"{action.name}.yaml",
+                               "sourceReference": _ACTION_SOURCE + st.index,
+                               "origin": action.remote or f"StepAction {action.name}"}
+        return [frame]
+
     def _source(self) -> dict | None:
         session = self.session
         if session is None or session.run is None:
@@ -472,6 +501,12 @@ class DebugAdapter:
 
     def source_request(self, request: wire.Request) -> dict:
         session = self._require_session()
+        ref = (request.arguments or {}).get("sourceReference")
+        if isinstance(ref, int) and ref >= _ACTION_SOURCE and session.run is not None and \
+                ref - _ACTION_SOURCE < len(session.run.task.steps):
+            action = session.run.task.steps[ref - _ACTION_SOURCE].action
+            if action is not None and action.source is not None:
+                return {"content": action.source.text, "mimeType": "text/x-yaml"}
         src = session.run.source if session.run else None
         if src is None:
             raise UserError("this TaskRun has no source to show")

@@ -346,6 +346,11 @@ class PipelineDebugAdapter(DebugAdapter):
         step = session.run.task.steps[index]
         frames = [self._located({"id": thread * 10, "name": f"step {st.name}: {st.label}",
                                  "canRestart": False}, step.pos)]
+        if step.action is not None:  # the StepAction it uses, in its own file (the same step)
+            frames.append(self._located({"id": thread * 10 + 2,
+                                         "name": f"StepAction {step.action.name}",
+                                         "canRestart": False},
+                                        step.action.script_pos or step.action.pos))
         pt = self.pipeline.run.pipeline.task_named(task)
         state = self.pipeline.states[task]
         frames.append(self._located({"id": thread * 10 + 1,

@@ -39,15 +39,21 @@ def _param_name(expression: str) -> str | None:
     return (m.group(1) or m.group(2)) if m else None
 
 
-def frame_id(thread_id: int, step_index: int) -> int:
-    """Frame ids are unique across threads: the thread's stack shows the step's frame."""
-    return thread_id * FRAME_STRIDE + step_index
+#: Added to a step's frame id for the frame of the StepAction it uses (under the step's own).
+ACTION_FRAME = 5_000
+
+
+def frame_id(thread_id: int, step_index: int, *, action: bool = False) -> int:
+    """Frame ids are unique across threads: the thread's stack shows the step's frame (and, for
+    a step that uses a StepAction, the action's frame under it)."""
+    return thread_id * FRAME_STRIDE + (ACTION_FRAME if action else 0) + step_index
 
 
 def frame_step(frame: Any) -> int:
+    """The step a frame shows (the step itself, or the StepAction it uses)."""
     if not isinstance(frame, int) or frame < FRAME_STRIDE:
         raise UserError(f"unknown frame {frame!r}")
-    return frame % FRAME_STRIDE
+    return frame % FRAME_STRIDE % ACTION_FRAME
 
 
 class Variables:

@@ -1,5 +1,6 @@
 """Go to definition: from ``$(params.x)`` (results, workspaces too) to where ``x`` is declared,
-and from a ``beforeSteps`` entry to its step."""
+from a ``beforeSteps`` entry to its step, and from a step's ``ref: {name: x}`` to the StepAction
+(in the same file or next to it, as the loader finds it)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ def definition(analysis: Analysis, source: Source, line0: int,
     obj = analysis.object_at(line0 + 1)
     if obj is None:
         return None
+    action = _step_action(analysis, obj, source, line0, column0)
+    if action is not None:
+        return action
     task = referenced_task(analysis, obj)
     ref = reference_at(source.line(line0), column0)
     if ref is not None:
@@ -48,3 +52,29 @@ def _location(d: Declared, source: Source, span=None) -> types.Location | None:
         other = Source(d.doc.text, uri_of(d.doc.file), source.units)
         return types.Location(uri=other.uri, range=other.span_range(span))
     return types.Location(uri=source.uri, range=source.span_range(span))
+
+
+def _step_action(analysis: Analysis, obj, source: Source, line0: int,
+                 column0: int) -> types.Location | None:
+    """The StepAction named by the ``ref: {name: ...}`` under the cursor."""
+    from tekton_debug.tekton.finder import Finder
+
+    for path, span in obj.doc.values.items():
+        if len(path) >= 4 and path[-2:] == ("ref", "name") and path[-4] == "steps" \
+                and span.line == line0 + 1 and span.column - 1 <= column0 <= span.end_column - 1:
+            name = obj.doc.data
+            for key in path:
+                name = name[key]
+            if not isinstance(name, str):
+                return None
+            doc, _ = Finder(analysis.docs, analysis.file).local("StepAction", name)
+            if doc is None:
+                return None
+            target = doc.span(("metadata", "name")) or doc.span(())
+            if target is None:
+                return None
+            if doc.file and doc.file != source.file:
+                other = Source(doc.text, uri_of(doc.file), source.units)
+                return types.Location(uri=other.uri, range=other.span_range(target))
+            return types.Location(uri=source.uri, range=source.span_range(target))
+    return None

@@ -13,22 +13,30 @@ from tekton_debug.errors import Problem
 from tekton_debug.lsp.actions import older_tekton_warnings
 from tekton_debug.lsp.document import Analysis
 from tekton_debug.lsp.source import Source
-from tekton_debug.tekton.loader import find_task, missing_task
 from tekton_debug.tekton.validation import diagnose
 
 SOURCE = "tekton-debug"
 
+_SEVERITY = {"error": types.DiagnosticSeverity.Error,
+             "warning": types.DiagnosticSeverity.Warning}
 
-def diagnostics(analysis: Analysis, source: Source) -> list[types.Diagnostic]:
-    """Nothing for YAML that is not meant for Tekton (a ConfigMap, a Deployment)."""
+
+def diagnostics(analysis: Analysis, source: Source, resolver=None) -> list[types.Diagnostic]:
+    """The problems `tekton-debug check` reports for this file (warnings as warnings); nothing
+    for YAML that is not meant for Tekton (a ConfigMap, a Deployment). Remote references are
+    asked of ``resolver`` (the server gives a cache-only one: no network while typing); one that
+    cannot be resolved that way is a warning."""
     if not (analysis.tekton or any(_meant_for_tekton(d.data) for d in analysis.docs)):
         return []
     out = []
-    for p in diagnose(analysis.text, analysis.file) + missing_tasks(analysis):
+    for p in diagnose(analysis.text, analysis.file, resolver=resolver,
+                      search=analysis.file is not None, remote_severity="warning"):
         if p.file not in (None, analysis.file):
             continue  # a neighbour's problem belongs to that file
         out.append(types.Diagnostic(range=problem_range(p, source), message=message(p),
-                                    severity=types.DiagnosticSeverity.Error, source=SOURCE))
+                                    severity=_SEVERITY.get(p.severity,
+                                                           types.DiagnosticSeverity.Error),
+                                    source=SOURCE))
     return out + older_tekton_warnings(analysis, source)
 
 
@@ -40,25 +48,6 @@ def _meant_for_tekton(data: object) -> bool:
     api = data.get("apiVersion")
     return (isinstance(api, str) and api.startswith("tekton.dev/")) or \
         (api is None and data.get("kind") in ("Task", "TaskRun"))
-
-
-def missing_tasks(analysis: Analysis) -> list[Problem]:
-    """TaskRuns whose taskRef names a Task found neither in this text nor next to its file,
-    said as `tekton-debug run` says it."""
-    out = []
-    for o in analysis.objects:
-        spec = o.doc.data.get("spec")
-        ref = spec.get("taskRef") if isinstance(spec, dict) else None
-        if o.kind != "TaskRun" or o.task is not None or o.task_ref is None or \
-                not isinstance(ref, dict) or ref.get("bundle") or ref.get("resolver"):
-            continue
-        try:
-            found, searched = find_task(o.task_ref, analysis.docs, analysis.file, None)
-        except Exception:  # noqa: BLE001 - unreadable neighbours: say nothing
-            continue
-        if found is None:
-            out.append(missing_task(o.task_ref, o.doc, searched))
-    return out
 
 
 def message(p: Problem) -> str:

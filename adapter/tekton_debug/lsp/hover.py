@@ -1,4 +1,6 @@
-"""Hover: what a ``$(...)`` variable is, and what the debug keys do in which Tekton release."""
+"""Hover: what a ``$(...)`` variable is, what the debug keys do in which Tekton release, and
+what a remote reference (``taskRef``/a step's ``ref`` with a ``resolver``) resolves to, from the
+cache."""
 
 from __future__ import annotations
 
@@ -53,9 +55,13 @@ DEBUG_KEYS: dict[Path, str] = {
 
 
 def hover(analysis: Analysis, fallback: Analysis | None, source: Source, line0: int,
-          column0: int) -> types.Hover | None:
+          column0: int, resolver=None) -> types.Hover | None:
     if not analysis.tekton:
         return None
+    if resolver is not None:
+        remote = _remote(analysis, source, line0, resolver)
+        if remote is not None:
+            return remote
     known = analysis if analysis.objects else fallback
     if known is None or not known.objects:
         return None
@@ -81,3 +87,41 @@ def hover(analysis: Analysis, fallback: Analysis | None, source: Source, line0: 
 def _hover(markdown: str, rng: types.Range) -> types.Hover:
     return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
                                                     value=markdown), range=rng)
+
+
+def _remote(analysis: Analysis, source: Source, line0: int, resolver) -> types.Hover | None:
+    """On the lines of a remote reference: what it resolves to (``resolver`` answers from the
+    cache), or why it does not."""
+    from tekton_debug.tekton.finder import Finder
+
+    for d in analysis.docs:
+        for path, span in d.values.items():
+            if not (span.line <= line0 + 1 <= span.end_line) or not path:
+                continue
+            is_ref = path[-1] == "taskRef" or (len(path) >= 3 and path[-1] == "ref"
+                                               and path[-3] == "steps")
+            value = d.data
+            for key in path if is_ref else ():
+                value = value[key]
+            if not is_ref or not isinstance(value, dict) or not value.get("resolver"):
+                continue
+            kind = "Task" if path[-1] == "taskRef" else "StepAction"
+            found = Finder(analysis.docs, analysis.file, resolver=resolver).find(
+                kind, value, d, path)
+            if found.doc is not None:
+                meta = found.doc.data.get("metadata") or {}
+                spec = found.doc.data.get("spec") or {}
+                text = (f"**{kind} {meta.get('name')}**, from the cache: {found.source}")
+                if isinstance(spec, dict) and spec.get("description"):
+                    text += f"\n\n{spec['description']}"
+                if isinstance(spec, dict) and isinstance(spec.get("steps"), list):
+                    names = [st.get("name") or f"unnamed-{i}" for i, st in
+                             enumerate(spec["steps"]) if isinstance(st, dict)]
+                    text += "\n\nSteps: " + ", ".join(f"`{n}`" for n in names)
+            elif found.problem is not None:
+                text = f"**{kind}**: {found.problem.message}" + (
+                    f"\n\n{found.problem.fix}" if found.problem.fix else "")
+            else:
+                continue
+            return _hover(text, source.span_range(span))
+    return None

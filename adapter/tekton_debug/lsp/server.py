@@ -42,6 +42,14 @@ class TektonLanguageServer(LanguageServer):
         self._analyses: dict[str, tuple[str, Analysis]] = {}  # uri -> (text, analysis)
         self._parsed: dict[str, Analysis] = {}  # uri -> the last analysis whose YAML parsed
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._resolver = None
+
+    def resolver(self):
+        """Remote references are answered from the cache only: no network while typing."""
+        if self._resolver is None:
+            from tekton_debug.resolution import remote_resolver
+            self._resolver = remote_resolver(offline=True)
+        return self._resolver
 
     # ---- documents -------------------------------------------------------------------------
 
@@ -84,7 +92,7 @@ class TektonLanguageServer(LanguageServer):
         try:
             doc = self.workspace.get_text_document(uri)
             src = self.source(uri)
-            found = diagnostics(self.analysis(uri, src), src)
+            found = diagnostics(self.analysis(uri, src), src, self.resolver())
         except Exception:  # noqa: BLE001 - a bad buffer must not stop the server
             log.exception("diagnostics failed for %s", uri)
             return
@@ -156,7 +164,7 @@ def build_server() -> TektonLanguageServer:
     def on_hover(ls: TektonLanguageServer, params: types.HoverParams):
         uri = params.text_document.uri
         src, an, line, col = ls.at(uri, params.position)
-        return hover(an, ls.fallback(uri), src, line, col)
+        return hover(an, ls.fallback(uri), src, line, col, ls.resolver())
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @_safe([])

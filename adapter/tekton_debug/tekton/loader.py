@@ -17,20 +17,20 @@ Everything is validated first (``tekton.validation``); a document Tekton would r
 
 from __future__ import annotations
 
-import glob
-import os
 import random
 import string
 from typing import TYPE_CHECKING, Mapping
 
 from tekton_debug.errors import Problem, UserError, ValidationError
 from tekton_debug.tekton.duration import parse_duration
+from tekton_debug.tekton.finder import Finder
 from tekton_debug.tekton.model import (DebugSpec, Document, EnvVar, ParamSpec, Pos, ResultSpec,
-                                       Step, TaskRun, TaskSpec, WorkspaceDecl, param_value,
-                                       yaml_text)
-from tekton_debug.tekton.validation import (debug_fields, declared_type, in_order, kind_of,
-                                            merge_step_template, validate_document,
-                                            validate_taskrun)
+                                       Step, StepActionUse, TaskRun, TaskSpec, WorkspaceDecl,
+                                       param_value, yaml_text)
+from tekton_debug.tekton.stepactions import apply as apply_step_action
+from tekton_debug.tekton.validation import (check_document, debug_fields, declared_type,
+                                            in_order, kind_of, merge_step_template,
+                                            validate_document, validate_taskrun)
 from tekton_debug.tekton.references import is_remote, remote_reference
 from tekton_debug.tekton.yamlpos import Path, YamlDoc, load_documents
 
@@ -103,16 +103,20 @@ def _load(docs: list[YamlDoc], text: str | None, file: str | None, search_dir: s
         raise UserError("the file holds no YAML document", file=file,
                         fix="write a Task or a TaskRun (apiVersion: tekton.dev/v1)")
     chosen = choose_document(docs)
-    if kind_of(chosen) != "TaskRun":
-        problems = validate_document(chosen)
-        if problems:
-            raise ValidationError("", problems=in_order(problems))
-        return _build(chosen, chosen, ("spec",), text)
-    spec = chosen.data.get("spec")
+    meta = chosen.data.get("metadata") if isinstance(chosen.data, dict) else None
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    finder = Finder(docs, file, search_dir, resolver, namespace=namespace, values=params)
+    if kind_of(chosen) == "StepAction":
+        name = meta.get("name") if isinstance(meta, dict) else None
+        raise UserError("the file holds a StepAction, which runs as a step of a Task", file=file,
+                        line=chosen.span(()).line if chosen.span(()) else None,
+                        fix="write a Task whose step uses it: `steps: [{name: s, ref: {name: "
+                            + (name or "<its name>") + "}}]`")
+    spec = chosen.data.get("spec") if kind_of(chosen) == "TaskRun" else None
     ref = spec.get("taskRef") if isinstance(spec, dict) else None
     if is_remote(ref) and spec.get("taskSpec") is None:
         if resolver is None:
-            problems = validate_taskrun(chosen, None)
+            problems = [p for p in validate_taskrun(chosen, None) if p.is_error]
             span = chosen.nearest(("spec", "taskRef", "resolver"), key=True)
             problems.append(Problem(
                 f"taskRef.resolver ({yaml_text(ref['resolver'])}): the remote Task is not "
@@ -120,29 +124,26 @@ def _load(docs: list[YamlDoc], text: str | None, file: str | None, search_dir: s
                 span.column if span else None,
                 "run it with `tekton-debug run`, which resolves remote references"))
             raise ValidationError("", problems=in_order(problems))
-        return _load_remote(chosen, ref, resolver, params, cluster_resolves)
-    if not isinstance(ref, dict) or spec.get("taskSpec") is not None or not \
-            isinstance(ref.get("name"), str) or ref.get("bundle") or ref.get("resolver"):
-        problems = validate_document(chosen)
-        if problems:
-            raise ValidationError("", problems=in_order(problems))
-        return _build(chosen, chosen, ("spec", "taskSpec"), text)
-    task_doc, searched = find_task(ref["name"], docs, file, search_dir)
-    if task_doc is None:
-        problems = validate_taskrun(chosen, None)
-        problems.append(missing_task(ref["name"], chosen, searched))
-        raise ValidationError("", problems=in_order(problems))
-    problems = validate_taskrun(chosen, task_doc)
-    if problems:
-        raise ValidationError("", problems=in_order(problems))
-    task_text = text if task_doc.file == file else task_doc.text
-    return _build(chosen, task_doc, ("spec",), task_text)
+        return _load_remote(chosen, ref, resolver, params, cluster_resolves, finder)
+    if kind_of(chosen) == "TaskRun":
+        problems, task_doc = check_document(chosen, finder)
+    else:
+        problems, task_doc = validate_document(chosen, finder=finder), chosen
+    errors = [p for p in problems if p.is_error]
+    if errors or task_doc is None:
+        raise ValidationError("", problems=in_order(errors or problems))
+    base: Path = ("spec", "taskSpec") if task_doc is chosen and kind_of(chosen) == "TaskRun" \
+        else ("spec",)
+    run = _build(chosen, task_doc, base, finder)
+    run.warnings = in_order([p for p in problems if not p.is_error])
+    return run
 
 
 def _load_remote(run_doc: YamlDoc, ref: dict, resolver: Resolver,
-                 params: Mapping[str, object] | None, cluster_resolves: bool) -> TaskRun:
+                 params: Mapping[str, object] | None, cluster_resolves: bool,
+                 finder: Finder) -> TaskRun:
     """A TaskRun whose taskRef names a resolver: checked, resolved, checked with its Task."""
-    problems = validate_taskrun(run_doc, None)
+    problems = [p for p in validate_taskrun(run_doc, None) if p.is_error]
     if problems:
         raise ValidationError("", problems=in_order(problems))
     values: dict[str, object] = {p["name"]: param_value(p.get("value"))
@@ -158,15 +159,16 @@ def _load_remote(run_doc: YamlDoc, ref: dict, resolver: Resolver,
         if not cluster_resolves:
             raise
         run = _build(run_doc, YamlDoc.from_object({"kind": "Task", "spec": {"steps": []}}),
-                     ("spec",), None)
+                     ("spec",), finder)
         run.unresolved = e.first.message
         return run
     task_doc = resolved_task(reference, resolved)
-    problems = validate_taskrun(run_doc, task_doc)
-    if problems:
-        raise ValidationError("", problems=in_order(problems))
-    run = _build(run_doc, task_doc, ("spec",), resolved.text)
+    problems = validate_taskrun(run_doc, task_doc, finder=finder)
+    if any(p.is_error for p in problems):
+        raise ValidationError("", problems=in_order([p for p in problems if p.is_error]))
+    run = _build(run_doc, task_doc, ("spec",), finder)
     run.task_origin = resolved.source
+    run.warnings = in_order(problems)
     return run
 
 
@@ -187,72 +189,28 @@ def resolved_task(reference, resolved, kinds: tuple[str, ...] = ("Task", "Cluste
     return docs[0]
 
 
-#: How many of the neighbouring files a "Task not found" message names.
-_LISTED_FILES = 5
-
-
 def find_task(name: str, docs: list[YamlDoc], file: str | None, search_dir: str | None, *,
               kinds: tuple[str, ...] = ("Task", "ClusterTask")
               ) -> tuple[YamlDoc | None, list[str]]:
-    """The Task (or other ``kinds``) named ``name``: in ``docs``, else in the YAML files of the
-    directory.
-
-    Returns it (or None) and the places searched, for the error message."""
-    searched = [file or "the given text"]
-    for d in docs:
-        if _is_named(d, name, kinds):
-            return d, searched
-    directory = search_dir or (os.path.dirname(os.path.abspath(file)) if file else None)
-    if not directory:
-        return None, searched
-    this = os.path.abspath(file) if file else None
-    paths = sorted(glob.glob(os.path.join(directory, "*.yaml")) +
-                   glob.glob(os.path.join(directory, "*.yml")))
-    others = [p for p in paths if os.path.abspath(p) != this]
-    names = [os.path.basename(p) for p in others[:_LISTED_FILES]]
-    if len(others) > _LISTED_FILES:
-        names.append(f"and {len(others) - _LISTED_FILES} more")
-    searched.append(f"{directory}/*.yaml, *.yml ({len(others)} other file"
-                    f"{'' if len(others) == 1 else 's'}"
-                    + (": " + ", ".join(names) if names else "") + ")")
-    for p in others:
-        try:
-            with open(p, encoding="utf-8") as f:
-                other = f.read()
-            candidates = load_documents(other, p)
-        except (OSError, UnicodeDecodeError, UserError):
-            continue  # an unreadable neighbour is not this file's problem
-        for d in candidates:
-            if _is_named(d, name, kinds):
-                return d, searched
-    return None, searched
-
-
-def missing_task(name: str, run_doc: YamlDoc, searched: list[str]) -> Problem:
-    """The problem of a TaskRun whose taskRef names a Task that find_task() did not find."""
-    span = run_doc.nearest(("spec", "taskRef", "name"))
-    return Problem(f'Task "{name}" (taskRef) was not found; searched: {", ".join(searched)}',
-                   run_doc.file, span.line if span else None, span.column if span else None,
-                   f"put the Task (kind: Task, metadata.name: {name}) in this file or next to it, "
-                   "or embed it under taskSpec")
-
-
-def _is_named(doc: YamlDoc, name: str, kinds: tuple[str, ...]) -> bool:
-    meta = doc.data.get("metadata") if isinstance(doc.data, dict) else None
-    return kind_of(doc) in kinds and isinstance(meta, dict) \
-        and meta.get("name") == name
+    """The Task (or the ``kinds[0]``) named ``name``: in ``docs``, else in the YAML files of the
+    directory (``tekton.finder``). Returns it (or None) and the places searched."""
+    return Finder(docs, file, search_dir).local(
+        "Task" if kinds[0] in ("Task", "ClusterTask") else kinds[0], name)
 
 
 # ---- building the model from validated YAML ------------------------------------------------------
 
-def _build(run_doc: YamlDoc, task_doc: YamlDoc, task_base: Path, task_text: str | None) -> TaskRun:
+def _build(run_doc: YamlDoc, task_doc: YamlDoc, task_base: Path, finder: Finder) -> TaskRun:
     data = run_doc.data
     meta = data.get("metadata") or {}
     api_version = data.get("apiVersion") or "tekton.dev/v1"
     task_spec_raw = task_doc.data["spec"] if task_base == ("spec",) else \
         task_doc.data["spec"]["taskSpec"]
-    task = _task_spec(task_doc, task_base, task_spec_raw)
-    source = Document(task_doc.file, task_text) if task_text is not None else None
+    run_spec = data.get("spec") if kind_of(run_doc) == "TaskRun" else None
+    run_values = {p["name"]: p.get("value") for p in (run_spec or {}).get("params") or []}
+    task = _task_spec(task_doc, task_base, task_spec_raw, finder,
+                      _param_keys(task_spec_raw, run_spec), run_values)
+    source = Document(task_doc.file, task_doc.text) if task_doc.located else None
     if kind_of(run_doc) == "Task":
         task_name = meta.get("name")
         return TaskRun(name=f"{task_name}-run", task=task, task_name=task_name,
@@ -291,15 +249,46 @@ def _debug(doc: YamlDoc, spec: dict) -> DebugSpec | None:
     return DebugSpec(on_failure=on_failure, before_steps=list(before), spelling=spelling, pos=pos)
 
 
-def task_spec_at(doc: YamlDoc, base: Path, spec: dict) -> TaskSpec:
-    """The (validated) Task spec ``spec``, standing at ``base`` in ``doc``."""
-    return _task_spec(doc, base, spec)
+def task_spec_at(doc: YamlDoc, base: Path, spec: dict, finder: Finder | None = None,
+                 run_spec: dict | None = None) -> TaskSpec:
+    """The (validated) Task spec ``spec``, standing at ``base`` in ``doc``; its steps' StepActions
+    found with ``finder`` (default: in ``doc``'s file and directory)."""
+    return _task_spec(doc, base, spec, finder or Finder([doc], doc.file),
+                      _param_keys(spec, run_spec))
 
 
-def _task_spec(doc: YamlDoc, base: Path, spec: dict) -> TaskSpec:
+def _param_keys(task_spec: dict, run_spec: dict | None) -> dict[str, set]:
+    """The keys of each param of a run (empty for strings and arrays): declared properties,
+    defaults and the run's own values."""
+    keys: dict[str, set] = {}
+    for p in task_spec.get("params") or []:
+        keys[p["name"]] = set(p.get("properties") or {}) | (
+            set(p["default"]) if isinstance(p.get("default"), dict) else set())
+    for p in (run_spec or {}).get("params") or []:
+        keys.setdefault(p["name"], set()).update(
+            p["value"] if isinstance(p.get("value"), dict) else ())
+    return keys
+
+
+def _task_spec(doc: YamlDoc, base: Path, spec: dict, finder: Finder,
+               param_keys: dict[str, set], run_values: dict | None = None) -> TaskSpec:
     template = spec.get("stepTemplate") or {}
-    steps = [_step(doc, base + ("steps", i), i, merge_step_template(template, raw), raw)
-             for i, raw in enumerate(spec.get("steps") or [])]
+    steps = []
+    for i, raw in enumerate(spec.get("steps") or []):
+        action = None
+        if isinstance(raw.get("ref"), dict):  # validated: the StepAction is there
+            found = finder.find("StepAction", raw["ref"], doc, base + ("steps", i, "ref"),
+                                run_values)
+            if found.doc is None:
+                raise ValidationError("", problems=[found.problem] if found.problem else [])
+            action = _action_use(found.doc, found.source)
+            resolved = apply_step_action(raw, found.doc, param_keys)
+            step = _step(doc, base + ("steps", i), i, merge_step_template(template, resolved),
+                         resolved, found.doc if resolved.get("script") is not None else None)
+        else:
+            step = _step(doc, base + ("steps", i), i, merge_step_template(template, raw), raw)
+        step.action = action
+        steps.append(step)
     params = []
     for i, p in enumerate(spec.get("params") or []):
         props = p.get("properties") or {}
@@ -324,7 +313,16 @@ def _task_spec(doc: YamlDoc, base: Path, spec: dict) -> TaskSpec:
                     description=spec.get("description") or "", pos=doc.pos(base), raw=spec)
 
 
-def _step(doc: YamlDoc, path: Path, index: int, merged: dict, raw: dict) -> Step:
+def _action_use(doc: YamlDoc, remote: str | None) -> StepActionUse:
+    meta = doc.data.get("metadata") if isinstance(doc.data.get("metadata"), dict) else {}
+    return StepActionUse(name=meta.get("name"), pos=doc.pos(()),
+                         script_pos=doc.text_pos(("spec", "script")),
+                         source=Document(doc.file, doc.text) if doc.located else None,
+                         remote=remote)
+
+
+def _step(doc: YamlDoc, path: Path, index: int, merged: dict, raw: dict,
+          script_doc: YamlDoc | None = None) -> Step:
     env = []
     own_env = {e.get("name"): j for j, e in enumerate(raw.get("env") or [])}
     for e in merged.get("env") or []:
@@ -335,11 +333,17 @@ def _step(doc: YamlDoc, path: Path, index: int, merged: dict, raw: dict) -> Step
                           pos=doc.pos(path + ("env", j)) if j is not None else None))
     timeout = parse_duration(raw["timeout"]) if raw.get("timeout") is not None else None
     script = merged.get("script")
+    if script_doc is not None:
+        script_pos = script_doc.text_pos(("spec", "script"))
+    else:
+        script_pos = doc.text_pos(path + ("script",)) if script is not None else None
+    results = [ResultSpec(name=r["name"], type=r.get("type") or "string",
+                          description=r.get("description") or "")
+               for r in merged.get("results") or [] if isinstance(r, dict) and r.get("name")]
     return Step(index=index, name=raw.get("name") or None, image=merged.get("image"),
                 script=script, command=[yaml_text(c) for c in merged.get("command") or []],
                 args=[yaml_text(a) for a in merged.get("args") or []], env=env,
                 env_from=list(merged.get("envFrom") or []), working_dir=merged.get("workingDir"),
                 on_error=raw.get("onError"), timeout=timeout, pos=doc.pos(path),
-                script_pos=doc.text_pos(path + ("script",)) if script is not None else None,
-                raw=merged)
+                script_pos=script_pos, raw=merged, results=results)
 

@@ -55,6 +55,18 @@ class EnvVar:
 
 
 @dataclass
+class StepActionUse:
+    """The StepAction a step uses (``ref``), and where it stands: the debugger shows it as a
+    frame under the step's own line."""
+
+    name: str | None  # the StepAction's metadata.name
+    pos: Pos | None = None  # the StepAction document (its first to last line), in its file
+    script_pos: Pos | None = None  # where its script's text starts
+    source: "Document | None" = None  # its file and text
+    remote: str | None = None  # where a remote one came from (resolver, url, ...)
+
+
+@dataclass
 class Step:
     index: int  # 0-based position in the Task
     name: str | None  # as written; None for an unnamed step
@@ -68,8 +80,11 @@ class Step:
     on_error: str | None = None  # "continue" or "stopAndFail"
     timeout: float | None = None  # seconds
     pos: Pos | None = None  # the step's first line ("- name: ...") to its last line (end_line)
-    script_pos: Pos | None = None  # where the script's text starts
+    script_pos: Pos | None = None  # where the script's text starts (in the action's file for
+    # a step that uses a StepAction)
     raw: dict = field(default_factory=dict)
+    results: list["ResultSpec"] = field(default_factory=list)  # step results (StepActions)
+    action: StepActionUse | None = None  # the StepAction it uses, if any
 
     @property
     def debug_name(self) -> str:
@@ -182,3 +197,4 @@ class TaskRun:
     # why a remote taskRef could not be fetched here; the cluster resolves it (steps then unknown
     # until it has)
     unresolved: str | None = None
+    warnings: list = field(default_factory=list)  # Problems Tekton accepts (severity warning)

@@ -70,8 +70,8 @@ def load_pipeline_text(text: str, file: str | None = None, search_dir: str | Non
                                      resolve=True)
     problems += validate_pipeline(sources, given_params=given_params,
                                   bound_workspaces=bound_workspaces)
-    if problems:
-        raise ValidationError("", problems=in_order(problems))
+    if any(p.is_error for p in problems):  # warnings: what Tekton accepts
+        raise ValidationError("", problems=in_order([p for p in problems if p.is_error]))
     assert sources.pipeline_doc is not None
     return _build(sources)
 

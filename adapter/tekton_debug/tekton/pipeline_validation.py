@@ -84,10 +84,14 @@ def validate_pipeline(sources: PipelineSources, *, given_params: Iterable[str] =
     spec = _get(doc.data, base)
     if not pc.expect(base, spec, dict, "a mapping (the Pipeline spec)"):
         return problems
-    PipelineChecker(pc, base, spec, sources.task_docs).check()
+    checker = PipelineChecker(pc, base, spec, sources.task_docs)
+    embedded = run is not None and doc is run and isinstance(run_spec, dict)
+    if embedded:  # a PipelineRun's params and workspaces reach its embedded pipelineSpec
+        checker.propagate(run_spec)  # type: ignore[arg-type]
+    checker.check()
     if run is not None and isinstance(run_spec, dict):
         _run_against_pipeline(_Checker(run, problems), run_spec, spec, set(given_params),
-                              set(bound_workspaces), launched)
+                              set(bound_workspaces), launched, embedded)
     return problems
 
 
@@ -148,7 +152,9 @@ def _run_spec(c: _Checker, spec: dict) -> None:
 
 
 def _run_against_pipeline(c: _Checker, run_spec: dict, spec: dict, given: set[str],
-                          bound: set[str], launched: bool) -> None:
+                          bound: set[str], launched: bool, embedded: bool = False) -> None:
+    """As Tekton: extra params are ignored (an embedded pipelineSpec receives them, and the
+    workspaces the run binds, all)."""
     declared = {p.get("name"): p for p in spec.get("params") or [] if isinstance(p, dict)} \
         if isinstance(spec.get("params"), list) else {}
     run_params = run_spec.get("params") if isinstance(run_spec.get("params"), list) else []
@@ -157,11 +163,12 @@ def _run_against_pipeline(c: _Checker, run_spec: dict, spec: dict, given: set[st
         if not isinstance(p, dict) or not isinstance(p.get("name"), str):
             continue
         names.add(p["name"])
-        if p["name"] not in declared:
+        if p["name"] not in declared and not embedded:
             listing = ", ".join(str(n) for n in declared) or "none"
-            c.add(("spec", "params", i, "name"), f'PipelineRun param "{p["name"]}" is not '
-                  f"declared by the Pipeline", _did_you_mean(p["name"], declared, "params")
-                  or f"remove it, or declare it in the Pipeline's params (declared: {listing})")
+            c.warn(("spec", "params", i, "name"), f'PipelineRun param "{p["name"]}" is not '
+                   f"declared by the Pipeline; Tekton ignores it",
+                   _did_you_mean(p["name"], declared, "params")
+                   or f"remove it, or declare it in the Pipeline's params (declared: {listing})")
     missing = [n for n, p in declared.items() if isinstance(n, str) and p.get("default") is None
                and n not in names and n not in given and launched]
     if missing:
@@ -181,7 +188,7 @@ def _run_against_pipeline(c: _Checker, run_spec: dict, spec: dict, given: set[st
             c.add(("spec",), f'workspace "{name}" of the Pipeline is not bound by the PipelineRun',
                   f"add `workspaces: [{{name: {name}, emptyDir: {{}}}}]` (or a "
                   f"persistentVolumeClaim), or give `-w {name}=DIR`", key=True)
-    for i, w in enumerate(run_spec.get("workspaces") or []):
+    for i, w in enumerate(run_spec.get("workspaces") or [] if not embedded else []):
         if isinstance(w, dict) and isinstance(w.get("name"), str) and \
                 w["name"] not in {x.get("name") for x in workspaces}:
             c.add(("spec", "workspaces", i, "name"), f'workspace "{w["name"]}" is not declared '
@@ -204,6 +211,18 @@ class PipelineChecker:
         self.results: dict[str, set[str] | None] = {}  # task -> declared results (None: unknown)
         self.task_params: dict[str, dict[str, dict]] = {}  # task -> its Task's params by name
         self._checked: set[int] = set()  # Task documents already checked
+        self.propagated: dict[str, Any] = {}  # a PipelineRun's params (embedded pipelineSpec)
+
+    def propagate(self, run_spec: dict) -> None:
+        """The params and workspaces of the PipelineRun that embeds this spec, known to every
+        task as if declared (Tekton's propagation)."""
+        for p in run_spec.get("params") or [] if isinstance(run_spec.get("params"), list) else []:
+            if isinstance(p, dict) and isinstance(p.get("name"), str):
+                self.propagated[p["name"]] = p.get("value")
+        for w in run_spec.get("workspaces") or [] \
+                if isinstance(run_spec.get("workspaces"), list) else []:
+            if isinstance(w, dict) and isinstance(w.get("name"), str):
+                self.workspaces.add(w["name"])
 
     def check(self) -> None:
         c, base, spec = self.c, self.base, self.spec
@@ -213,6 +232,12 @@ class PipelineChecker:
                 self.params[p["name"]] = declared_type(p)
                 if isinstance(p.get("properties"), dict):
                     self.properties[p["name"]] = p["properties"]
+        for name, value in self.propagated.items():
+            if name not in self.params:
+                self.params[name] = "array" if isinstance(value, list) else \
+                    "object" if isinstance(value, dict) else "string"
+                if isinstance(value, dict):
+                    self.properties[name] = {str(k): {"type": "string"} for k in value}
         for _, w in _named_list(c, base + ("workspaces",), spec.get("workspaces"), "workspace",
                                 _PIPELINE_WORKSPACE_FIELDS):
             if isinstance(w.get("name"), str):
@@ -295,14 +320,21 @@ class PipelineChecker:
                     spec_base = ("spec",)
         elif has_spec:
             task_spec = pt["taskSpec"]
-            propagated = list(self.params) + [p.get("name") for p in pt.get("params") or []
-                                              if isinstance(p, dict)
-                                              and isinstance(p.get("name"), str)] \
-                if isinstance(pt.get("params"), list) else list(self.params)
+            # the Pipeline's params (typed, objects with their keys) and the task's own
+            propagated: dict[str, Any] = {
+                n: [] if t == "array" else
+                {str(k): "" for k in self.properties.get(n) or {}} if t == "object" else ""
+                for n, t in self.params.items()}
+            for p in pt.get("params") or [] if isinstance(pt.get("params"), list) else []:
+                if isinstance(p, dict) and isinstance(p.get("name"), str):
+                    old, value = propagated.get(p["name"]), p.get("value")
+                    propagated[p["name"]] = {**old, **value} if isinstance(old, dict) and \
+                        isinstance(value, dict) else value  # objects merge key by key
             if c.expect(spec_base, task_spec, dict, "a mapping (a Task spec)"):
                 spec_copy = {k: v for k, v in task_spec.items()
                              if k not in ("metadata", "apiVersion", "kind", "spec")}
-                _task_spec(c, spec_base, spec_copy, propagated=propagated)
+                _task_spec(c, spec_base, spec_copy, propagated=propagated,
+                           propagated_workspaces=self.workspaces)
             else:
                 task_spec = None
         if task_spec is not None and has_ref and task_checker is not c and \
@@ -339,11 +371,18 @@ class PipelineChecker:
                       "add `value: ...` (a string, a list or a mapping)")
             if task_spec is not None and not embedded and pname not in declared:
                 listing = ", ".join(declared) or "none"
-                c.add(path + ("params", i, "name"), f'task "{name}": param "{pname}" is not '
-                      f"declared by its Task", _did_you_mean(pname, declared, "params") or
-                      f"remove it (the Task's params: {listing})")
+                c.warn(path + ("params", i, "name"), f'task "{name}": param "{pname}" is not '
+                       f"declared by its Task; Tekton ignores it",
+                       _did_you_mean(pname, declared, "params") or
+                       f"remove it (the Task's params: {listing})")
         if task_spec is None:
             return
+        matrix = pt.get("matrix") if isinstance(pt.get("matrix"), dict) else {}
+        for entry in [matrix] + [i for i in matrix.get("include") or [] if isinstance(i, dict)] \
+                if isinstance(matrix.get("include") or [], list) else [matrix]:
+            for p in entry.get("params") or [] if isinstance(entry.get("params"), list) else []:
+                if isinstance(p, dict) and isinstance(p.get("name"), str):
+                    given.add(p["name"])  # a matrix gives it (matrix itself is refused above)
         missing = [n for n, p in declared.items() if p.get("default") is None and n not in given
                    and not (embedded and n in self.params)]
         if missing:

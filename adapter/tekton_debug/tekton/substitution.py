@@ -32,6 +32,7 @@ class Context:
     params: dict[str, ParamValue] = field(default_factory=dict)
     param_types: dict[str, str] = field(default_factory=dict)
     file: str | None = None  # for error messages
+    steps_dir: str = "/tekton/steps"  # $(step.results.<name>.path) of each step
 
 
 def substitution_context(run: TaskRun, params: Mapping[str, ParamValue], *,
@@ -80,7 +81,7 @@ def substitution_context(run: TaskRun, params: Mapping[str, ParamValue], *,
     for step in run.task.steps:
         s[f"steps.{step.container}.exitCode.path"] = f"{sroot}/{step.container}/exitCode"
     return Context(strings=s, params=dict(params), param_types=types,
-                   file=run.source.file if run.source else None)
+                   file=run.source.file if run.source else None, steps_dir=sroot)
 
 
 def _array_ref(name: str, ctx: Context):
@@ -149,7 +150,11 @@ def substitute_list(items: Iterable[str], ctx: Context) -> list[str]:
 
 def substitute_step(step: Step, ctx: Context) -> Step:
     """A copy of ``step`` with its script, command, args, env values, workingDir, image and
-    onError substituted."""
+    onError substituted (and its own ``$(step.results.<name>.path)``)."""
+    if step.results:
+        own = {f"step.results.{r.name}.path": f"{ctx.steps_dir}/{step.container}/results/{r.name}"
+               for r in step.results}
+        ctx = dataclasses.replace(ctx, strings={**ctx.strings, **own})
     env = [dataclasses.replace(e, value=substitute(e.value, ctx)) for e in step.env]
     return dataclasses.replace(
         step, image=substitute(step.image, ctx), script=substitute(step.script, ctx),

@@ -24,6 +24,8 @@ from tekton_debug.tekton.variables import param_ref, references
 from tekton_debug.tekton.yamlpos import Path, Span, YamlDoc, load_documents
 
 API_VERSIONS = ("tekton.dev/v1", "tekton.dev/v1beta1")
+#: StepActions were tekton.dev/v1alpha1 before v1beta1; Tekton v1.15 still serves both.
+STEPACTION_API_VERSIONS = ("tekton.dev/v1beta1", "tekton.dev/v1alpha1", "tekton.dev/v1")
 KINDS = ("Task", "TaskRun")
 PARAM_TYPES = ("string", "array", "object")
 ON_ERROR = ("continue", "stopAndFail")
@@ -134,14 +136,18 @@ class _Checker:
     # ---- reporting ------------------------------------------------------------------------
 
     def add(self, path: Path, message: str, fix: str | None = None, *, key: bool = False,
-            span: Span | None = None) -> None:
+            span: Span | None = None, severity: str = "error") -> None:
         span = span or self.doc.nearest(path, key=key)
         if span is None:
-            self.problems.append(Problem(message, self.doc.file, fix=fix))
+            self.problems.append(Problem(message, self.doc.file, fix=fix, severity=severity))
             return
         end_column = span.end_column if span.end_line == span.line else None
         self.problems.append(Problem(message, self.doc.file, span.line, span.column, fix,
-                                     span.end_line, end_column))
+                                     span.end_line, end_column, severity))
+
+    def warn(self, path: Path, message: str, fix: str | None = None, **kw: Any) -> None:
+        """What Tekton accepts but what is likely to fail at run time."""
+        self.add(path, message, fix, severity="warning", **kw)
 
     def written(self, path: Path, value: Any) -> str:
         """A scalar as the file spells it (``yes``, not the boolean YAML reads it as)."""
@@ -222,13 +228,20 @@ class _Checker:
 
 # ---- documents --------------------------------------------------------------------------------
 
-def validate_document(doc: YamlDoc, *, kinds: Iterable[str] = KINDS) -> list[Problem]:
-    """Problems in one Task or TaskRun document (a TaskRun's embedded taskSpec included)."""
+def validate_document(doc: YamlDoc, *, kinds: Iterable[str] = KINDS,
+                      finder: Any = None) -> list[Problem]:
+    """Problems in one Task, TaskRun or StepAction document (a TaskRun's embedded taskSpec
+    included). With a ``finder`` (``tekton.finder.Finder``), the StepActions its steps use are
+    found and checked too."""
     data = doc.data
+    if isinstance(data, dict) and data.get("kind") == "StepAction":
+        from tekton_debug.tekton.stepactions import validate_stepaction
+        return validate_stepaction(doc)
     if isinstance(data, dict) and data.get("kind") == "TaskRun" and "TaskRun" in kinds:
         spec = data.get("spec")
         embedded = isinstance(spec, dict) and spec.get("taskSpec") is not None
-        return validate_taskrun(doc, doc if embedded else None, ("spec", "taskSpec"))
+        return validate_taskrun(doc, doc if embedded else None, ("spec", "taskSpec"),
+                                finder=finder)
     problems: list[Problem] = list(doc.duplicate_keys)
     c = _Checker(doc, problems)
     if not isinstance(data, dict):
@@ -237,7 +250,39 @@ def validate_document(doc: YamlDoc, *, kinds: Iterable[str] = KINDS) -> list[Pro
         return problems
     if _header(c, data, tuple(kinds)):
         _task_spec(c, ("spec",), data.get("spec"))
+        if finder is not None:
+            step_actions(c, ("spec",), data.get("spec"), finder)
     return problems
+
+
+def step_actions(c: _Checker, base: Path, spec: Any, finder: Any,
+                 run_params: dict | None = None) -> dict[int, Any]:
+    """The StepActions the steps of the Task spec at ``base`` use, found (index -> YamlDoc)
+    and checked: not found, the step's params against the action's, the action's own problems."""
+    from tekton_debug.tekton.stepactions import check_use, validate_stepaction
+
+    found: dict[int, Any] = {}
+    steps = spec.get("steps") if isinstance(spec, dict) else None
+    for i, raw in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(raw, dict) or not isinstance(raw.get("ref"), dict):
+            continue
+        path = base + ("steps", i, "ref")
+        f = finder.find("StepAction", raw["ref"], c.doc, path, run_params)
+        if f.problem is not None:
+            c.problems.append(f.problem)
+        if f.doc is None:
+            continue
+        own = validate_stepaction(f.doc)
+        c.problems.extend(p for p in own if p not in c.problems)
+        if any(p.is_error for p in own):
+            label = f'step "{raw["name"]}"' if isinstance(raw.get("name"), str) else f"step {i}"
+            meta = f.doc.data.get("metadata") if isinstance(f.doc.data, dict) else None
+            c.add(path, f'{label} uses StepAction "{(meta or {}).get("name")}", which Tekton '
+                  f"refuses (see {f.doc.file or 'its problems'})", "fix the StepAction", key=True)
+            continue
+        check_use(c, base + ("steps", i), raw, f.doc)
+        found[i] = f.doc
+    return found
 
 
 def _header(c: _Checker, data: dict, kinds: tuple[str, ...]) -> bool:
@@ -247,7 +292,7 @@ def _header(c: _Checker, data: dict, kinds: tuple[str, ...]) -> bool:
     kind = data.get("kind")
     if api is None:
         c.add((), "apiVersion is missing", "add `apiVersion: tekton.dev/v1` at the top")
-    elif api not in API_VERSIONS:
+    elif api not in (STEPACTION_API_VERSIONS if kinds == ("StepAction",) else API_VERSIONS):
         c.add(("apiVersion",), f"apiVersion {api!r} is not supported: tekton-debug reads "
               "tekton.dev/v1 and tekton.dev/v1beta1", "write `apiVersion: tekton.dev/v1`")
         ok = False
@@ -339,7 +384,9 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _task_spec(c: _Checker, base: Path, spec: Any, *, propagated: Iterable[str] = ()) -> None:
+def _task_spec(c: _Checker, base: Path, spec: Any, *,
+               propagated: dict[str, Any] | Iterable[str] | None = None,
+               propagated_workspaces: Iterable[str] = ()) -> None:
     """Check a TaskSpec at ``base`` (``("spec",)`` or ``("spec", "taskSpec")``)."""
     if not c.expect(base, spec, dict, "a mapping"):
         return
@@ -389,12 +436,17 @@ def _task_spec(c: _Checker, base: Path, spec: Any, *, propagated: Iterable[str] 
         _container_fields(c, base + ("stepTemplate",), template, "the stepTemplate")
     steps = _steps(c, base, spec.get("steps"), template)
     declared = {str(p.get("name")): declared_type(p) for _, p in params if p.get("name") is not None}
-    for name in propagated:
-        declared.setdefault(name, "string")
     properties = {str(p.get("name")): p.get("properties") for _, p in params
                   if isinstance(p.get("properties"), dict)}
+    given = propagated.items() if isinstance(propagated, dict) else \
+        ((n, "") for n in propagated or ())  # names only: strings
+    for name, value in given:  # a TaskRun's (a Pipeline's) params reach its embedded spec
+        if name not in declared:
+            declared[name] = _param_value_type(value)
+            if isinstance(value, dict):
+                properties[name] = {str(k): {"type": "string"} for k in value}
     result_names = {r.get("name") for _, r in results}
-    workspace_names = {w.get("name") for _, w in workspaces}
+    workspace_names = {w.get("name") for _, w in workspaces} | set(propagated_workspaces)
     for i, step in steps:
         _step_references(c, base + ("steps", i), step, declared, properties, result_names,
                          workspace_names)
@@ -478,11 +530,6 @@ def _param_specs(c: _Checker, path: Path, value: Any) -> list[tuple[int, dict]]:
                         c.add(ppath + ("properties", k), f'object param "{name}" key "{k}" has '
                               f"type {yaml_text(pt)!r}: object keys can only be strings",
                               "write `{type: string}`")
-                if isinstance(p.get("default"), dict):
-                    missing = [k for k in props if k not in p["default"]]
-                    if missing:
-                        c.add(ppath + ("default",), f'param "{name}" default lacks the keys '
-                              f"{', '.join(missing)}", "give every declared property a default value")
         elif p.get("properties") is not None:
             c.add(ppath + ("properties",), f'param "{name}" has properties but is of type {t}',
                   "set `type: object`, or remove `properties`", key=True)
@@ -516,8 +563,8 @@ def _container_fields(c: _Checker, path: Path, step: dict, what: str) -> None:
             if not isinstance(name, str) or not name:
                 c.add(epath, f"env variable {i} in {what} has no name", "add `name: MY_VAR`")
             elif name in seen:
-                c.add(epath + ("name",), f'env variable "{name}" is set twice in {what}',
-                      "remove one of them")
+                c.warn(epath + ("name",), f'env variable "{name}" is set twice in {what}; '
+                       "Kubernetes keeps the last one", "remove the one you do not mean")
             else:
                 seen.add(name)
             if "value" in e and e["value"] is not None and not isinstance(e["value"], str):
@@ -557,7 +604,8 @@ def _steps(c: _Checker, base: Path, steps: Any, template: dict) -> list[tuple[in
         else:
             known_here = known
         c.known_fields(spath, raw, known_here, "a step")
-        step = merge_step_template(template, raw)
+        # a step with a ref gets the stepTemplate once its StepAction is fetched (as in Tekton)
+        step = merge_step_template(template, raw) if raw.get("ref") is None else dict(raw)
         _container_fields(c, spath, raw, label)
         name = raw.get("name")
         if name is not None:
@@ -576,8 +624,10 @@ def _steps(c: _Checker, base: Path, steps: Any, template: dict) -> list[tuple[in
             c.add(spath, f"{label} has no image", "add `image: alpine` (or set image in "
                   "stepTemplate)")
         if raw.get("ref") is not None:
-            c.add(spath + ("ref",), f"{label} references a StepAction; StepActions are not "
-                  "supported", "inline the StepAction's image and script into the step", key=True)
+            _step_ref(c, spath, raw, label)
+        elif raw.get("params") is not None:
+            c.add(spath + ("params",), f"{label} has params but no ref; params are passed to a "
+                  "StepAction", "add `ref: {name: <the StepAction>}`, or remove params", key=True)
         if step.get("script") is not None:
             c.expect(spath + ("script",), step["script"], str, "a string")
             if step.get("command"):
@@ -594,6 +644,26 @@ def _steps(c: _Checker, base: Path, steps: Any, template: dict) -> list[tuple[in
             c.duration(spath + ("timeout",), raw["timeout"], f"{label} timeout")
         out.append((i, step))
     return out
+
+
+#: What a step that uses a StepAction may not set itself (Tekton's Step.Validate).
+_NOT_WITH_REF = ("image", "command", "args", "script", "workingDir", "env", "volumeMounts",
+                 "results")
+
+
+def _step_ref(c: _Checker, spath: Path, raw: dict, label: str) -> None:
+    ref = raw["ref"]
+    if not c.expect(spath + ("ref",), ref, dict, "a mapping with the StepAction's name"):
+        return
+    c.known_fields(spath + ("ref",), ref, {"name", "resolver", "params"}, "a step's ref")
+    _ref_fields(c, spath + ("ref",), ref, "ref", "the StepAction's metadata.name")
+    for f in _NOT_WITH_REF:
+        if raw.get(f) not in (None, [], ""):
+            c.add(spath + (f,), f"{label} uses a StepAction (ref) and sets {f}; the StepAction "
+                  f"sets it", f"remove {f} from the step (or change it in the StepAction)",
+                  key=True)
+    if raw.get("params") is not None:
+        _named_list(c, spath + ("params",), raw["params"], "step param", {"name", "value"})
 
 
 def _step_strings(step: dict) -> Iterable[tuple[tuple, str, str]]:
@@ -620,7 +690,10 @@ def _step_references(c: _Checker, spath: Path, step: dict, params: dict[str, str
                                          properties, results, workspaces)
             if problem:
                 message, fix = problem
-                c.add(spath + sub, message, fix, span=_reference_span(c.doc, spath + sub, text, ref))
+                # Tekton's webhook does not check workspace variables: the step sees the text
+                severity = "warning" if ref.name.startswith("workspaces.") else "error"
+                c.add(spath + sub, message, fix, severity=severity,
+                      span=_reference_span(c.doc, spath + sub, text, ref))
 
 
 def _reference_problem(name: str, text: str, start: int, end: int, kind: str,
@@ -672,7 +745,8 @@ def _reference_problem(name: str, text: str, start: int, end: int, kind: str,
     if name.startswith("workspaces."):
         parts = name.split(".")
         if len(parts) == 3 and parts[2] in _WORKSPACE_VARIABLES and parts[1] not in workspaces:
-            return (f"{written} uses workspace \"{parts[1]}\", which is not declared",
+            return (f"{written} uses workspace \"{parts[1]}\", which is not declared; the step "
+                    "would see the text as written",
                     _did_you_mean(parts[1], workspaces, "workspaces") or
                     f"declare it under workspaces: `- name: {parts[1]}`")
         return None
@@ -756,22 +830,25 @@ def _task_ref(c: _Checker, ref: Any, path: Path = ("spec", "taskRef")) -> None:
     if not c.expect(path, ref, dict, "a mapping with the Task's name"):
         return
     c.known_fields(path, ref, _TASKREF_FIELDS, "a taskRef")
-    if ref.get("bundle") is not None:
+    if ref.get("bundle") is not None:  # Tekton v1.15 refuses it on create
         c.add(path + ("bundle",), "taskRef.bundle (Tekton bundles) is not supported",
-              "export the Task to a YAML file next to this TaskRun (e.g. `tkn bundle list "
-              "<image> task <name> -o yaml > task.yaml`) and reference it by name", key=True)
+              "reference the bundle through the bundles resolver: `resolver: bundles` with "
+              "params bundle, name and kind", key=True)
+    _ref_fields(c, path, ref, "taskRef", "the Task's metadata.name")
+    # taskRef.kind is not checked by Tekton's webhook (`kind: task` loads); nor here
+
+
+def _ref_fields(c: _Checker, path: Path, ref: dict, what: str, named: str) -> None:
+    """name or resolver (with params), as Tekton's validateRef has them."""
     if ref.get("resolver") is not None:
         _resolver_ref(c, path, ref)
     elif ref.get("params") is not None:
-        c.add(path + ("params",), "taskRef.params are a resolver's params, but there is no "
+        c.add(path + ("params",), f"{what}.params are a resolver's params, but there is no "
               "resolver", "add `resolver: git` (or http, bundles, hub, cluster)", key=True)
     elif ref.get("name") is None and ref.get("bundle") is None:
-        c.add(path, "taskRef has no name", "add `name: <the Task's metadata.name>`")
+        c.add(path, f"{what} has no name", f"add `name: <{named}>`")
     elif ref.get("name") is not None:
         c.expect(path + ("name",), ref["name"], str, "a string")
-    if ref.get("kind") not in (None, "Task", "ClusterTask"):
-        c.add(path + ("kind",), f"taskRef.kind {ref['kind']!r} is not supported",
-              'reference a Task: `kind: Task` (or omit kind)')
 
 
 def _resolver_ref(c: _Checker, path: Path, ref: dict) -> None:
@@ -878,7 +955,7 @@ def _debug(c: _Checker, spec: dict, steps: list | None) -> None:
 
 
 def validate_taskrun(run: YamlDoc, task_doc: YamlDoc | None, task_base: Path = ("spec",), *,
-                     header: bool = True) -> list[Problem]:
+                     header: bool = True, finder: Any = None) -> list[Problem]:
     """A TaskRun checked together with its Task (embedded: ``task_doc is run``)."""
     problems: list[Problem] = list(run.duplicate_keys) if header else []
     c = _Checker(run, problems)
@@ -904,9 +981,17 @@ def validate_taskrun(run: YamlDoc, task_doc: YamlDoc | None, task_base: Path = (
             else:
                 task_spec = task_doc.data.get("spec")
         if task_doc is not None:
-            propagated = [p["name"] for p in run_params if isinstance(p.get("name"), str)] \
-                if embedded else []
-            _task_spec(tc, task_base, task_spec, propagated=propagated)
+            propagated = {p["name"]: p.get("value") for p in run_params
+                          if isinstance(p.get("name"), str)} if embedded else {}
+            bindings = [w.get("name") for w in spec.get("workspaces") or []
+                        if isinstance(w, dict) and isinstance(w.get("name"), str)] \
+                if embedded and isinstance(spec.get("workspaces"), list) else []
+            _task_spec(tc, task_base, task_spec, propagated=propagated,
+                       propagated_workspaces=bindings)
+            if finder is not None:
+                values = {p["name"]: p.get("value") for p in run_params
+                          if isinstance(p.get("name"), str)}
+                step_actions(tc, task_base, task_spec, finder, values)
     steps = task_spec.get("steps") if isinstance(task_spec, dict) else None
     _debug(c, spec, steps if isinstance(steps, list) else None)
     if isinstance(task_spec, dict):
@@ -916,55 +1001,80 @@ def validate_taskrun(run: YamlDoc, task_doc: YamlDoc | None, task_base: Path = (
 
 def _run_params_against_task(c: _Checker, run_params: list[dict], task_spec: dict,
                              embedded: bool, task_doc: YamlDoc | None) -> None:
+    """The TaskRun's params against the Task's, as Tekton's reconciler checks them: extra params
+    are ignored (an embedded taskSpec receives them all), a value of the wrong type is refused
+    unless it is a single ``$(...)`` reference, and an object param must end up with every key
+    its properties declare, from the default and the run's value together."""
     specs = [p for p in task_spec.get("params") or [] if isinstance(p, dict)] \
         if isinstance(task_spec.get("params"), list) else []
     declared = {p.get("name"): declared_type(p) for p in specs}
-    used: set[str] = set()
-    if embedded:  # propagated params: used by the steps without being declared
-        for s in task_spec.get("steps") or []:
-            if isinstance(s, dict):
-                for _, _, text in _step_strings(s):
-                    for ref in references(text):
-                        pr = param_ref(ref.name, declared)
-                        if pr:
-                            used.add(pr.name)
     task_name = task_doc.data.get("metadata", {}).get("name") if task_doc and \
         isinstance(task_doc.data.get("metadata"), dict) else None
     owner = f'Task "{task_name}"' if task_name and not embedded else "the Task"
+    given: dict[str, Any] = {}
     for i, p in enumerate(c.doc.data["spec"].get("params") or []):
         if not isinstance(p, dict) or not isinstance(p.get("name"), str):
             continue
         name = p["name"]
+        given[name] = p.get("value")
         if name not in declared:
-            if embedded and name in used:
-                continue
-            names = ", ".join(str(n) for n in declared) or "none"
-            c.add(("spec", "params", i, "name"), f'TaskRun param "{name}" is not declared by '
-                  f"{owner}", f"remove it, or declare it in the Task's params (declared: {names})")
+            if not embedded:
+                names = ", ".join(str(n) for n in declared) or "none"
+                c.warn(("spec", "params", i, "name"), f'TaskRun param "{name}" is not declared '
+                       f"by {owner}; Tekton ignores it",
+                       f"remove it, or declare it in the Task's params (declared: {names})")
             continue
         value = p.get("value")
         if value is None:
             continue
         vt, t = _param_value_type(value), declared[name]
+        refs = list(references(value)) if vt == "string" and t != "string" else []
+        if len(refs) == 1 and refs[0].text == value.strip():
+            continue  # a whole array or object passed by reference, e.g. $(tasks.a.results.r[*])
         if vt != t:
             c.add(("spec", "params", i, "value"), f'TaskRun param "{name}" is {"an" if vt in ("array", "object") else "a"} '
                   f"{vt} but {owner} declares it as {t}",
                   {"string": 'write a string value: value: "..."',
                    "array": "write a list: value: [a, b]",
                    "object": "write a mapping: value: {key: value}"}[t])
+    for j, p in enumerate(specs):
+        name = p.get("name")
+        if declared_type(p) != "object" or not isinstance(p.get("properties"), dict):
+            continue
+        keys = set(p["default"]) if isinstance(p.get("default"), dict) else set()
+        value = given.get(name)
+        if isinstance(value, dict):
+            keys |= {str(k) for k in value}
+        elif name in given or not isinstance(p.get("default"), dict):
+            continue  # a reference, or no value at all (reported as a missing param at run time)
+        missing = [str(k) for k in p["properties"] if str(k) not in keys]
+        if missing:
+            where = next((("spec", "params", i) for i, q in enumerate(c.doc.data["spec"].get(
+                "params") or []) if isinstance(q, dict) and q.get("name") == name), ("spec",))
+            c.add(where, f'object param "{name}" has no value for the key'
+                  f"{'s' if len(missing) > 1 else ''} {', '.join(missing)} (neither the default "
+                  "nor the TaskRun gives one)",
+                  f"give {', '.join(missing)} in the TaskRun's value of \"{name}\" or in the "
+                  "param's default")
 
 
 # ---- the language server's entry point -------------------------------------------------------
 
-def diagnose(text: str, file: str | None = None) -> list[Problem]:
-    """Every problem in ``text`` (all its Tasks, TaskRuns, Pipelines and PipelineRuns); never
-    raises.
+def diagnose(text: str, file: str | None = None, *, resolver: Any = None,
+             directory: Any = None, search: bool = True,
+             remote_severity: str | None = "error") -> list[Problem]:
+    """Every problem in ``text`` (all its Tasks, TaskRuns, StepActions, Pipelines and
+    PipelineRuns); never raises.
 
-    YAML syntax errors become problems. A TaskRun's taskRef is checked against a Task in the same
-    text when there is one. Documents of other kinds (a ConfigMap next to a Task) are ignored.
+    YAML syntax errors become problems. References (a TaskRun's taskRef, a step's ref) are found
+    as the loader finds them (``tekton.finder``): in the text, then (with ``search``) next to
+    ``file``, then through ``resolver``; a neighbour's own problems are included (callers that
+    show one file filter on ``Problem.file``). A remote reference that cannot be resolved is a
+    problem of ``remote_severity`` (None: not reported). Documents of other kinds (a ConfigMap next to a
+    Task) are ignored, and so are the Tekton kinds tekton-debug does not read yet.
     """
     try:
-        return _diagnose(text, file)
+        return _diagnose(text, file, resolver, directory, search, remote_severity)
     except UserError as e:
         return list(e.problems)
     except Exception as e:  # noqa: BLE001 - the language server must never fail on input
@@ -972,34 +1082,64 @@ def diagnose(text: str, file: str | None = None) -> list[Problem]:
                         1, 1, "report this as a bug, with the file")]
 
 
-def _diagnose(text: str, file: str | None) -> list[Problem]:
+#: Tekton kinds that are not checked here (Pipelines: ``pipeline_loader.diagnose_pipeline``).
+OTHER_TEKTON_KINDS = ("Pipeline", "PipelineRun", "CustomRun", "Run", "ClusterTask",
+                      "PipelineResource", "Condition", "VerificationPolicy", "ResolutionRequest")
+
+
+def _diagnose(text: str, file: str | None, resolver: Any, directory: Any,
+              search: bool, remote_severity: str | None) -> list[Problem]:
+    from tekton_debug.tekton.finder import Finder
+
     docs = load_documents(text, file)
-    tasks = {}
-    for d in docs:
-        if kind_of(d) == "Task" and isinstance(d.data.get("metadata"), dict):
-            tasks.setdefault(d.data["metadata"].get("name"), d)
+    if directory is not None and file:
+        directory.known(file, docs)  # its neighbours need not read it again
+    finder = Finder(docs, file if search else None, resolver=resolver, directory=directory,
+                    report_missing=search, remote_severity=remote_severity)
+    from tekton_debug.tekton.lint import lint_document
+
     problems: list[Problem] = []
     for d in docs:
-        if not isinstance(d.data, dict):
-            problems.extend(validate_document(d))
-            continue
-        api, kind = d.data.get("apiVersion"), d.data.get("kind")
-        if isinstance(api, str) and not api.startswith("tekton.dev/"):
-            continue
-        if kind not in KINDS and not (isinstance(api, str) and api.startswith("tekton.dev/")):
-            continue
-        if kind in ("Pipeline", "PipelineRun"):
+        if isinstance(d.data, dict) and d.data.get("kind") in ("Pipeline", "PipelineRun") \
+                and str(d.data.get("apiVersion") or "tekton.dev/").startswith("tekton.dev/"):
             from tekton_debug.tekton.pipeline_loader import diagnose_pipeline
             problems.extend(diagnose_pipeline(d, docs, file))
             continue
-        if kind in ("StepAction", "CustomRun", "Run", "ClusterTask"):
-            continue
-        if kind == "TaskRun":
-            spec = d.data.get("spec")
-            ref = spec.get("taskRef") if isinstance(spec, dict) else None
-            if isinstance(ref, dict) and ref.get("name") in tasks and spec.get("taskSpec") is None:
-                problems.extend(validate_taskrun(d, tasks[ref["name"]]))
-                continue
-        problems.extend(validate_document(d))
+        problems.extend(check_document(d, finder)[0])
+        if isinstance(d.data, dict) and d.data.get("kind") in KINDS + ("StepAction",):
+            problems.extend(lint_document(d))
     return in_order(problems)
 
+
+def check_document(d: YamlDoc, finder: Any) -> tuple[list[Problem], YamlDoc | None]:
+    """The problems of one document with what it references, and the Task it runs (for a
+    TaskRun with a taskRef: the Task found; else the document itself), None when not found."""
+    if not isinstance(d.data, dict):
+        return validate_document(d), None
+    api, kind = d.data.get("apiVersion"), d.data.get("kind")
+    if isinstance(api, str) and not api.startswith("tekton.dev/"):
+        return [], None
+    if kind not in KINDS + ("StepAction",) and not (isinstance(api, str) and
+                                                    api.startswith("tekton.dev/")):
+        return [], None
+    if kind in OTHER_TEKTON_KINDS:
+        return [], None
+    if kind != "TaskRun":
+        return validate_document(d, finder=finder), d
+    spec = d.data.get("spec")
+    ref = spec.get("taskRef") if isinstance(spec, dict) else None
+    if not isinstance(ref, dict) or spec.get("taskSpec") is not None or (
+            not isinstance(ref.get("name"), str) and ref.get("resolver") is None):
+        return validate_document(d, finder=finder), d
+    if ref.get("bundle") is not None and ref.get("resolver") is None:
+        return validate_taskrun(d, None), None  # refused as Tekton refuses it
+    run_params = {p["name"]: p.get("value") for p in spec.get("params") or []
+                  if isinstance(p, dict) and isinstance(p.get("name"), str)} \
+        if isinstance(spec.get("params"), list) else {}
+    found = finder.find("Task", ref, d, ("spec", "taskRef"), run_params)
+    if found.doc is None:
+        problems = validate_taskrun(d, None)
+        if found.problem is not None:
+            problems.append(found.problem)
+        return problems, None
+    return validate_taskrun(d, found.doc, finder=finder), found.doc

@@ -29,6 +29,7 @@ import time
 from typing import Callable, Mapping, Sequence
 
 from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepTimedOut
+from tekton_debug.entrypoint.stepresults import apply_step_results
 from tekton_debug.runtimes.local import watchdog
 from tekton_debug.runtimes.local.watchdog import find_marked
 
@@ -159,9 +160,10 @@ class StepProcess:
 
     def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str,
                  on_output: Callable[[str, bytes], None], reaper: GroupReaper,
-                 mark: bytes | None = None) -> None:
+                 mark: bytes | None = None, steps_dir: str | None = None) -> None:
         self.argv = list(argv)
         self.mark = mark  # in the environment of its processes: what end() sweeps
+        self.steps_dir = steps_dir  # where earlier steps' results are read from
         self.env = dict(env)
         self.cwd = cwd
         self.on_output = on_output
@@ -179,6 +181,8 @@ class StepProcess:
         with self._lock:
             if self._cancelled.is_set():
                 raise StepCancelled()
+            if self.steps_dir:
+                self.argv, self.env = apply_step_results(self.argv, self.env, self.steps_dir)
             for attempt in range(TEXT_BUSY_RETRIES + 1):
                 try:
                     self.proc = subprocess.Popen(

@@ -372,7 +372,8 @@ class LocalRuntime:
         """Step i's ``lifecycle.Runner``: here, its process on this host (``launch``: its argv and
         environment, a debugger's included)."""
         return StepProcess(launch.argv, env=launch.env, cwd=st.local.working_dir,
-                           on_output=on_output, reaper=self._reaper, mark=mark_of(self._run_id, i))
+                           on_output=on_output, reaper=self._reaper, mark=mark_of(self._run_id, i),
+                           steps_dir=str(self.layout.steps_dir) if self.layout else None)
 
     def _debug_scripts_shown(self) -> str:
         """Where the steps find the debug scripts (named in banners, run by ``release``)."""

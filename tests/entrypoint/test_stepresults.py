@@ -1,0 +1,32 @@
+"""Step results reach a later step's env, command and args when it starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tekton_debug.entrypoint.lifecycle import CommandError
+from tekton_debug.entrypoint.stepresults import apply_step_results
+
+
+@pytest.fixture
+def steps(tmp_path):
+    d = tmp_path / "step-make" / "results"
+    d.mkdir(parents=True)
+    (d / "name").write_text("Ada")
+    (d / "list").write_text('["a", "b"]')
+    (d / "obj").write_text('{"url": "x.com"}')
+    return str(tmp_path)
+
+
+def test_strings_arrays_and_objects(steps):
+    argv, env = apply_step_results(
+        ["echo", "$(steps.make.results.list[*])", "hi $(steps.make.results.name)",
+         "$(steps.make.results.list[1])"],
+        {"URL": "$(steps.make.results.obj.url)", "PLAIN": "x"}, steps)
+    assert argv == ["echo", "a", "b", "hi Ada", "b"]
+    assert env == {"URL": "x.com", "PLAIN": "x"}
+
+
+def test_a_result_not_written_is_a_clear_error(steps):
+    with pytest.raises(CommandError, match="step 'make' wrote no result 'nope'"):
+        apply_step_results(["$(steps.make.results.nope)"], {}, steps)
