@@ -23,7 +23,7 @@ spec:
   taskSpec:
     steps:
       - name: test
-        image: alpine
+        image: alpine:3.20
         script: echo
 """
 
