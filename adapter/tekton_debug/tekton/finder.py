@@ -13,6 +13,7 @@ be shared by the finders of many files (``tekton-debug check`` over a directory)
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from dataclasses import dataclass, field
@@ -53,6 +54,17 @@ class Directory:
                 glob.glob(os.path.join(directory, "*.yaml")) +
                 glob.glob(os.path.join(directory, "*.yml"))))
         return self.files[directory]
+
+    def parsed(self, path: str, text: str) -> list[YamlDoc] | None:
+        """The documents of ``path`` if it was read already with this very ``text``."""
+        docs = self.docs.get(os.path.abspath(path))
+        if not docs or docs[0].text != text:
+            return None
+        if docs[0].file == path:
+            return docs
+        # read as a neighbour, under its absolute path: the same documents, named as given
+        return [dataclasses.replace(d, file=path, duplicate_keys=[
+            dataclasses.replace(p, file=path) for p in d.duplicate_keys]) for d in docs]
 
     def known(self, path: str, docs: list[YamlDoc]) -> None:
         """``docs`` are what ``path`` holds (already parsed by the caller)."""

@@ -1091,7 +1091,9 @@ def _diagnose(text: str, file: str | None, resolver: Any, directory: Any,
               search: bool, remote_severity: str | None) -> list[Problem]:
     from tekton_debug.tekton.finder import Finder
 
-    docs = load_documents(text, file)
+    docs = directory.parsed(file, text) if directory is not None and file else None
+    if docs is None:
+        docs = load_documents(text, file)
     if directory is not None and file:
         directory.known(file, docs)  # its neighbours need not read it again
     finder = Finder(docs, file if search else None, resolver=resolver, directory=directory,
