@@ -79,3 +79,23 @@ def test_a_task_that_cannot_be_fetched_here_is_still_debugged_with_the_clusters_
     assert "the remote Task was not fetched here" in res.stderr and "no permission" in res.stderr
     assert "⏸ step second failed" in res.stdout and "[second] second failing" in res.stdout
     assert "✓ step second succeeded (marked passed)" in res.stdout
+
+
+def test_attaching_to_a_taskrun_whose_remote_task_the_cluster_could_not_resolve_says_why(
+        cluster, tmp_path):  # noqa: F811
+    from tests.cluster.helpers import create_taskrun, done, watch_taskrun
+    api = api_client(cluster.kubeconfig)
+    create_taskrun(api, {"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+                         "metadata": {"name": "unresolvable"},
+                         "spec": {"taskRef": {"resolver": "git", "params": [
+                             {"name": "url", "value": "https://git.invalid/r.git"}]}}})
+    watch_taskrun(api, "unresolvable", done)
+    env = {**os.environ, "NO_COLOR": "1", "KUBECACHEDIR": str(tmp_path / "kube-cache"),
+           "HOME": str(tmp_path)}
+    res = subprocess.run(
+        [sys.executable, "-m", "tekton_debug", "run", "--attach", "unresolvable", "--runtime",
+         "kubernetes", "--kubeconfig", cluster.kubeconfig, "-n", "default"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60, env=env)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "the cluster has not resolved its remote Task (resolver git)" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -258,6 +258,17 @@ class KubernetesRuntime:
         assert self.cluster is not None
         spec = dict(obj.get("spec") or {})
         task_spec = (obj.get("status") or {}).get("taskSpec") or spec.get("taskSpec")
+        if task_spec is None and isinstance(spec.get("taskRef"), dict) and \
+                spec["taskRef"].get("resolver"):
+            conditions = (obj.get("status") or {}).get("conditions") or []
+            why = next((c.get("message") for c in conditions if c.get("type") == "Succeeded"
+                        and c.get("status") == "False"), None)
+            raise UserError(f"TaskRun {(obj.get('metadata') or {}).get('name')}: the cluster has "
+                            f"not resolved its remote Task (resolver "
+                            f"{spec['taskRef']['resolver']})" + (f": {why}" if why else ""),
+                            fix="attach again once the cluster has resolved it (kubectl get "
+                                "taskrun shows it running)" if why is None else
+                                "fix the reference; the TaskRun failed before its steps")
         if task_spec is None and isinstance(spec.get("taskRef"), dict):
             name = spec["taskRef"].get("name")
             api = client.CustomObjectsApi(self.cluster.api)
