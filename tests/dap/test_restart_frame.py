@@ -32,7 +32,7 @@ def test_restart_frame_after_an_edit_passes_the_step_and_the_run_succeeds(dap, f
     exited = dap.wait_event("exited")
     assert exited["body"]["exitCode"] == 0
     output = dap.output()
-    assert "running it again as its file defines it now" in output
+    assert "step test, retry 1: running it again as its file defines it now" in output
     assert "fixed: hello" in output  # the step's own env
     assert output.count("preparing: hello") == 1  # the step before it did not run again
     assert "report written" in output

@@ -836,14 +836,14 @@ class DebugAdapter:
             # the session decoded the chunk as it applied the event (split characters kept whole)
             send("output", {"category": ev.stream, "output": session.steps[ev.index].last_text})
         elif isinstance(ev, StepStarted):
+            self._open_step_group(ev.index, f"step {session.steps[ev.index].name}")
+        elif isinstance(ev, StepRetrying):
+            # a group of its own: VS Code shows what joins an earlier group only if the Debug
+            # Console was on screen when it came (it is not, while the user edits the file)
             st = session.steps[ev.index]
-            body: dict[str, Any] = {"category": "console", "output": f"step {st.name}\n",
-                                    "group": "start"}
-            step = session.run.task.steps[ev.index]
-            source = self._source()
-            if source and step.pos:
-                body.update(source=source, line=step.pos.line)
-            send("output", body)
+            send("output", {"category": "console", "output": "", "group": "end"})
+            self._open_step_group(ev.index, f"step {st.name}, retry {st.retries}: running it "
+                                            "again as its file defines it now")
         elif isinstance(ev, StepFinished):
             st = session.steps[ev.index]
             text = f"step {st.name} {st.label}"
@@ -859,9 +859,6 @@ class DebugAdapter:
         elif isinstance(ev, (StepResumed, StepRetrying, PythonResumed)):
             if not isinstance(ev, PythonResumed) and self.variables:
                 self.variables.invalidate()
-            if isinstance(ev, StepRetrying):
-                send("output", {"category": "console", "output": f"step {session.steps[ev.index].name}: "
-                                "running it again as its file defines it now\n"})
             send("continued", {"threadId": ev.index + 1, "allThreadsContinued": True})
         elif isinstance(ev, Progress):
             self._progress(ev)
@@ -878,6 +875,16 @@ class DebugAdapter:
             send("output", {"category": "console", "output": text + "\n"})
             send("exited", {"exitCode": 0 if ev.succeeded else 1})
             send("terminated")
+
+    def _open_step_group(self, index: int, title: str) -> None:
+        """A collapsible group in the Debug Console for a step's output, at its line."""
+        session = self._require_session()
+        body: dict[str, Any] = {"category": "console", "output": title + "\n", "group": "start"}
+        step = session.run.task.steps[index]
+        source = self._source()
+        if source and step.pos:
+            body.update(source=source, line=step.pos.line)
+        self.conn.send_event("output", body)
 
     def _stopped(self, ev: StepPaused) -> None:
         session = self._require_session()

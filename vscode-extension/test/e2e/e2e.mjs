@@ -104,17 +104,36 @@ try {
   step(`terminal: ${(await rows.innerText()).split('\n').filter((l) => l.includes('in-step')).pop()}`);
   await shot('3-shell-in-step');
 
-  step('pressing Continue');
-  await page.locator('.debug-toolbar .action-label.codicon-debug-continue').first().click();
+  step('fixing the step in the editor: its check no longer fails the step');
+  await page.locator('.tabs-container .tab', { hasText: taskFile }).first().click();
+  await page.locator('.monaco-editor .view-lines').first().click();
+  await page.keyboard.press('Control+H');
+  const find = page.locator('.find-widget textarea[aria-label="Find"], .find-widget .find-part textarea').first();
+  await find.waitFor();
+  await find.fill('exit 1');
+  const replace = page.locator('.find-widget textarea[aria-label="Replace"], .find-widget .replace-part textarea').first();
+  await replace.fill('echo "fixed in the editor"; exit 0');
+  await page.keyboard.press('Control+Alt+Enter'); // replace all
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+S');
+  await page.locator('.tabs-container .tab.active.dirty').waitFor({ state: 'detached' });
+  await shot('4-step-edited');
+
+  step('Restart Frame on the paused step: it runs again as the file is now');
+  const topFrame = page.locator('.debug-call-stack .monaco-list-row .stack-frame').first();
+  await topFrame.click({ button: 'right' });
+  await page.locator('.context-view .action-label', { hasText: 'Restart Frame' }).first().click();
   step('waiting for the session to end');
   await page.locator('.debug-toolbar').first().waitFor({ state: 'hidden' });
   await page.locator('.debug-call-stack .monaco-list-row .thread').first().waitFor({ state: 'detached' });
-  // Continue marked the step passed: the step after it ran, and the TaskRun succeeded.
+  // the retried step passed: the step after it ran, and the TaskRun succeeded.
   await runCommand('Debug Console: Focus on Debug Console View');
   const repl = page.locator('.repl');
+  await repl.getByText(/step test, retry 1: running it again/).first().waitFor();
+  await repl.getByText('fixed in the editor').first().waitFor();
   await repl.getByText('publishing build/report.txt').first().waitFor();
   await repl.getByText(/TaskRun \S+ Succeeded/).first().waitFor();
-  await shot('4-session-ended');
+  await shot('5-session-ended');
   step('passed');
 } catch (error) {
   failed = true;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the packaged extension in a real VS Code (code-server) driven by headless
 # Chromium: install the VSIX, open examples/failing-task.yaml, debug it, see the paused step and the
-# exception widget, open the shell, continue, see the session end. Screenshots: test-output/.
+# exception widget, open the shell, fix the step in the editor, Restart Frame, see the session end. Screenshots: test-output/.
 #
 # Needs: code-server in $CODE_SERVER_DIR (default /tmp/code-server; see
 # shared/tools/install-code-server.sh), Chromium at $CHROMIUM (default /usr/bin/chromium),
