@@ -7,6 +7,7 @@ requests.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hmac
 import ipaddress
@@ -16,9 +17,10 @@ import select
 import socket
 import sys
 import threading
+import time
 from typing import Any, Callable
 
-from tekton_debug.dap.wire import DEFERRED, UNKNOWN_REQUEST, Connection, Request
+from tekton_debug.dap.wire import DEFERRED, MAX_BODY_SIZE, UNKNOWN_REQUEST, Connection, Request
 from tekton_debug.errors import UserError
 
 log = logging.getLogger("tekton_debug.dap")
@@ -30,6 +32,17 @@ SESSIONS_END_TIMEOUT = 30.0
 
 #: ``body.error.id`` of the answer to a request sent without the token the adapter requires.
 TOKEN_REQUIRED = 5
+
+#: Before a client gave the token: the largest message body it may send ...
+UNTRUSTED_BODY_LIMIT = 1024 * 1024
+#: ... the seconds it has to give it (from connecting to a launch/attach with the token) ...
+UNTRUSTED_DEADLINE = 10.0
+#: ... and how many such clients may be connected at once (more are closed when accepted).
+MAX_UNTRUSTED = 16
+#: Connected clients at most, trusted or not (each is a session on a thread of its own).
+MAX_CONNECTIONS = 64
+#: When accepting fails for want of descriptors or memory: the longest wait before retrying.
+_MAX_BACKOFF = 1.0
 
 
 def serve_stdio(make_handler: MakeHandler) -> bool:
@@ -65,10 +78,17 @@ class TcpServer:
     The socket is bound and listening once the constructor returns (``port`` says which port,
     also when 0 asked for a free one); :meth:`serve_forever` accepts clients until
     :meth:`shutdown`.
+
+    With a token, a client is untrusted until its launch/attach gives it: meanwhile its messages
+    are limited to ``UNTRUSTED_BODY_LIMIT`` bytes, it is closed ``untrusted_deadline`` seconds
+    after connecting, and no more than ``max_untrusted`` such clients are served at once. The
+    listener outlives running out of descriptors: it waits, says so once, and accepts again.
     """
 
     def __init__(self, make_handler: MakeHandler, *, port: int = 0, host: str = "127.0.0.1",
-                 token: str | None = None) -> None:
+                 token: str | None = None, untrusted_deadline: float = UNTRUSTED_DEADLINE,
+                 max_untrusted: int = MAX_UNTRUSTED,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         family, address = _loopback(host)
         if not 0 <= port <= 65535:
             raise UserError(f"port {port} is not a TCP port", fix="use a port from 1 to 65535, "
@@ -86,6 +106,13 @@ class TcpServer:
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._connections: set[Connection] = set()
+        #: the connections that have not given the token yet, with their deadlines
+        self._untrusted: dict[Connection, float] = {}
+        self._untrusted_deadline = untrusted_deadline
+        self._max_untrusted = max_untrusted
+        self._max_connections = max_connections
+        self._starved = False  # accepting failed for want of resources (said once)
+        self._refused = 0  # clients closed at once because of the caps, since the last report
         self._threads: list[threading.Thread] = []
         self._stopped = False
         self._accepting = False
@@ -101,17 +128,22 @@ class TcpServer:
         poll = select.poll()
         poll.register(self._listener.fileno(), select.POLLIN)
         poll.register(self._wake_r, select.POLLIN)
+        backoff = 0.0
         try:
             while not self._stopped:
-                ready = dict(poll.poll())
+                timeout = self._close_late()
+                if backoff:  # out of descriptors: wait (for shutdown only) before accepting again
+                    if self._wait_wake(backoff):
+                        break
+                ready = dict(poll.poll(None if timeout is None else max(timeout, 0) * 1000))
                 if self._wake_r in ready or self._stopped:
                     break
-                try:
-                    sock, peer = self._listener.accept()
-                except OSError as exc:
-                    log.warning("DAP server: accept failed: %s", exc)
+                if not ready:
                     continue
-                self._start_session(sock, peer)
+                if self._accept_one():
+                    backoff = 0.0
+                else:
+                    backoff = min(_MAX_BACKOFF, backoff * 2 or 0.05)
         finally:
             with self._lock:
                 self._accepting = False
@@ -126,6 +158,74 @@ class TcpServer:
             os.close(self._wake_w)
             self._wake_r = self._wake_w = -1
 
+    def _wait_wake(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless shutdown() comes first (then True)."""
+        ready, _, _ = select.select([self._wake_r], [], [], seconds)
+        return bool(ready) or self._stopped
+
+    def _accept_one(self) -> bool:
+        """Accept one client and start its session; False when resources ran out."""
+        sock = None
+        try:
+            sock, peer = self._listener.accept()
+            if self._refuse():
+                sock.close()
+                return True
+            self._start_session(sock, peer)
+        except (OSError, RuntimeError) as exc:  # EMFILE, ENFILE, ENOMEM; no thread to start
+            if sock is not None:
+                sock.close()
+            if isinstance(exc, OSError) and exc.errno in (errno.EAGAIN, errno.ECONNABORTED,
+                                                          errno.EINTR):
+                return True
+            if not self._starved:
+                self._starved = True
+                log.warning("DAP server: cannot take a new client (%s); waiting, the sessions "
+                            "go on", exc)
+            return False
+        if self._starved:
+            self._starved = False
+            log.warning("DAP server: accepting clients again")
+        return True
+
+    def _refuse(self) -> bool:
+        """Whether a new client is over the caps (it is closed at once, nothing read)."""
+        with self._lock:
+            over = len(self._connections) >= self._max_connections or (
+                self._token is not None and len(self._untrusted) >= self._max_untrusted)
+            if not over:
+                if self._refused:
+                    log.warning("DAP server: closed %d clients over the limits (%d connected, "
+                                "%d without the token at most)", self._refused,
+                                self._max_connections, self._max_untrusted)
+                    self._refused = 0
+                return False
+            self._refused += 1
+            if self._refused == 1:
+                log.warning("DAP server: too many clients; closing new ones until some leave")
+            return True
+
+    def _close_late(self) -> float | None:
+        """Close the untrusted clients past their deadline; seconds to the next deadline."""
+        now = time.monotonic()
+        with self._lock:
+            late = [c for c, deadline in self._untrusted.items() if deadline <= now]
+            for connection in late:
+                del self._untrusted[connection]
+            nearest = min(self._untrusted.values(), default=None)
+        if late:
+            log.warning("DAP server: %s gave no token within %g s; closing %s",
+                        late[0].name if len(late) == 1 else f"{len(late)} clients",
+                        self._untrusted_deadline, "it" if len(late) == 1 else "them")
+        for connection in late:
+            connection.close()
+        return None if nearest is None else nearest - now
+
+    def _trusted(self, connection: Connection) -> None:
+        connection.body_limit = MAX_BODY_SIZE
+        with self._lock:
+            self._untrusted.pop(connection, None)
+
     def _start_session(self, sock: socket.socket, peer: Any) -> None:
         connection = Connection.from_socket(sock, name=f"tcp {peer[0]}:{peer[1]}")
         with self._lock:
@@ -133,17 +233,28 @@ class TcpServer:
                 connection.close()
                 return
             self._connections.add(connection)
+            if self._token is not None:
+                connection.body_limit = UNTRUSTED_BODY_LIMIT
+                self._untrusted[connection] = time.monotonic() + self._untrusted_deadline
             thread = threading.Thread(target=self._session, args=(connection,),
                                       name=f"DAP session {peer[1]}", daemon=True)
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError:
+            with self._lock:
+                self._connections.discard(connection)
+                self._untrusted.pop(connection, None)
+            connection.close()
+            raise
 
     def _session(self, connection: Connection) -> None:
         log.info("DAP %s: client connected", connection.name)
         try:
             handler = self._make_handler(connection)
             if self._token is not None:
-                handler = _TokenGate(handler, connection, self._token)
+                handler = _TokenGate(handler, connection, self._token,
+                                     on_admitted=functools.partial(self._trusted, connection))
             connection.serve(handler)
         except Exception:
             log.exception("DAP %s: the session failed", connection.name)
@@ -151,6 +262,7 @@ class TcpServer:
             connection.close()
             with self._lock:
                 self._connections.discard(connection)
+                self._untrusted.pop(connection, None)
 
     def shutdown(self) -> None:
         """Stop accepting, close the listening socket and every client connection.
@@ -222,11 +334,13 @@ class _TokenGate:
 
     _ADMITTING = ("launch", "attach")
 
-    def __init__(self, handler: object, connection: Connection, token: str) -> None:
+    def __init__(self, handler: object, connection: Connection, token: str, *,
+                 on_admitted: Callable[[], None] | None = None) -> None:
         self._handler = handler
         self._connection = connection
         self._token = token.encode("utf-8")
         self._admitted = False
+        self._on_admitted = on_admitted
 
     def __getattr__(self, name: str) -> Any:
         if self._admitted or not name.endswith("_request"):
@@ -239,6 +353,8 @@ class _TokenGate:
         given = request.arguments.get("token") if request.command in self._ADMITTING else None
         if isinstance(given, str) and hmac.compare_digest(given.encode("utf-8"), self._token):
             self._admitted = True
+            if self._on_admitted is not None:
+                self._on_admitted()
             request.arguments = {k: v for k, v in request.arguments.items() if k != "token"}
             return self._call(method, request)
         if given is None:
