@@ -112,12 +112,27 @@ def test_object_without_positions_answers_none():
     assert doc.pos(("spec",)) is None and doc.key_pos(("spec",)) is None
 
 
-def test_nested_aliases_do_not_multiply_the_work():
+def test_aliases_of_aliases_that_would_expand_without_bound_are_refused_at_their_line():
+    # "billion laughs": whoever walks the data visits an aliased value once per alias
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for i in range(1, 30):
         lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    with pytest.raises(UserError) as caught:
+        load_documents("\n".join(lines) + "\n", "bomb.yaml")
+    (problem,) = caught.value.problems
+    # a0 stands for 11 values (the list and its items); the aliases of a1 to a3 add 110, 1,110
+    # and 11,110; those of a4 another 111,110: over the limit
+    assert (problem.file, problem.line) == ("bomb.yaml", 5)
+    assert "aliases here expand the file to more than 100,000 values" in problem.message
+    assert "anchored at line 4" in problem.message
+
+
+def test_ordinary_aliases_load():
+    lines = ["base: &base {image: alpine, env: [{name: A, value: '1'}], workingDir: /w}"]
+    lines += [f"step{i}: {{<<: *base, name: s{i}}}" for i in range(500)]
+    lines += [f"copy{i}: *base" for i in range(500)]
     (doc,) = load_documents("\n".join(lines) + "\n")
-    assert doc.data["a29"][0] is doc.data["a28"]
+    assert doc.data["step499"]["image"] == "alpine" and doc.data["copy0"] is doc.data["base"]
 
 
 def test_a_key_written_after_a_merge_overrides_it_and_is_no_duplicate():

@@ -179,6 +179,13 @@ def load_documents(text: str, file: str | None = None) -> list[YamlDoc]:
     return docs
 
 
+#: Values that aliases (``*name``) may add to a file, counted as if each were written out. An
+#: alias shares its anchor's value, but whoever walks the data (validation, substitution, JSON)
+#: visits it once per alias: nine aliases of nine aliases... ("billion laughs") are refused here
+#: before anything walks them. Kubernetes' YAML decoder refuses "excessive aliasing" likewise.
+MAX_ALIASED_VALUES = 100_000
+
+
 class _Builder:
     """Turns a composed node tree into plain objects and records each node's span."""
 
@@ -193,26 +200,51 @@ class _Builder:
         self._active: set[int] = set()  # nodes being built (a recursive alias must not loop)
         # nodes already built: an alias reuses the value, so nested aliases cannot blow up
         self._built: dict[int, Any] = {}
+        # how many values each built node stands for, aliases counted written out
+        self._sizes: dict[int, int] = {}
+        self._aliased = 0  # values added by aliases so far
+        self._parents: list[Node] = []  # the collections being built, innermost last
 
     def build(self, node: Node, path: Path) -> Any:
         if id(node) in self._built:  # an alias: the anchored value again (as PyYAML shares it)
+            self._count_alias(node)
             self.values.setdefault(path, self._span(node))
             return self._built[id(node)]
         if id(node) in self._active:
             return None
         self._active.add(id(node))
+        self._parents.append(node)
         try:
             if isinstance(node, MappingNode):
                 value: Any = self._mapping(node, path)
+                size = 1 + sum(self._sizes.get(id(v), 1) for _, v in node.value)
             elif isinstance(node, SequenceNode):
                 value = [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+                size = 1 + sum(self._sizes.get(id(v), 1) for v in node.value)
             else:
                 value = self._scalar(node, path)
+                size = 1
             self.values.setdefault(path, self._span(node))
             self._built[id(node)] = value
+            self._sizes[id(node)] = size
             return value
         finally:
+            self._parents.pop()
             self._active.discard(id(node))
+
+    def _count_alias(self, node: Node) -> None:
+        self._aliased += self._sizes.get(id(node), 1)
+        if self._aliased <= MAX_ALIASED_VALUES:
+            return
+        # PyYAML keeps no place for an alias itself: point at the collection that holds it
+        where = self._parents[-1] if self._parents else node
+        line, column = where.start_mark.line + 1, where.start_mark.column + 1
+        anchor = f" of the value anchored at line {node.start_mark.line + 1}"
+        message = (f"YAML aliases here expand the file to more than {MAX_ALIASED_VALUES:,} "
+                   f"values (each alias{anchor} repeats it whole); such a file is refused")
+        raise UserError(message, problems=[Problem(
+            message, self.file, line, column,
+            "write the repeated values out, or use fewer aliases of aliases")])
 
     def _scalar(self, node: ScalarNode, path: Path) -> Any:
         if node.style in ("|", ">"):
