@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -76,3 +77,15 @@ def test_an_empty_token_file_is_a_clear_error(tmp_path):
     res = subprocess.run([sys.executable, "-m", "tekton_debug", "dap", "--port", "0",
                           "--token-file", str(empty)], capture_output=True, text=True, timeout=30)
     assert res.returncode == 2 and "is empty" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_a_token_file_that_is_no_regular_file_is_a_clear_error_not_a_hang(tmp_path, special):
+    if special == "fifo":
+        special = str(tmp_path / "fifo")
+        os.mkfifo(special)
+    res = subprocess.run([sys.executable, "-m", "tekton_debug", "dap", "--port", "0",
+                          "--token-file", special], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert f"{special}: this is a" in res.stderr and "not a regular file" in res.stderr
+    assert "give the path of a readable file holding the token" in res.stderr

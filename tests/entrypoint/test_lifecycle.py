@@ -4,6 +4,7 @@ the files table in tekton-facts.md section 2, without a process or a file."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -166,6 +167,25 @@ def test_oversized_termination_message_fails_the_step(tmp_path):
     (tmp_path / "big").write_text("x" * 5000)
     files = FakeFiles(["/t/run/0/out"])
     ep, lines, *_ = make(files, FakeRunner(0), results=["big"], results_dir=str(tmp_path))
+    assert ep.go() == 1
+    assert any("above max allowed size 4096" in line for line in lines)
+
+
+@pytest.mark.timeout(30)
+def test_a_result_that_is_endless_or_a_fifo_is_not_read_whole(tmp_path):
+    os.symlink("/dev/zero", tmp_path / "endless")  # read whole, it fills the memory
+    os.mkfifo(tmp_path / "fifo")  # opened for reading, it blocks until a writer comes
+    with open(tmp_path / "huge", "wb") as f:
+        f.truncate(1 << 30)  # a sparse GiB: only its first 4 KB are read
+    files = FakeFiles(["/t/run/0/out"])
+    ep, lines, *_ = make(files, FakeRunner(0), results=["fifo", "endless"],
+                         results_dir=str(tmp_path))
+    assert ep.go() == 0
+    assert any("Error while handling results" in line and "fifo" in line
+               and "FIFO" in line for line in lines)
+    assert any("endless" in line and "character device" in line for line in lines)
+    files = FakeFiles(["/t/run/0/out"])
+    ep, lines, *_ = make(files, FakeRunner(0), results=["huge"], results_dir=str(tmp_path))
     assert ep.go() == 1
     assert any("above max allowed size 4096" in line for line in lines)
 

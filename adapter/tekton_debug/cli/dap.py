@@ -32,12 +32,11 @@ def dap_main(args) -> int:
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port {args.port}: not a port number", fix="use 0 to 65535 (0 picks one)")
     if args.token_file:
-        try:
-            with open(args.token_file, encoding="utf-8") as f:
-                token = f.read().strip()
-        except OSError as exc:
-            raise UserError(f"--token-file {args.token_file}: {exc.strerror}",
-                            fix="name a readable file holding the token") from None
+        from tekton_debug.tekton.files import read_text
+
+        # a regular file, small: /dev/zero or a FIFO given here gets an error, not a hang
+        token = read_text(args.token_file, limit=64 * 1024,
+                          what="a readable file holding the token").strip()
         if not token:
             raise UserError(f"--token-file {args.token_file} is empty", fix="write a token into it")
         shown = "(from --token-file)"

@@ -315,18 +315,24 @@ class Entrypointer:
     def _write_results_and_termination(self, output: list[dict]) -> StepEnd | None:
         """Write the termination message (results first, as Tekton's file ends up); a StepEnd
         (exit 1) when it is longer than Kubernetes allows, else None."""
+        from tekton_debug.errors import UserError
+        from tekton_debug.tekton.files import read_regular
+
         results = []
         for name in self.results:
             if not name:
                 continue
-            try:
-                with open(os.path.join(self.results_dir, name), encoding="utf-8",
-                          errors="replace") as f:
-                    results.append({"key": name, "value": f.read(), "type": TASK_RUN_RESULT_TYPE})
-            except FileNotFoundError:
+            path = os.path.join(self.results_dir, name)
+            if not os.path.lexists(path):
                 continue
-            except OSError as e:
+            try:  # one byte over the limit is enough to know the message is too long
+                value = read_regular(path, limit=MAX_TERMINATION_MESSAGE_LENGTH + 1, cut=True,
+                                     what=f"a file holding result {name!r}")
+            except UserError as e:  # a FIFO or a device is not read (it could block or be endless)
                 self.log(f"Error while handling results: {e}")
+                continue
+            results.append({"key": name, "value": value.decode("utf-8", "replace"),
+                            "type": TASK_RUN_RESULT_TYPE})
         if not self._write_termination(results + output):
             message = (f"Termination message is above max allowed size "
                        f"{MAX_TERMINATION_MESSAGE_LENGTH}, caused by large task result.")

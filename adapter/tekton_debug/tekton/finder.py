@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from tekton_debug.errors import Problem, UserError
+from tekton_debug.tekton.files import read_text
 from tekton_debug.tekton.model import param_value, yaml_text
 from tekton_debug.tekton.yamlpos import Path, YamlDoc, load_documents
 
@@ -85,10 +86,9 @@ class Directory:
 
     def documents(self, path: str) -> list[YamlDoc]:
         if path not in self.docs:
-            try:
-                with open(path, encoding="utf-8") as f:
-                    self.docs[path] = load_documents(f.read(), path)
-            except (OSError, UnicodeDecodeError, UserError):
+            try:  # a FIFO, a device or a huge file is skipped unread
+                self.docs[path] = load_documents(read_text(path), path)
+            except UserError:
                 self.docs[path] = []
         return self.docs[path]
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Mapping
 from tekton_debug.errors import Problem, UserError, ValidationError
 from tekton_debug.tekton.duration import parse_duration
 from tekton_debug.tekton.finder import Finder
+from tekton_debug.tekton.files import read_text
 from tekton_debug.tekton.model import (DebugSpec, Document, EnvVar, ParamSpec, Pos, ResultSpec,
                                        Step, StepActionUse, TaskRun, TaskSpec, WorkspaceDecl,
                                        param_value, yaml_text)
@@ -49,24 +50,9 @@ def load_file(path: str, resolver: Resolver | None = None,
                      cluster_resolves=cluster_resolves)
 
 
-def read_source(path: str) -> str:
-    """A YAML file's text; UserError when it cannot be read."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise UserError("no such file", file=path,
-                        fix="give the path of a Task or TaskRun YAML file") from None
-    except IsADirectoryError:
-        raise UserError("this is a directory, not a YAML file", file=path,
-                        fix="give the path of a Task or TaskRun YAML file in it") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"the file is not UTF-8 text ({e.reason} at byte {e.start})", file=path,
-                        fix="save the file as UTF-8") from None
-    except OSError as e:
-        raise UserError(f"cannot read it: {e.strerror}", file=path,
-                        fix="check the file's permissions") from None
-    return text
+#: A YAML file's text (a regular file of at most ``MAX_YAML_SIZE`` bytes); UserError when it
+#: cannot be read.
+read_source = read_text
 
 
 def load_text(text: str, file: str | None = None, search_dir: str | None = None, *,
