@@ -182,11 +182,17 @@ Listener = Callable[[RuntimeEvent], None]
 
 # ---- exec ------------------------------------------------------------------------------------
 
+#: Bytes of output a runtime keeps from one exec (stdout and stderr together); a command that
+#: writes more is stopped and its result marked ``truncated``.
+MAX_EXEC_OUTPUT = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ExecResult:
-    exit_code: int
+    exit_code: int  # not the command's own when truncated: it was stopped
     stdout: bytes
     stderr: bytes
+    truncated: bool = False  # the output went over MAX_EXEC_OUTPUT: what is here is its start
 
 
 @dataclass(frozen=True)

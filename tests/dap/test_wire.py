@@ -10,7 +10,8 @@ import threading
 
 import pytest
 
-from tekton_debug.dap.wire import DEFERRED, MAX_BODY_SIZE, Connection, Request
+from tekton_debug.dap.wire import (DEFERRED, MAX_BODY_SIZE, MAX_HELD_BYTES, Connection,
+                                   Request)
 from tekton_debug.errors import UserError
 
 
@@ -112,6 +113,16 @@ class Handler:
         sender.join()
         return {}
 
+    def stepOut_request(self, request: Request) -> dict:
+        """A slow request: meanwhile another thread sends ``count`` output events."""
+        count, size = request.arguments["count"], request.arguments["size"]
+        sender = threading.Thread(target=lambda: [
+            self.connection.send_event("output", {"output": f"{i:08d}" + "x" * size})
+            for i in range(count)])
+        sender.start()
+        sender.join()
+        return {"slow": True}
+
     def evaluate_request(self, request: Request) -> dict:
         raise UserError("no step is paused", fix="wait for a step to fail")
 
@@ -155,6 +166,29 @@ def test_response_carries_request_seq_command_and_body(session):
     assert response["success"] is True
     assert response["command"] == "threads"
     assert response["body"] == {"threads": [{"id": 1, "name": "build"}]}
+
+
+def test_events_held_during_a_slow_request_are_bounded_and_none_is_lost(session):
+    client, _, _, _ = session
+    size = 64 * 1024
+    # a few events wait for the response, as events a handler causes must follow it
+    seq = client.request("stepOut", {"count": 3, "size": size})
+    assert client.response(seq)["body"] == {"slow": True}
+    assert [client.read()["body"]["output"][:8] for _ in range(3)] == ["00000000", "00000001",
+                                                                       "00000002"]
+    # more than MAX_HELD_BYTES: they go out before the response instead of piling up
+    count = MAX_HELD_BYTES // size * 2
+    seq = client.request("stepOut", {"count": count, "size": size})
+    first = client.read()
+    assert first["type"] == "event"  # the response had to wait, the events did not
+    outputs, message = [first["body"]["output"][:8]], client.read()
+    while message["type"] == "event":
+        outputs.append(message["body"]["output"][:8])
+        message = client.read()
+    assert message["request_seq"] == seq
+    while len(outputs) < count:
+        outputs.append(client.read()["body"]["output"][:8])
+    assert outputs == [f"{i:08d}" for i in range(count)]
 
 
 def test_handler_returning_none_gives_success_without_body(session):

@@ -15,19 +15,48 @@ import time
 from typing import Any, Callable
 
 from tekton_debug.errors import UserError
+from tekton_debug.events import MAX_EXEC_OUTPUT
 from tekton_debug.session.masking import Masker
 from tekton_debug.session.session import Session
 
 FRAME_STRIDE = 10_000
 FILE_PREVIEW = 4096
+#: Bytes of a result file shown in the Results scope (Tekton's own limit is 4096 per step).
+RESULT_PREVIEW = 64 * 1024
+#: Entries listed per workspace directory.
+MAX_ENTRIES = 1000
 
-# lists one directory: "d NAME" or "f SIZE NAME" per entry; the path comes as $1, never spliced
+# Lists one directory, the path in $1 (never spliced), entry by entry as "KIND LEN NAME\n",
+# LEN the name's length in bytes (so a newline in a name cannot start a fake entry): KIND is
+# d (a directory), f SIZE (a regular file), l (a symbolic link, followed nowhere; its target
+# comes as a second "t LEN TARGET\n"), or p / s / c / b (FIFO, socket, devices: never opened).
+# Sizes come from stat, not by reading the file.
 _LIST_DIR = r'''cd -- "$1" || exit 3
+export LC_ALL=C
+n=0
 for f in * .[!.]* ..?*; do
   [ -e "$f" ] || [ -L "$f" ] || continue
-  if [ -d "$f" ]; then printf 'd %s\n' "$f"
-  else printf 'f %s %s\n' "$(wc -c < "$f" 2>/dev/null | tr -d ' ' || echo 0)" "$f"; fi
+  n=$((n + 1)); [ "$n" -gt "$2" ] && { echo more; break; }
+  if [ -L "$f" ]; then t=$(readlink -- "$f" 2>/dev/null; echo x); t=${t%?}; t=${t%?}
+    printf 'l %d %s\nt %d %s\n' "${#f}" "$f" "${#t}" "$t"
+  elif [ -d "$f" ]; then printf 'd %d %s\n' "${#f}" "$f"
+  elif [ -f "$f" ]; then
+    s=$(stat -c %s -- "$f" 2>/dev/null || wc -c < "$f" 2>/dev/null || echo '?')
+    printf 'f %s %d %s\n' "$(echo $s)" "${#f}" "$f"
+  elif [ -p "$f" ]; then printf 'p %d %s\n' "${#f}" "$f"
+  elif [ -S "$f" ]; then printf 's %d %s\n' "${#f}" "$f"
+  elif [ -c "$f" ]; then printf 'c %d %s\n' "${#f}" "$f"
+  elif [ -b "$f" ]; then printf 'b %d %s\n' "${#f}" "$f"
+  fi
 done'''
+
+# The first $2 bytes of $1 if it is a regular file (not a link: it could lead out of the
+# workspace or to a device); exit 4 otherwise.
+_HEAD_FILE = r'''[ -f "$1" ] && [ ! -L "$1" ] || { echo "not a regular file" >&2; exit 4; }
+head -c "$2" -- "$1"'''
+
+_SPECIAL = {"p": "FIFO (not opened)", "s": "socket", "c": "character device (not opened)",
+            "b": "block device (not opened)"}
 
 
 # $(params.NAME...), $(params["NAME"]...), $(params['NAME']...)
@@ -199,13 +228,27 @@ class Variables:
         out = []
         for result in s.run.task.results:
             path = f"{env.results_dir.rstrip('/')}/{result.name}"
-            res = s.exec(index, ["sh", "-c", 'cat -- "$1" 2>/dev/null', "sh", path])
+            res = s.exec(index, ["sh", "-c", 'if [ -e "$1" ] || [ -L "$1" ]; then ' + _HEAD_FILE
+                                 + '; else exit 3; fi', "sh", path,
+                                 str(RESULT_PREVIEW + s.masker.longest + 1)])
             if res.exit_code == 0:
-                value = s.masker.mask(res.stdout.decode("utf-8", "replace"))
+                value = self._preview(res.stdout, RESULT_PREVIEW)
+            elif res.exit_code == 4:
+                value = "(not a regular file: not read)"
             else:
                 value = "(not written yet)"
             out.append(self._var(result.name, value, evaluate=f"$(results.{result.name}.path)"))
         return out
+
+    def _preview(self, data: bytes, limit: int) -> str:
+        """The first ``limit`` bytes of ``data`` (read with ``masker.longest`` bytes more, so
+        that a secret begun before the cut is masked whole), with a visible mark when there
+        was more."""
+        masker = self.session.masker
+        if len(data) <= limit + masker.longest:
+            return masker.mask(data.decode("utf-8", "replace"))
+        text = masker.mask_then_cut(data.decode("utf-8", "replace"), limit)
+        return text + f"\n[truncated: only the first {limit:,} bytes are shown]"
 
     def _workspaces(self, index: int) -> list[dict]:
         env = self.session.environment(index)
@@ -214,34 +257,40 @@ class Variables:
 
     def _dir(self, index: int, path: str) -> list[dict]:
         s = self.session
-        res = s.exec(index, ["sh", "-c", _LIST_DIR, "sh", path])
+        res = s.exec(index, ["sh", "-c", _LIST_DIR, "sh", path, str(MAX_ENTRIES)])
         if res.exit_code != 0:
-            return [self._var("(error)", res.stderr.decode("utf-8", "replace").strip()
-                              or f"cannot list {path}")]
+            return [self._var("(error)", s.masker.mask(
+                res.stderr.decode("utf-8", "replace").strip() or f"cannot list {path}"))]
         out = []
-        for line in res.stdout.decode("utf-8", "replace").splitlines():
-            kind, _, rest = line.partition(" ")
-            # names are masked before they are quoted into an evaluate name
+        for kind, name, extra in _entries(res.stdout):
+            # names are masked before they are shown or quoted into an evaluate name
+            shown = s.masker.mask(_escaped(name))
+            child = f"{path.rstrip('/')}/{name}"
             if kind == "d":
-                child = f"{path.rstrip('/')}/{rest}"
-                out.append(self._var(s.masker.mask(rest) + "/", "directory",
+                out.append(self._var(shown + "/", "directory",
                                      ref=self._ref(lambda p=child: self._dir(index, p))))
             elif kind == "f":
-                size, _, name = rest.partition(" ")
-                child = f"{path.rstrip('/')}/{name}"
-                shown = s.masker.mask(child)
-                out.append(self._var(s.masker.mask(name), f"{size} bytes",
-                                     evaluate=f"cat {shlex.quote(shown)}",
+                out.append(self._var(shown, f"{extra} bytes",
+                                     evaluate=f"cat {shlex.quote(s.masker.mask(child))}",
                                      ref=self._ref(lambda p=child: self._file(index, p))))
+            elif kind == "l":
+                out.append(self._var(shown, "symbolic link to "
+                                     + s.masker.mask(_escaped(extra)) + " (not followed)"))
+            elif kind in _SPECIAL:
+                out.append(self._var(shown, _SPECIAL[kind]))
+            elif kind == "more":
+                out.append(self._var("...", f"more than {MAX_ENTRIES} entries: only the first "
+                                     f"{MAX_ENTRIES} are listed"))
         return out
 
     def _file(self, index: int, path: str) -> list[dict]:
         s = self.session
-        # a secret that begins within the preview is read whole, masked, and only then cut
-        res = s.exec(index, ["head", "-c", str(FILE_PREVIEW + s.masker.longest), path])
-        text = s.masker.mask_then_cut(res.stdout.decode("utf-8", "replace"), FILE_PREVIEW)
-        return [self._var("content", text if res.exit_code == 0 else
-                          res.stderr.decode("utf-8", "replace").strip())]
+        res = s.exec(index, ["sh", "-c", _HEAD_FILE, "sh", path,
+                             str(FILE_PREVIEW + s.masker.longest + 1)])
+        if res.exit_code != 0:
+            return [self._var("content", s.masker.mask(
+                res.stderr.decode("utf-8", "replace").strip()))]
+        return [self._var("content", self._preview(res.stdout, FILE_PREVIEW))]
 
     def _taskrun(self) -> list[dict]:
         s = self.session
@@ -303,8 +352,53 @@ class Variables:
         s = self.session
         command = s.substitute(index, text)
         res = s.evaluate(index, command)
-        output = (res.stdout + res.stderr).decode("utf-8", "replace")
+        output = (res.stdout + res.stderr).decode("utf-8", "replace" if not res.truncated
+                                                   else "ignore")
+        if res.truncated:  # a secret cut at the end is dropped, not shown in part
+            output = s.masker.mask_then_cut(output, len(output) - s.masker.longest)
+            output += ("\n" if output else "") + (
+                f"[truncated: the command was stopped after {MAX_EXEC_OUTPUT:,} bytes of "
+                "output; run it in a shell, or send its output to a file]")
+            return {"result": output, "variablesReference": 0}
         output = s.masker.mask(output.rstrip("\n"))
         if res.exit_code != 0:
             output += ("\n" if output else "") + f"[exit code {res.exit_code}]"
         return {"result": output, "variablesReference": 0}
+
+
+def _entries(listing: bytes) -> list[tuple[str, bytes | str, str]]:
+    """(kind, name, extra) for each entry of a _LIST_DIR listing: extra is a file's size or a
+    link's target; ("more", "", "") when the listing stopped at MAX_ENTRIES."""
+    out: list[tuple[str, Any, str]] = []
+    pos = 0
+    while pos < len(listing):
+        end = listing.find(b"\n", pos)
+        head = listing[pos:end if end >= 0 else len(listing)].split(b" ", 3)
+        kind = head[0].decode("ascii", "replace")
+        if kind == "more":
+            out.append(("more", "", ""))
+            break
+        fields = 3 if kind == "f" else 2  # kind [size] length name
+        try:
+            length = int(head[fields - 1])
+        except (ValueError, IndexError):
+            break  # not our listing any more
+        start = pos + sum(len(h) + 1 for h in head[:fields])
+        name = listing[start:start + length].decode("utf-8", "replace")
+        pos = start + length + 1
+        extra = head[1].decode("ascii", "replace") if kind == "f" else ""
+        if kind == "l" and listing[pos:pos + 2] == b"t ":
+            t_head = listing[pos:].split(b" ", 2)
+            t_len = int(t_head[1]) if t_head[1].isdigit() else 0
+            t_start = pos + len(t_head[0]) + len(t_head[1]) + 2
+            extra = listing[t_start:t_start + t_len].decode("utf-8", "replace")
+            pos = t_start + t_len + 1
+        out.append((kind, name, extra))
+    return out
+
+
+def _escaped(name: str) -> str:
+    """A file name as one line: control characters (a newline...) written as escapes."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)

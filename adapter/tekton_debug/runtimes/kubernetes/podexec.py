@@ -20,7 +20,7 @@ from kubernetes.stream import stream
 from kubernetes.stream.ws_client import ERROR_CHANNEL, STDERR_CHANNEL, STDOUT_CHANNEL
 
 from tekton_debug.errors import RuntimeUnavailable, UserError
-from tekton_debug.events import ExecResult
+from tekton_debug.events import MAX_EXEC_OUTPUT, ExecResult
 from tekton_debug.runtimes.kubernetes.connect import Cluster, unreachable
 
 TASKRUN_LABEL = "tekton.dev/taskRun"
@@ -155,6 +155,11 @@ def run(cluster: Cluster, pod: str, container: str, argv: Sequence[str], *,
                                  fix="give it a longer timeout, or run it in a shell")
             ws.update(timeout=min(left, 1.0) if left is not None else 1.0)
             take()
+            if len(out) + len(err) > MAX_EXEC_OUTPUT:
+                # closing the stream (below) stops the command: its next write fails
+                del out[MAX_EXEC_OUTPUT:]
+                del err[MAX_EXEC_OUTPUT - len(out):]
+                return ExecResult(-1, bytes(out), bytes(err), truncated=True)
         take()
         status = ws.read_channel(ERROR_CHANNEL) or b""
     except ExecFailed:

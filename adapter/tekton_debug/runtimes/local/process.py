@@ -30,6 +30,7 @@ from typing import Callable, Mapping, Sequence
 
 from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepTimedOut
 from tekton_debug.entrypoint.stepresults import apply_step_results
+from tekton_debug.events import MAX_EXEC_OUTPUT
 from tekton_debug.runtimes.local import watchdog
 from tekton_debug.runtimes.local.watchdog import find_marked
 
@@ -346,9 +347,10 @@ def _exit_notifier(proc: subprocess.Popen):
 
 
 def run_captured(argv: Sequence[str], *, env: Mapping[str, str], cwd: str,
-                 stdin: bytes | None, timeout: float | None,
-                 reaper: GroupReaper) -> tuple[int, bytes, bytes, bool]:
-    """Run ``argv`` to completion in its own group; (exit code, stdout, stderr, timed out)."""
+                 stdin: bytes | None, timeout: float | None, reaper: GroupReaper,
+                 limit: int = MAX_EXEC_OUTPUT) -> tuple[int, bytes, bytes, bool, bool]:
+    """Run ``argv`` to completion in its own group; (exit code, stdout, stderr, timed out,
+    truncated). Over ``limit`` bytes of output the command is stopped and the output cut there."""
     proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE if stdin is not None
                             else subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=dict(env), cwd=cwd,
@@ -361,19 +363,49 @@ def run_captured(argv: Sequence[str], *, env: Mapping[str, str], cwd: str,
         kill_group(proc.pid)
 
     threading.Thread(target=end_group_with_leader, name="exec-reaper", daemon=True).start()
-    timed_out = False
+    if stdin is not None:
+        threading.Thread(target=_feed, args=(proc.stdin, stdin), name="exec-stdin",
+                         daemon=True).start()
+    assert proc.stdout is not None and proc.stderr is not None
+    streams = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    timed_out = truncated = False
     try:
-        try:
-            out, err = proc.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            kill_group(proc.pid)
-            out, err = proc.communicate()
+        open_fds = list(streams)
+        while open_fds:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                timed_out = True
+                break
+            readable, _, _ = select.select(open_fds, [], [], left)
+            for fd in readable:
+                data = os.read(fd, CHUNK)
+                if not data:
+                    open_fds.remove(fd)
+                    continue
+                streams[fd] += data
+            if sum(len(b) for b in streams.values()) > limit:
+                truncated = True
+                break
     finally:
-        kill_group(proc.pid)  # what it left running in the background
+        kill_group(proc.pid)  # what is left: the command when stopped, or its background
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.wait()
         reaper.remove(proc.pid)
+        for f in (proc.stdout, proc.stderr):
+            f.close()
+    out, err = (bytes(b) for b in streams.values())
+    if truncated:
+        out = out[:limit]
+        err = err[:max(0, limit - len(out))]
     code = proc.returncode
-    return (code if code >= 0 else 128 - code), out or b"", err or b"", timed_out
+    return (code if code >= 0 else 128 - code), out, err, timed_out, truncated
+
+
+def _feed(pipe, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.close()
+    except OSError:  # the command ended without reading it all
+        pass

@@ -487,17 +487,16 @@ class LocalRuntime:
             raise WrongTime("the run is closed")
         os.makedirs(local.working_dir, exist_ok=True)
         try:
-            code, out, err, timed_out = run_captured(argv, env=self._exec_env(local),
-                                                     cwd=local.working_dir,
-                                                     stdin=stdin, timeout=timeout,
-                                                     reaper=self._reaper)
+            code, out, err, timed_out, cut = run_captured(
+                argv, env=self._exec_env(local), cwd=local.working_dir, stdin=stdin,
+                timeout=timeout, reaper=self._reaper)
         except (OSError, ValueError) as e:  # ValueError: a NUL byte in the command
             return ExecResult(127, b"", f"{argv[0] if argv else ''}: "
                               f"{getattr(e, 'strerror', None) or e}\n".encode())
         if timed_out:
             raise UserError(f"the command did not finish within {timeout:g}s and was stopped",
                             fix="run long commands in a shell (open a shell in the step)")
-        return ExecResult(code, out, err)
+        return ExecResult(code, out, err, truncated=cut)
 
     def _exec_env(self, local: LocalStep) -> dict[str, str]:
         """The step's environment for a command run in it (exec, a shell): marked as the run's but
