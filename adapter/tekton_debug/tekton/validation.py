@@ -152,7 +152,7 @@ class _Checker:
     def written(self, path: Path, value: Any) -> str:
         """A scalar as the file spells it (``yes``, not the boolean YAML reads it as)."""
         span = self.doc.span(path)
-        lines = self.doc.text.splitlines() if span and span.line == span.end_line else []
+        lines = self.doc.lines if span and span.line == span.end_line else []
         if span and 0 < span.line <= len(lines):
             text = lines[span.line - 1][span.column - 1:span.end_column - 1].strip()
             if text:
@@ -771,7 +771,7 @@ def _reference_span(doc: YamlDoc, path: Path, text: str, ref: Any) -> Span | Non
     span = doc.span(path)
     if span is None:
         return None
-    lines = doc.text.splitlines()
+    lines = doc.lines
     nl = text.count("\n", 0, ref.start)
     line = doc.block_starts.get(tuple(path), span.line) + nl if tuple(path) in doc.block_starts \
         else span.line + nl

@@ -59,6 +59,15 @@ class YamlDoc:
     # the ``|`` or ``>`` block scalars: path -> line where their text starts
     block_starts: dict[Path, int] = field(default_factory=dict)
     duplicate_keys: list[Problem] = field(default_factory=list)
+    # the text's lines, split once (shared by the documents of one file): lookups per problem
+    # or per reference must not split the whole text again (10,000 of them were quadratic)
+    _lines: list[str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
 
     @classmethod
     def from_object(cls, data: Any, file: str | None = None) -> "YamlDoc":
@@ -92,7 +101,7 @@ class YamlDoc:
             return None
         if p in self.block_starts:
             line = self.block_starts[p]
-            lines = self.text.splitlines()
+            lines = self.lines
             text = lines[line - 1] if 0 < line <= len(lines) else ""
             column = len(text) - len(text.lstrip(" ")) + 1
             return Pos(self.file, line, column, max(span.end_line, line))
@@ -173,7 +182,7 @@ def load_documents(text: str, file: str | None = None) -> list[YamlDoc]:
                 continue
             docs.append(YamlDoc(file=file, data=data, index=i, text=text, values=builder.values,
                                 keys=builder.keys, block_starts=builder.block_starts,
-                                duplicate_keys=builder.duplicates))
+                                duplicate_keys=builder.duplicates, _lines=lines))
     except yaml.YAMLError as e:
         raise syntax_error(e, file, text) from None
     return docs
