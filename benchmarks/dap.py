@@ -337,16 +337,16 @@ def measure_cat(path: Path, repeat: int = 3) -> float:
 
 
 _LOG_RELAY = r"""
-import codecs, json, os, subprocess, sys
+import codecs, os, subprocess, sys
+import orjson  # the adapter's encoder (dap/wire.py), so the floor is measured with the same
 sys.stdin.readline()
 p = subprocess.Popen(["cat", sys.argv[1]], stdout=subprocess.PIPE, bufsize=0)
 fd, seq = p.stdout.fileno(), 0
 decoder = codecs.getincrementaldecoder("utf-8")("replace")
 while data := os.read(fd, 65536):
     seq += 1
-    body = json.dumps({"seq": seq, "type": "event", "event": "output",
-                       "body": {"category": "stdout", "output": decoder.decode(data)}},
-                      ensure_ascii=False, separators=(",", ":")).encode()
+    body = orjson.dumps({"seq": seq, "type": "event", "event": "output",
+                         "body": {"category": "stdout", "output": decoder.decode(data)}})
     os.write(1, b"Content-Length: %d\r\n\r\n" % len(body) + body)
 """
 
