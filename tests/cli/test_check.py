@@ -160,3 +160,24 @@ def test_the_pre_commit_hook_runs_check_on_yaml_files():
     assert hook["id"] == "tekton-debug-check"
     assert hook["entry"] == "tekton-debug check" and hook["language"] == "python"
     assert hook["types"] == ["yaml"]
+
+
+def test_run_shows_the_warnings_check_shows_and_runs_as_tekton_would(tmp_path):
+    task = write(tmp_path / "t.yaml", """\
+        apiVersion: tekton.dev/v1
+        kind: Task
+        metadata: {name: t}
+        spec:
+          steps:
+            - name: s
+              image: alpine:3.20
+              env: [{name: A, value: "1"}, {name: A, value: "2"}]
+              script: echo A=$A
+        """)
+    res = subprocess.run([sys.executable, "-m", "tekton_debug", "run", str(task), "--runtime",
+                          "local"], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                         env={**os.environ, "NO_COLOR": "1"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert (f'warning: {task}:8:43: env variable "A" is set twice in step "s"; Kubernetes keeps '
+            "the last one") in res.stderr
+    assert "[s] A=2" in res.stdout

@@ -185,6 +185,8 @@ class TerminalRun:
             steps = f"{len(run.task.steps)} steps" if run.unresolved is None else \
                 "steps from the cluster's resolver"
             self.printer.header(f"TaskRun {run.name}: {steps} ({self.options.runtime})")
+            for w in run.warnings:  # what Tekton accepts but may not do what it seems to
+                self.printer.warn(f"warning: {' '.join(str(w).split(chr(10))[0].split())}")
             s.start()
         started = time.monotonic()
         while True:
