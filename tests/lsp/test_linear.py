@@ -24,7 +24,7 @@ def task_with_bad_references(steps: int) -> str:
     head = ("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: big\nspec:\n"
             "  params:\n    - name: known\n  steps:\n")
     return head + "".join(
-        f"    - name: s{i}\n      image: alpine\n      script: |\n"
+        f"    - name: s{i}\n      image: alpine:3.20\n      script: |\n"
         f"        echo $(params.unknown{i}) $(params.known)\n" for i in range(steps))
 
 
