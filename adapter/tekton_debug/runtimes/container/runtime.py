@@ -39,6 +39,7 @@ from tekton_debug.runtimes.container.shell import StaticShell, find_static_shell
 from tekton_debug.runtimes.container.step import TOKEN, WRAPPER, StepContainer
 from tekton_debug.runtimes.local.environment import (LocalStep, declared_env, expand,
                                                      write_step_script)
+from tekton_debug.runtimes.local.process import StepProcess
 from tekton_debug.runtimes.local.runtime import RELEASE_ACK_TIMEOUT, LocalRuntime, _StepState
 from tekton_debug.tekton.model import Step, TaskRun
 
@@ -406,10 +407,28 @@ class ContainerRuntime(LocalRuntime):
                 raise
             self._steps[index].resumed.wait(RELEASE_ACK_TIMEOUT)
 
-    def rerun(self, index: int, run: TaskRun) -> int:
-        raise UserError("retrying a step in place is not available in containers yet",
-                        fix="fix the step, mark it failed or passed, and restart the run; or "
-                            "retry in place with --runtime local")
+    def _retry_process(self, index: int, run: TaskRun, params) -> tuple[StepProcess, LocalStep]:
+        """``<engine> exec`` of the edited step in the paused step's own container: its image,
+        mounts, working directory and environment; the script travels in the command."""
+        from tekton_debug.runtimes.rerun import exec_argv
+        from tekton_debug.tekton.substitution import substitute_step, substitution_context
+
+        assert self._run is not None
+        c = self._container(index)
+        paused = self._state(index).local
+        ctx = substitution_context(run, params, results_dir=f"{TEKTON}/results",
+                                   workspaces=self.workspaces, task_run_name=self._run.name,
+                                   namespace=self._run.namespace or "default", uid=self._uid,
+                                   steps_dir=f"{TEKTON}/steps")
+        step = substitute_step(run.task.steps[index], ctx)
+        wd = step.working_dir or paused.working_dir
+        if not wd.startswith("/"):
+            wd = f"/workspace/{wd}"
+        argv = self._exec_argv(c, paused, exec_argv(step, wd), interactive=False, tty=False)
+        local = LocalStep(index, step, argv, dict(os.environ), frozenset(), str(self.run_dir), [])
+        return StepProcess(argv, env=local.env, cwd=local.working_dir, reaper=self._reaper,
+                           on_output=lambda stream, data: self._emit(StepLog(index, stream, data))
+                           ), local
 
     # ---- ending ------------------------------------------------------------------------------
     def cancel(self, reason: str = "TaskRunCancelled") -> None:

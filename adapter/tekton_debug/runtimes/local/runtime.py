@@ -563,11 +563,9 @@ class LocalRuntime:
             if st.retry is not None:
                 raise WrongTime(f"step {name!r} is being retried already",
                                 fix="wait for that retry to end")
-            local = self._prepare_step(run, resolve_params(run, self._param_overrides),
-                                       run.task.steps[index])
-            process = st.retry = StepProcess(
-                local.argv, env=local.env, cwd=local.working_dir, reaper=self._reaper,
-                on_output=lambda stream, data: self._emit(StepLog(index, stream, data)))
+            process, local = self._retry_process(index, run,
+                                                 resolve_params(run, self._param_overrides))
+            st.retry = process
         # the edited step may reference another Secret: known before it prints anything
         self._emit(SecretValues(frozenset(local.env[n] for n in local.secret_env
                                           if n in local.env)))
@@ -591,6 +589,15 @@ class LocalRuntime:
         if code != 0:
             self._emit(StepPaused(index, PauseKind.ON_FAILURE, code))
         return code
+
+    def _retry_process(self, index: int, run: TaskRun, params: Mapping[str, ParamValue]
+                       ) -> tuple[StepProcess, LocalStep]:
+        """The process that runs step ``index`` of ``run`` where the paused step runs, and the
+        step as prepared for it."""
+        local = self._prepare_step(run, params, run.task.steps[index])
+        return StepProcess(local.argv, env=local.env, cwd=local.working_dir, reaper=self._reaper,
+                           on_output=lambda stream, data: self._emit(StepLog(index, stream, data))
+                           ), local
 
     def _released_already(self, index: int, kind: PauseKind) -> bool:
         """A debug script (run in a shell, say) wrote the pause's exit file; the step is about to
