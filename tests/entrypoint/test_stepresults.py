@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from tekton_debug.entrypoint.command import ProcessRunner
 from tekton_debug.entrypoint.lifecycle import CommandError
 from tekton_debug.entrypoint.stepresults import apply_step_results
 
@@ -30,3 +33,13 @@ def test_strings_arrays_and_objects(steps):
 def test_a_result_not_written_is_a_clear_error(steps):
     with pytest.raises(CommandError, match="step 'make' wrote no result 'nope'"):
         apply_step_results(["$(steps.make.results.nope)"], {}, steps)
+
+
+def test_the_entrypoint_command_replaces_them_too(steps, tmp_path, monkeypatch):
+    """`tekton-debug entrypoint` (in a container) reads them from /tekton/steps as Tekton's does."""
+    out = tmp_path / "out"
+    monkeypatch.setenv("NAME", "$(steps.make.results.name)")
+    runner = ProcessRunner(["sh", "-c", 'printf "%s|%s" "$1" "$NAME" > "$0"', str(out),
+                            "$(steps.make.results.obj.url)"], threading.Event(), steps)
+    assert runner.run(10) == 0
+    assert out.read_text() == "x.com|Ada"

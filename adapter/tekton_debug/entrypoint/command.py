@@ -89,9 +89,11 @@ def parse_flags(argv: Sequence[str]) -> tuple[dict, list[str], list[str]]:
 class ProcessRunner:
     """Runs the command with inherited stdio in a new process group; forwards signals to it."""
 
-    def __init__(self, argv: list[str], cancel: threading.Event) -> None:
+    def __init__(self, argv: list[str], cancel: threading.Event,
+                 steps_dir: str | None = None) -> None:
         self.argv = argv
         self.cancelled = cancel
+        self.steps_dir = steps_dir  # earlier steps' results: $(steps.<step>.results.<name>)
         self.proc: subprocess.Popen | None = None
 
     def signal(self, signum: int) -> None:
@@ -106,11 +108,15 @@ class ProcessRunner:
             return 0
         if self.cancelled.is_set():
             raise StepCancelled()
+        env = None
+        if self.steps_dir:
+            from tekton_debug.entrypoint.stepresults import apply_step_results
+            self.argv, env = apply_step_results(self.argv, os.environ, self.steps_dir)
         try:
             if sys.version_info >= (3, 11):
-                self.proc = subprocess.Popen(self.argv, process_group=0)
+                self.proc = subprocess.Popen(self.argv, process_group=0, env=env)
             else:  # pragma: no cover
-                self.proc = subprocess.Popen(self.argv, preexec_fn=os.setpgrp)
+                self.proc = subprocess.Popen(self.argv, preexec_fn=os.setpgrp, env=env)
         except OSError as e:
             raise CommandError(f"{self.argv[0]}: {e.strerror or e}") from None
         try:
@@ -158,8 +164,8 @@ def main(argv: list[str]) -> int:
     command = ([flags["entrypoint"]] if flags.get("entrypoint") else []) + command_args
     cancelled = threading.Event()
     waiter = FileWaiter()
-    runner = ProcessRunner(command, cancelled)
     tekton = _tekton_dir(flags.get("post_file", ""))
+    runner = ProcessRunner(command, cancelled, os.path.join(tekton, "steps"))
 
     def cancel(signum: int | None = None) -> None:
         cancelled.set()
