@@ -72,3 +72,21 @@ def test_a_retry_in_an_image_without_a_shell_uses_the_mounted_one(session, task_
     Path(task).write_text(Path(task).read_text().replace('"false"', '"true"'))
     assert s.retry(0) == 0
     assert rec.wait_for(RunFinished).succeeded
+
+
+def test_from_step_skips_the_steps_before_it_in_containers(session, task_file, tmp_path):
+    work = tmp_path / "kept"
+    work.mkdir()
+    (work / "artifact").write_text("kept from the last attempt")
+    task = task_file("""\
+        - name: build
+          image: IMAGE
+          script: echo rebuilt > $(workspaces.out.path)/artifact
+        - name: check
+          image: IMAGE
+          script: cat $(workspaces.out.path)/artifact
+        """, extra="workspaces:\n  - name: out\n")
+    s, rec = session(task, workspaces={"out": str(work)}, from_step="check")
+    assert rec.wait_for(RunFinished).succeeded
+    assert rec.log(1) == "kept from the last attempt"
+    assert s.steps[0].status == "skipped"
