@@ -12,8 +12,8 @@ import pytest
 from tekton_debug.cli.run import piped_shell
 from tekton_debug.errors import UserError
 from tekton_debug.events import (
-    Notice, PauseKind, Progress, Release, RunFinished, StepFinished, StepOutcome, StepPaused,
-    StepResumed,
+    MAX_EXEC_OUTPUT, Notice, PauseKind, Progress, Release, RunFinished, StepFinished, StepOutcome,
+    StepPaused, StepResumed,
 )
 from tests import containers
 from tests.runtimes.container.conftest import WAIT
@@ -137,6 +137,9 @@ def test_failed_step_pauses_with_its_container_alive_and_continue_goes_on(sessio
     assert res.exit_code == 0
     assert containers.MARKER_TEXT in res.stdout.decode()
     assert "cwd=/workspace" in res.stdout.decode()
+    endless = s.evaluate(0, "yes")  # stopped at the output limit, not at the 60 s timeout
+    assert endless.truncated and len(endless.stdout) == MAX_EXEC_OUTPUT
+    assert endless.stdout.startswith(b"y\ny\n")
     env = s.environment(0)
     assert env.details["engineContainer"] == name
     assert env.details["imageDigest"].startswith("sha256:")

@@ -39,7 +39,7 @@ from tekton_debug.runtimes.container.shell import StaticShell, find_static_shell
 from tekton_debug.runtimes.container.step import TOKEN, WRAPPER, StepContainer
 from tekton_debug.runtimes.local.environment import (LocalStep, declared_env, expand,
                                                      write_step_script)
-from tekton_debug.runtimes.local.process import StepProcess
+from tekton_debug.runtimes.local.process import StepProcess, run_captured
 from tekton_debug.runtimes.local.runtime import RELEASE_ACK_TIMEOUT, LocalRuntime, _StepState
 from tekton_debug.tekton.model import Step, TaskRun
 
@@ -370,22 +370,20 @@ class ContainerRuntime(LocalRuntime):
 
     def exec(self, index: int, argv: Sequence[str], *, stdin: bytes | None = None,
              timeout: float | None = 30.0) -> ExecResult:
-        import subprocess
-
         c = self._container(index)
         local = self._state(index).local
         full = self._exec_argv(c, local, argv, interactive=stdin is not None,
                                tty=False)
-        try:
-            res = subprocess.run(full, input=stdin, capture_output=True, timeout=timeout,
-                                 stdin=None if stdin is not None else subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise UserError(f"the command did not finish within {timeout:g}s and was stopped",
-                            fix="run long commands in a shell (open a shell in the step)"
-                            ) from None
+        try:  # output bounded as on the host: over MAX_EXEC_OUTPUT the exec is stopped
+            code, out, err, timed_out, cut = run_captured(
+                full, env=os.environ, cwd=os.getcwd(), stdin=stdin, timeout=timeout,
+                reaper=self._reaper)
         except OSError as e:
             return ExecResult(127, b"", f"{self.engine.name}: {e.strerror or e}\n".encode())
-        return ExecResult(res.returncode, res.stdout, res.stderr)
+        if timed_out:
+            raise UserError(f"the command did not finish within {timeout:g}s and was stopped",
+                            fix="run long commands in a shell (open a shell in the step)")
+        return ExecResult(code, out, err, truncated=cut)
 
     def shell_command(self, index: int) -> list[str]:
         c = self._container(index)
