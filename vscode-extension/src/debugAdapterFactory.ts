@@ -4,8 +4,8 @@
  * to the port on 127.0.0.1 that the PipelineRun's adapter listens on.
  */
 import * as vscode from 'vscode';
-import { tektonDebugArgs } from './core/python';
-import { checkPython, resolvePython } from './pythonInterpreter';
+import { launcherArgs } from './core/python';
+import { resolveLauncher } from './pythonInterpreter';
 
 export class TektonDebugAdapterFactory implements vscode.DebugAdapterDescriptorFactory {
   async createDebugAdapterDescriptor(session: vscode.DebugSession): Promise<vscode.DebugAdapterDescriptor> {
@@ -13,13 +13,13 @@ export class TektonDebugAdapterFactory implements vscode.DebugAdapterDescriptorF
     if (typeof pipelineTask === 'string' && typeof port === 'number') {
       return new vscode.DebugAdapterServer(port, '127.0.0.1');
     }
-    const python = await resolvePython(session.workspaceFolder);
-    const check = await checkPython(python);
-    if (!check.ok) {
+    const choice = await resolveLauncher(session.workspaceFolder);
+    if (!choice.ok) {
       // VS Code shows this message and ends the launch.
-      throw new Error(check.message);
+      throw new Error(choice.message);
     }
     const cwd = session.workspaceFolder?.uri.fsPath;
-    return new vscode.DebugAdapterExecutable(python, tektonDebugArgs('dap'), cwd ? { cwd } : {});
+    return new vscode.DebugAdapterExecutable(choice.launcher.command, launcherArgs(choice.launcher, 'dap'),
+      cwd ? { cwd } : {});
   }
 }

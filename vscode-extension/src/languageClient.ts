@@ -1,8 +1,8 @@
 /** The Tekton language server (`python -m tekton_debug lsp`) on YAML documents. */
 import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
-import { tektonDebugArgs } from './core/python';
-import { checkPython, resolvePython, SETTINGS } from './pythonInterpreter';
+import { launcherArgs } from './core/python';
+import { resolveLauncher, SETTINGS } from './pythonInterpreter';
 
 export class TektonLanguageServer implements vscode.Disposable {
   private client: LanguageClient | undefined;
@@ -28,13 +28,12 @@ export class TektonLanguageServer implements vscode.Disposable {
     if (!this.enabled()) {
       return;
     }
-    const python = await resolvePython(vscode.workspace.workspaceFolders?.[0]);
-    const check = await checkPython(python);
-    if (!check.ok) {
-      this.channel.appendLine(`The Tekton language server is off: ${check.message}`);
+    const choice = await resolveLauncher(vscode.workspace.workspaceFolders?.[0]);
+    if (!choice.ok) {
+      this.channel.appendLine(`The Tekton language server is off: ${choice.message}`);
       return;
     }
-    const server: ServerOptions = { command: python, args: tektonDebugArgs('lsp') };
+    const server: ServerOptions = { command: choice.launcher.command, args: launcherArgs(choice.launcher, 'lsp') };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file', language: 'yaml' }, { scheme: 'untitled', language: 'yaml' }],
       outputChannel: this.channel,

@@ -1,7 +1,8 @@
 /** The Python for the adapter and the language server, from the setting or the Python extension. */
 import * as vscode from 'vscode';
 import {
-  checkTektonDebugImports, choosePython, ImportCheck, interpreterFromPythonExtension, PythonExtensionApi, runProcess,
+  checkTektonDebugImports, chooseLauncher, choosePython, ImportCheck, interpreterFromPythonExtension, LauncherChoice,
+  PythonExtensionApi, runProcess,
 } from './core/python';
 
 export const SETTINGS = 'tekton-debug';
@@ -44,4 +45,12 @@ export async function checkPython(python: string): Promise<ImportCheck> {
 
 export function forgetPythonChecks(): void {
   importable.clear();
+}
+
+/** How to start the adapter or the language server for `folder`: the Python that has tekton_debug,
+ * else (no Python set) a `tekton-debug` executable on PATH; or why neither works. */
+export async function resolveLauncher(folder?: vscode.WorkspaceFolder): Promise<LauncherChoice> {
+  const setting = vscode.workspace.getConfiguration(SETTINGS, folder?.uri).get<string>('python', '');
+  const python = await resolvePython(folder);
+  return chooseLauncher(python, Boolean(setting.trim()), runProcess, undefined, vscode.env.remoteName, checkPython);
 }

@@ -5,6 +5,7 @@
  * parameters so that the choice can be tested on its own.
  */
 import * as cp from 'child_process';
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
@@ -144,4 +145,79 @@ export function importFailureMessage(python: string, result: ProcessResult, time
     ? 'is not installed'
     : `cannot be imported${detail ? ` (${detail})` : ''}`;
   return `The tekton-debug package ${why} in the Python at ${python}. ${installHint(python)}`;
+}
+
+/** How the adapter and the language server are started: `command ...prefix <mode> ...extra`. */
+export interface Launcher {
+  command: string;
+  prefix: string[];
+}
+
+export const EXECUTABLE = 'tekton-debug';
+
+export function pythonLauncher(python: string): Launcher {
+  return { command: python, prefix: ['-m', 'tekton_debug'] };
+}
+
+export function launcherArgs(launcher: Launcher, mode: 'dap' | 'lsp', extra: string[] = []): string[] {
+  return [...launcher.prefix, mode, ...extra];
+}
+
+/** The first executable file called `name` in the directories of `searchPath` (like `which`). */
+export function findOnPath(name: string, searchPath = process.env.PATH ?? '', isExecutable = executableFile): string | undefined {
+  const names = process.platform === 'win32' ? [`${name}.exe`, `${name}.cmd`, name] : [name];
+  for (const dir of searchPath.split(path.delimiter)) {
+    if (!dir) {
+      continue;
+    }
+    for (const candidate of names.map((n) => path.join(dir, n))) {
+      if (isExecutable(candidate)) {
+        return candidate;
+      }
+    }
+  }
+  return undefined;
+}
+
+function executableFile(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export type LauncherChoice = { ok: true; launcher: Launcher } | { ok: false; message: string };
+
+/**
+ * The chosen Python when tekton_debug imports in it. When it does not and the user set no Python
+ * (`settingGiven` false), a `tekton-debug` executable on PATH (a pipx install) that answers
+ * `--help`. Otherwise the reason, and in a remote window where the setting is read.
+ */
+export async function chooseLauncher(python: string, settingGiven: boolean, run: RunProcess,
+  find: (name: string) => string | undefined = (name) => findOnPath(name), remoteName?: string,
+  checkImports: (python: string) => Promise<ImportCheck> = (p) => checkTektonDebugImports(p, run)): Promise<LauncherChoice> {
+  const check = await checkImports(python);
+  if (check.ok) {
+    return { ok: true, launcher: pythonLauncher(python) };
+  }
+  if (!settingGiven) {
+    const executable = find(EXECUTABLE);
+    if (executable) {
+      const result = await run(executable, ['--help'], IMPORT_CHECK_TIMEOUT_MS);
+      if (result.code === 0 && !result.error) {
+        return { ok: true, launcher: { command: executable, prefix: [] } };
+      }
+    }
+  }
+  let message = check.message;
+  if (!settingGiven) {
+    message += ` No \`${EXECUTABLE}\` executable was found on PATH either (a \`pipx install tekton-debug\` provides one).`;
+  }
+  if (remoteName) {
+    message += ` In this remote window (${remoteName}), "tekton-debug.python" is read from the remote's Machine settings `
+      + '(Preferences: Open Remote Settings), not from your local User settings.';
+  }
+  return { ok: false, message };
 }

@@ -1,9 +1,11 @@
 import * as assert from 'assert';
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  checkTektonDebugImports, choosePython, expandPythonSetting, importFailureMessage, interpreterFromPythonExtension,
-  PythonExtensionApi, runProcess, tektonDebugArgs,
+  checkTektonDebugImports, chooseLauncher, choosePython, expandPythonSetting, findOnPath, importFailureMessage,
+  interpreterFromPythonExtension, Launcher, launcherArgs, ProcessResult, PythonExtensionApi, RunProcess, runProcess,
+  tektonDebugArgs,
 } from '../../src/core/python';
 import { adapterPython } from '../support/paths';
 
@@ -121,5 +123,67 @@ describe('checking that tekton_debug imports', () => {
 
   it('accepts the Python the tests run the adapter with', async () => {
     assert.deepStrictEqual(await checkTektonDebugImports(adapterPython(), runProcess), { ok: true });
+  });
+});
+
+describe('finding what starts the adapter', () => {
+  const missing: ProcessResult = { code: 1, stderr: "ModuleNotFoundError: No module named 'tekton_debug'\n" };
+  const runs = (answers: Record<string, ProcessResult>) => {
+    const seen: string[][] = [];
+    const run: RunProcess = async (command, args) => {
+      seen.push([command, ...args]);
+      return answers[command] ?? { code: null, stderr: '', error: { code: 'ENOENT', message: 'not found' } };
+    };
+    return { run, seen };
+  };
+
+  it('uses the Python when tekton_debug imports in it', async () => {
+    const { run } = runs({ python3: { code: 0, stderr: '' } });
+    const choice = await chooseLauncher('python3', false, run, () => '/home/u/.local/bin/tekton-debug');
+    assert.deepStrictEqual(choice, { ok: true, launcher: { command: 'python3', prefix: ['-m', 'tekton_debug'] } });
+    assert.deepStrictEqual(launcherArgs((choice as { launcher: Launcher }).launcher, 'dap'), ['-m', 'tekton_debug', 'dap']);
+  });
+
+  it('falls back to a tekton-debug executable on PATH (pipx) when no Python is set and python3 lacks the package', async () => {
+    const exe = '/home/u/.local/bin/tekton-debug';
+    const { run, seen } = runs({ python3: missing, [exe]: { code: 0, stderr: '' } });
+    const choice = await chooseLauncher('python3', false, run, (name) => (name === 'tekton-debug' ? exe : undefined));
+    assert.ok(choice.ok);
+    assert.deepStrictEqual(launcherArgs(choice.launcher, 'lsp'), ['lsp']);
+    assert.strictEqual(choice.launcher.command, exe);
+    assert.deepStrictEqual(seen[1], [exe, '--help']);
+  });
+
+  it('does not look past a Python the user set', async () => {
+    const { run } = runs({ '/opt/py': missing, '/bin/tekton-debug': { code: 0, stderr: '' } });
+    const choice = await chooseLauncher('/opt/py', true, run, () => '/bin/tekton-debug');
+    assert.ok(!choice.ok);
+    assert.match(choice.message, /is not installed in the Python at \/opt\/py/);
+  });
+
+  it('says that neither was found, and in a remote window where the setting is read', async () => {
+    const { run } = runs({ python3: missing });
+    const choice = await chooseLauncher('python3', false, run, () => undefined, 'ssh-remote');
+    assert.ok(!choice.ok);
+    assert.match(choice.message, /No `tekton-debug` executable was found on PATH/);
+    assert.match(choice.message, /remote window \(ssh-remote\).*Machine settings/);
+  });
+
+  it('finds an executable file on PATH and skips one that is not executable', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'td-path-'));
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'td-path-'));
+    fs.writeFileSync(path.join(dir, 'tekton-debug'), '#!/bin/sh\n', { mode: 0o644 });
+    fs.writeFileSync(path.join(other, 'tekton-debug'), '#!/bin/sh\n', { mode: 0o755 });
+    assert.strictEqual(findOnPath('tekton-debug', [dir, other].join(path.delimiter)), path.join(other, 'tekton-debug'));
+    assert.strictEqual(findOnPath('tekton-debug', dir), undefined);
+  });
+
+  it('starts a real tekton-debug executable found on PATH', async () => {
+    const bin = path.dirname(adapterPython());
+    const exe = findOnPath('tekton-debug', bin);
+    assert.ok(exe, `no tekton-debug in ${bin}`);
+    const choice = await chooseLauncher('/nonexistent/python', false, runProcess, () => exe);
+    assert.ok(choice.ok, choice.ok ? '' : choice.message);
+    assert.strictEqual(choice.launcher.command, exe);
   });
 });
