@@ -46,11 +46,11 @@ def mark_of(run_id: str, index: int | None = None) -> bytes:
     return (prefix if index is None else f"{prefix}{index}\0").encode()
 
 
-def kill_marked(mark: bytes, rounds: int = 5) -> bool:
-    """Kill every process whose environment holds ``mark`` (a whole ``NAME=value`` entry); a few
-    rounds, for processes that forked meanwhile. True when none is left."""
+def kill_marked(*marks: bytes, rounds: int = 5) -> bool:
+    """Kill every process whose environment holds one of ``marks`` (a whole ``NAME=value``
+    entry); a few rounds, for processes that forked meanwhile. True when none is left."""
     for _ in range(rounds):
-        pids = find_marked(mark)
+        pids = find_marked(*marks)
         if not pids:
             return True
         for pid in pids:
@@ -58,7 +58,7 @@ def kill_marked(mark: bytes, rounds: int = 5) -> bool:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-    return not find_marked(mark)
+    return not find_marked(*marks)
 
 
 class GroupReaper:
@@ -117,8 +117,8 @@ class GroupReaper:
                 if not self._sweeps:
                     self._sweeper = None
                     return
-                mark = self._sweeps.pop(0)
-            kill_marked(mark)
+                marks, self._sweeps = self._sweeps, []  # steps that ended meanwhile: one search
+            kill_marked(*marks)
 
     def close(self) -> None:
         with self._lock:

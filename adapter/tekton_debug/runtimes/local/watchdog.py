@@ -11,11 +11,11 @@ import signal
 import sys
 
 
-def find_marked(mark: bytes) -> list[int]:
-    """PIDs of the processes (but this one) whose environment has an entry starting with
-    ``mark`` (``NAME=value``; ``NAME=prefix`` matches every value with that prefix)."""
+def find_marked(*marks: bytes) -> list[int]:
+    """PIDs of the processes (but this one) whose environment has an entry starting with one of
+    ``marks`` (``NAME=value``; ``NAME=prefix`` matches every value with that prefix)."""
     found = []
-    inner = b"\0" + mark
+    pairs = [(mark, b"\0" + mark) for mark in marks]
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
             continue
@@ -24,7 +24,7 @@ def find_marked(mark: bytes) -> list[int]:
                 data = f.read()
         except OSError:
             continue
-        if data.startswith(mark) or inner in data:
+        if any(data.startswith(mark) or inner in data for mark, inner in pairs):
             found.append(int(pid))
     return found
 
@@ -47,8 +47,8 @@ def main() -> None:
             os.killpg(group, signal.SIGKILL)
         except OSError:
             pass
-    for mark in marks:
-        for pid in find_marked(mark):
+    if marks:
+        for pid in find_marked(*marks):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
