@@ -263,3 +263,47 @@ class _TcpDap:
 
     def close(self) -> None:
         self.sock.close()
+
+
+PIPELINE = """\
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: slow-pipeline
+spec:
+  tasks:
+    - name: wait
+      taskSpec:
+        steps:
+          - name: wait
+            image: alpine
+            script: |
+              echo started $$
+              sleep 300
+"""
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_pipeline_run_ended_by_a_signal_removes_its_run_directories(sig, code, tmp_path,
+                                                                     tmpdir_env):
+    temp, env = tmpdir_env
+    (tmp_path / "pipeline.yaml").write_text(PIPELINE)
+    proc = subprocess.Popen([sys.executable, "-m", "tekton_debug", "run",
+                             str(tmp_path / "pipeline.yaml")], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    for line in proc.stdout:
+        m = re.search(r"started (\d+)", line)
+        if m:
+            break
+    else:
+        raise AssertionError(proc.stderr.read())
+    assert run_dirs(temp)
+
+    proc.send_signal(sig)
+    proc.wait(WAIT)
+
+    stderr = proc.stderr.read()
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert run_dirs(temp) == []
+    assert gone(int(m.group(1)))

@@ -17,7 +17,8 @@ import threading
 import time
 from typing import Sequence
 
-from tekton_debug.cli.run import Printer, _restore_tty, _save_tty, piped_shell
+from tekton_debug.cli import endings
+from tekton_debug.cli.run import Printer, _Ending, _restore_tty, _save_tty, piped_shell
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.events import (
     Notice, PauseKind, PipelineRunFinished, Progress, Release, StepFinished, StepLog,
@@ -45,6 +46,18 @@ class TerminalPipelineRun:
         self._shell: subprocess.Popen | None = None
         self._shell_task: str | None = None
         self._shell_lock = threading.Lock()
+        self._ending: int | None = None  # the signal that ends the run
+
+    def signalled(self, signum: int) -> None:
+        """An end signal (on the signal watcher's thread): the main thread ends the run. Ctrl-C
+        at a step's shell in a terminal is the shell's (the terminal sent it there too)."""
+        with self._shell_lock:
+            shell_open = self._shell is not None and self._shell.poll() is None
+        if signum == signal.SIGINT and shell_open and self.tty:
+            return
+        self._ending = signum
+        self._end_shell(None)
+        self.events.put(_Ending(signum))
 
     # ---- events (runtime and scheduler threads) ------------------------------------------------
 
@@ -130,6 +143,8 @@ class TerminalPipelineRun:
         ps.start()
         while True:
             ev = self.events.get()
+            if isinstance(ev, _Ending):
+                raise endings.Ended(ev.signum)
             if isinstance(ev, PipelineRunFinished):
                 self._table()
                 took = time.monotonic() - started
@@ -216,6 +231,8 @@ class TerminalPipelineRun:
             with self._shell_lock:
                 self._shell, self._shell_task = None, None
             _restore_tty(saved)
+        if self._ending is not None:
+            return  # the run ends (a signal ended the shell too): no decision to make
         if session.steps[index].status == "paused":
             p.line("  shell closed without a decision: "
                    + ("marking the step failed" if failure else "running the step"))
@@ -243,12 +260,14 @@ def pipeline_main(options: LaunchOptions, *, on_failure: str, break_before: Sequ
                   printer: Printer, stdin_is_tty: bool) -> int:
     run = TerminalPipelineRun(options, on_failure=on_failure, break_before=break_before,
                               printer=printer, stdin_is_tty=stdin_is_tty)
+    endings.call_on_end_signals(run.signalled)  # nothing is raised into the cleanup below
     try:
         return run.execute()
     except UserError as exc:  # reported by main(): masked, as everything else printed
         raise run.pipeline.masker.mask_error(exc) from None
-    except KeyboardInterrupt:
-        printer.warn("interrupted: cancelling the PipelineRun")
-        return 130
+    except (KeyboardInterrupt, endings.Ended) as exc:
+        printer.warn(f"{'interrupted' if exc.args[:1] in ((), ('SIGINT',)) else exc}: "
+                     f"cancelling the PipelineRun")
+        return endings.exit_code(exc)
     finally:
         run.pipeline.close()
