@@ -70,7 +70,7 @@ class DebugAdapter:
         self._ended = False
         self.terminals = Terminals()  # shells opened with tekton/openShell: they end with us
         # the run's events until its launch is answered (see _finish_launch); None after
-        self._held: list[RuntimeEvent] | None = []
+        self._held: list[tuple[RuntimeEvent, str | None]] | None = []
         self._held_lock = threading.Lock()
 
     # ---- setup ---------------------------------------------------------------------------------
@@ -197,8 +197,8 @@ class DebugAdapter:
                     self._held = None
                     return
                 self._held = []
-            for ev in held:
-                self._send_run_event(ev)
+            for ev, text in held:
+                self._send_run_event(ev, text)
 
     def _begin(self) -> dict:
         """Start (launch) or connect to (attach) the TaskRun, once configuration is done."""
@@ -823,18 +823,23 @@ class DebugAdapter:
     def _on_event(self, ev: RuntimeEvent) -> None:
         with self._held_lock:
             if self._held is not None:  # the launch is not answered yet
-                self._held.append(ev)
+                # a log's text is the session's as of this event: the next one replaces it
+                session = self.session
+                text = session.steps[ev.index].last_text \
+                    if isinstance(ev, StepLog) and session is not None else None
+                self._held.append((ev, text))
                 return
         self._send_run_event(ev)
 
-    def _send_run_event(self, ev: RuntimeEvent) -> None:
+    def _send_run_event(self, ev: RuntimeEvent, log_text: str | None = None) -> None:
         session = self.session
         if session is None:
             return
         send = self.conn.send_event
         if isinstance(ev, StepLog):
             # the session decoded the chunk as it applied the event (split characters kept whole)
-            send("output", {"category": ev.stream, "output": session.steps[ev.index].last_text})
+            send("output", {"category": ev.stream, "output": session.steps[ev.index].last_text
+                            if log_text is None else log_text})
         elif isinstance(ev, StepStarted):
             self._open_step_group(ev.index, f"step {session.steps[ev.index].name}")
         elif isinstance(ev, StepRetrying):
