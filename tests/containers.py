@@ -128,3 +128,12 @@ def engine_containers(label_value: str | None = None) -> list[str]:
     out = subprocess.run(["podman", "ps", "-a", "--filter", f"label={flt}", "--format",
                           "{{.Names}}"], capture_output=True, text=True, check=True).stdout
     return out.split()
+
+
+def owned_by(pid: int) -> list[str]:
+    """The names of the containers (all states) that the tekton-debug process ``pid`` made."""
+    out = subprocess.run(["podman", "ps", "-a", "--filter", "label=io.tekton-debug.owner",
+                          "--format", '{{.Names}} {{index .Labels "io.tekton-debug.owner"}}'],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.split()[0] for line in out.splitlines()
+            if len(line.split()) == 2 and line.split()[1].startswith(f"{pid}.")]

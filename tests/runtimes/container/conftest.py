@@ -74,7 +74,8 @@ def task_file(tmp_path, image):
             metadata:
               name: demo
             spec:
-            """) + textwrap.indent(textwrap.dedent(extra), "  ") + "  steps:\n" + \
+            """) + textwrap.indent(textwrap.dedent(extra).replace("image: IMAGE", f"image: {image}"),
+                                   "  ") + "  steps:\n" + \
             textwrap.indent(textwrap.dedent(steps).replace("image: IMAGE", f"image: {image}"), "    ")
         path = tmp_path / name
         path.write_text(text)
@@ -99,8 +100,10 @@ def session(tmp_path):
         if plan:
             plan(s.plan)
         made.append(s)
+        s.container_run_id = None
         if start:
             s.start()
+            s.container_run_id = getattr(s.runtime, "run_id", None)
         return s, rec
 
     yield start

@@ -64,7 +64,7 @@ def test_steps_run_pause_and_continue_through_the_docker_cli(docker_host, sessio
     assert rec.wait_for(RunFinished).succeeded
     assert rec.log(1) == "after ran\n"
     s.close()
-    assert containers.engine_containers(s.runtime.run_id if s.runtime else "x") == []
+    assert containers.engine_containers(s.container_run_id) == []
 
 
 def test_docker_without_a_daemon_says_how_to_start_one(monkeypatch, tmp_path):

@@ -28,7 +28,8 @@ function prepareImage(): string | undefined {
 }
 
 function engineContainers(): string[] {
-  const res = cp.spawnSync('podman', ['ps', '-a', '--filter', 'label=io.tekton-debug.run', '--format', '{{.Names}}'], { encoding: 'utf8' });
+  // this test's TaskRun only (other tekton-debug runs may share the machine's engine)
+  const res = cp.spawnSync('podman', ['ps', '-a', '--filter', 'label=io.tekton-debug.taskrun=in-images-run', '--format', '{{.Names}}'], { encoding: 'utf8' });
   return (res.stdout ?? '').split('\n').filter((l) => l);
 }
 

@@ -86,11 +86,17 @@ class Engine:
     def remove(self, names: Sequence[str]) -> None:
         if not names:
             return
-        try:
-            subprocess.run(self.remove_argv(names), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+        # twice when the first fails: a container whose network others join (a sidecar) goes
+        # only once they are gone
+        for _ in range(2):
+            try:
+                res = subprocess.run(self.remove_argv(names), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                return
+            if res.returncode == 0:
+                return
 
     # ---- probing -----------------------------------------------------------------------------
     def probe(self) -> str | None:
@@ -245,9 +251,10 @@ for line in sys.stdin.buffer:
         target.append(value)
     elif value in target:
         target.remove(value)
-if names:
-    subprocess.run(remove + names, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+for _ in range(2 if names else 0):  # a sidecar goes once the steps in its network are gone
+    if subprocess.run(remove + names[::-1], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode == 0:
+        break
 for d in dirs:
     shutil.rmtree(d, ignore_errors=True)
 """

@@ -28,7 +28,8 @@ from typing import Mapping, Sequence
 from tekton_debug.entrypoint import scripts as debug_scripts
 from tekton_debug.entrypoint.layout import RunLayout
 from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
-from tekton_debug.events import ExecResult, Progress, Release, StepEnvironment, StepLog
+from tekton_debug.events import (ExecResult, Notice, Progress, Release, StepEnvironment,
+                                 StepLog)
 from tekton_debug.options import LaunchOptions
 from tekton_debug.runtimes.container import resources
 from tekton_debug.runtimes.container.engine import (
@@ -94,6 +95,8 @@ class ContainerRuntime(LocalRuntime):
         self._container_lock = threading.Lock()
         self._watchdog: Watchdog | None = None
         self._swept: list[str] = []
+        self._sidecar_names: list[str] = []
+        self._sidecar_logs: list = []
         self._env_by_name: dict[int, dict[str, str]] = {}  # values a line-based env file cannot hold
 
     @classmethod
@@ -166,8 +169,89 @@ class ContainerRuntime(LocalRuntime):
             notices += [(n, "warning") for n in local.notices]
             self._steps.append(_StepState(local))
             self._run_args.append(args)
+        self._start_sidecars(run, layout, mounts, ctx)
+        if self._sidecar_names:
+            notices.append((f"sidecars started: {', '.join(self._sidecar_names)} (their logs "
+                            f"are shown as [sidecar NAME] lines; the steps share their network)",
+                            "info"))
         self._first_container()
         return notices
+
+    @staticmethod
+    def _sidecars(run: TaskRun) -> list[dict]:
+        return [sc for sc in run.task.sidecars if isinstance(sc, dict)]
+
+    def _start_sidecars(self, run: TaskRun, layout: RunLayout, mounts, ctx) -> None:
+        """Each sidecar in its image, started before the steps, in the network the steps join
+        (a pod's ``localhost``); its logs followed as lines of their own; removed at the end."""
+        from tekton_debug.tekton.substitution import substitute
+
+        assert self.engine is not None
+        first: str | None = None
+        for n, sc in enumerate(self._sidecars(run)):
+            name = f"td-{self.run_id}-sidecar-{sc.get('name') or n}"
+            args = ["run", "-d", "--rm", "--name", name, "--label", f"{RUN_LABEL}={self.run_id}",
+                    "--label", f"{OWNER_LABEL}={self.owner}", "--pull", "never",
+                    "-v", f"{layout.tekton}:{TEKTON}"]
+            for host, inside, ro in mounts:
+                args += ["-v", f"{host}:{inside}" + (":ro" if ro else "")]
+            for e in sc.get("env") or []:
+                if isinstance(e, dict) and e.get("name") and "value" in e:
+                    args += ["-e", f"{e['name']}={substitute(str(e['value']), ctx)}"]
+            if sc.get("workingDir"):
+                args += ["-w", substitute(str(sc["workingDir"]), ctx)]
+            if first is not None:
+                args += ["--network", f"container:{first}"]
+            elif self.network:
+                args += ["--network", self.network]
+            command = [substitute(str(a), ctx) for a in sc.get("command") or []]
+            rest = [substitute(str(a), ctx) for a in sc.get("args") or []]
+            if sc.get("script"):
+                script = layout.scripts_dir / f"sidecar-{n}"
+                text = substitute(str(sc["script"]), ctx) or ""
+                script.write_text(text if text.lstrip().startswith("#!") else
+                                  "#!/bin/sh\nset -e\n" + text)
+                os.chmod(script, 0o755)
+                command = [f"{TEKTON}/scripts/{script.name}"]
+            if command:
+                args += ["--entrypoint", command[0]]
+            args += [self.images[str(sc.get("image"))].id or str(sc.get("image")),
+                     *command[1:], *rest]
+            if self._watchdog is not None:
+                self._watchdog.add_container(name)
+            res = self.engine.run(*args, timeout=120)
+            if res.returncode != 0:
+                raise UserError(f"sidecar {sc.get('name')!r} did not start: "
+                                f"{res.stderr.decode(errors='replace').strip()}",
+                                file=run.task.pos.file if run.task.pos else None,
+                                fix="check its image and command")
+            self._sidecar_names.append(name)
+            first = first or name
+            self._follow_sidecar(name, str(sc.get("name") or n))
+        if first is not None:
+            for args in self._run_args:
+                if "--network" in args:
+                    at = args.index("--network")
+                    del args[at:at + 2]
+                at = args.index("--pull")
+                args[at:at] = ["--network", f"container:{first}"]
+
+    def _follow_sidecar(self, container: str, name: str) -> None:
+        import subprocess
+
+        assert self.engine is not None
+        proc = subprocess.Popen(self.engine.argv("logs", "-f", container),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self._sidecar_logs.append(proc)
+
+        def relay() -> None:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                self._emit(Notice(f"[sidecar {name}] "
+                                  f"{raw.decode(errors='replace').rstrip()}", "info"))
+
+        threading.Thread(target=relay, name=f"{container}-logs", daemon=True).start()
 
     def _first_container(self) -> None:
         """Start step 0's container now: an engine that answers but cannot run containers (a
@@ -192,6 +276,10 @@ class ContainerRuntime(LocalRuntime):
                                 line=step.pos.line if step.pos else None,
                                 fix="add `image:` to the step (or to the Task's stepTemplate)")
             wanted.setdefault(step.image, []).append(step)
+        for sc in self._sidecars(run):
+            if sc.get("image"):
+                wanted.setdefault(str(sc["image"]), []).append(
+                    Step(-1, f"sidecar {sc.get('name')}", pos=run.task.pos))
         for ref, users in wanted.items():
             policy = {str(s.raw.get("imagePullPolicy") or "") for s in users}
             info = None if "Always" in policy else self.engine.image(ref)
@@ -314,8 +402,13 @@ class ContainerRuntime(LocalRuntime):
     def _step_runner(self, i: int, st: _StepState, on_output, launch=None) -> StepContainer:
         c = self._launch(i, on_output)
         c.on_output = on_output
-        if i + 1 < len(self._steps) and not self._plan.halt and self._cancel_reason is None:
-            self._launch(i + 1)
+
+        def next_one() -> None:
+            # started once this step runs: its start does not compete with this one's
+            if i + 1 < len(self._steps) and not self._plan.halt and self._cancel_reason is None:
+                self._launch(i + 1)
+
+        c.on_go = next_one
         return c
 
     def _debug_scripts_shown(self) -> str:
@@ -429,6 +522,24 @@ class ContainerRuntime(LocalRuntime):
                            ), local
 
     # ---- ending ------------------------------------------------------------------------------
+    def _finish(self, run: TaskRun, ends) -> None:
+        """The steps are over: the sidecars are stopped (as Tekton does), then the run ends."""
+        if self._sidecar_names and self.engine is not None:
+            self._remove_step_containers()  # they use the sidecar's network: they go first
+            self.engine.remove(self._sidecar_names)
+        super()._finish(run, ends)
+
+    def _remove_step_containers(self) -> None:
+        with self._container_lock:
+            containers = list(self._containers.values())
+        alive = [c.name for c in containers if c.proc is not None and c.proc.poll() is None]
+        for c in containers:
+            with c._cond:
+                c._cancelled = True
+                c._cond.notify_all()
+        if alive and self.engine is not None:
+            self.engine.remove(alive)
+
     def cancel(self, reason: str = "TaskRunCancelled") -> None:
         with self._container_lock:
             waiting = [c for i, c in self._containers.items()
@@ -443,16 +554,16 @@ class ContainerRuntime(LocalRuntime):
                 return
         with self._container_lock:
             containers = list(self._containers.values())
-        alive = [c.name for c in containers if c.proc is not None and c.proc.poll() is None]
-        if self.engine is not None and alive:
-            for c in containers:
-                with c._cond:
-                    c._cancelled = True
-                    c._cond.notify_all()
-            self.engine.remove(alive)
+        self._remove_step_containers()
+        if self._sidecar_names and self.engine is not None:
+            self.engine.remove(self._sidecar_names)
         super().close()
         for c in containers:
             c.end(wait=True)
+        for proc in self._sidecar_logs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
         if self._watchdog is not None:
             self._watchdog.close()
 

@@ -123,6 +123,7 @@ class StepContainer:
         self.run_args = list(run_args)  # everything after "run": flags, image, command
         self.on_output = on_output
         self.on_gone = on_gone
+        self.on_go: Callable[[], None] | None = None  # called once the command has been started
         self.token = secrets.token_hex(8)
         self.has_shell: bool | None = None
         self.proc: subprocess.Popen | None = None
@@ -247,6 +248,8 @@ class StepContainer:
             proc.stdin.flush()
         except OSError:
             pass
+        if self.on_go is not None:
+            self.on_go()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
