@@ -838,8 +838,9 @@ class DebugAdapter:
         send = self.conn.send_event
         if isinstance(ev, StepLog):
             # the session decoded the chunk as it applied the event (split characters kept whole)
+            # (and masked it: the wire need not scan it again)
             send("output", {"category": ev.stream, "output": session.steps[ev.index].last_text
-                            if log_text is None else log_text})
+                            if log_text is None else log_text}, masked=True)
         elif isinstance(ev, StepStarted):
             self._open_step_group(ev.index, f"step {session.steps[ev.index].name}")
         elif isinstance(ev, StepRetrying):

@@ -446,11 +446,14 @@ class Connection:
 
     # -- sending --------------------------------------------------------------------------
 
-    def send_event(self, event: str, body: dict | None = None) -> None:
-        """Send an event; thread-safe. Dropped silently once the connection is closed."""
+    def send_event(self, event: str, body: dict | None = None, *, masked: bool = False) -> None:
+        """Send an event; thread-safe. Dropped silently once the connection is closed.
+
+        ``masked``: the body holds only text the session has masked already (step output, masked
+        as it arrives): it is not scanned again, which would cost as much as encoding it."""
         message: dict = {"type": "event", "event": event}
         if body is not None:
-            message["body"] = self._masked(body)
+            message["body"] = body if masked else self._masked(body)
         self._send(encode(message))
 
     def send_request(self, command: str, arguments: dict,

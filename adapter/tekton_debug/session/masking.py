@@ -163,7 +163,10 @@ class LogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not _LIVE:
             return True
-        text = record.getMessage()
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record: the handler reports it, as without the filter
+            return True
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         masked = mask_everywhere(text)
