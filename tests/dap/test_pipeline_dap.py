@@ -57,12 +57,30 @@ def test_failed_step_stops_its_thread_only_and_the_stack_shows_task_and_step(dap
                                     "frameId": frames[0]["id"], "context": "repl"})["body"]
     assert repl["result"].startswith("v=1.4.")
 
-    assert frames[0]["canRestart"] is False  # retry in place is for Task launches only
+    assert frames[0]["canRestart"] is True and frames[1]["canRestart"] is False
 
     dap.request("continue", {"threadId": stopped["threadId"]})
     exited = dap.wait_event("exited")["body"]
     assert exited["exitCode"] == 0
     assert "PipelineRun build-and-publish-run Succeeded" in dap.output("console")
+
+
+def test_restart_frame_retries_the_failed_step_as_the_task_file_is_now(dap, tmp_path):
+    import shutil
+    for f in Path(EXAMPLES).iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    tasks = tmp_path / "tasks.yaml"
+    launch(dap, tmp_path / "pipeline.yaml", params={"break-tests": "true", "publish": "true"})
+    stopped = dap.wait_event("stopped")["body"]
+    frame = dap.request("stackTrace", {"threadId": stopped["threadId"]})["body"]["stackFrames"][0]
+    tasks.write_text(tasks.read_text().replace('echo "1 test passed"', 'echo "passed on retry"')
+                     .replace("exit 1", "true"))
+    dap.request("restartFrame", {"frameId": frame["id"]})
+    exited = dap.wait_event("exited")["body"]
+    assert exited["exitCode"] == 0
+    out = dap.output()
+    assert "unit-tests/run-tests, retry 1: running it again" in out
+    assert "[unit-tests/run-tests] passed on retry" in out
 
 
 def test_two_paused_steps_are_released_one_at_a_time(dap, tmp_path):

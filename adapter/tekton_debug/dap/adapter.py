@@ -429,7 +429,8 @@ class DebugAdapter:
         if top.pause is PauseKind.PYTHON and top.python is not None:
             # the script's frames above the step's own (of the thread that stopped, by default)
             python_thread = python_steps.split_thread(args.get("threadId"))
-            frames = top.python.stack_frames(python_thread[1] if python_thread else None)
+            frames = [{**f, "canRestart": False}  # Restart Frame retries failed steps only
+                      for f in top.python.stack_frames(python_thread[1] if python_thread else None)]
         frames.append(self._frame(index + 1, top, top=not frames))
         frames += self._action_frame(index + 1, top, top=True)
         finished = [st for st in session.steps

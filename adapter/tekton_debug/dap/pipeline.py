@@ -41,7 +41,7 @@ from tekton_debug.dap.variables import Variables
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.events import (
     Notice, PauseKind, PipelineRunFinished, Release, RunFinished, StepFinished, StepLog,
-    StepPaused, StepResumed, StepStarted, TaskEnded, TaskEvent, TaskStarted,
+    StepPaused, StepResumed, StepRetrying, StepStarted, TaskEnded, TaskEvent, TaskStarted,
 )
 from tekton_debug.pipeline.run import PipelineSession
 from tekton_debug.session.session import Session
@@ -345,7 +345,8 @@ class PipelineDebugAdapter(DebugAdapter):
         st = session.step(index)
         step = session.run.task.steps[index]
         frames = [self._located({"id": thread * 10, "name": f"step {st.name}: {st.label}",
-                                 "canRestart": False}, step.pos)]
+                                 "canRestart": st.status == "paused"
+                                 and st.pause is PauseKind.ON_FAILURE}, step.pos)]
         if step.action is not None:  # the StepAction it uses, in its own file (the same step)
             frames.append(self._located({"id": thread * 10 + 2,
                                          "name": f"StepAction {step.action.name}",
@@ -357,7 +358,8 @@ class PipelineDebugAdapter(DebugAdapter):
                                      "name": f"task {task}: {state.status}"
                                              + (f" (retry {state.attempt})" if state.attempt
                                                 else ""),
-                                     "presentationHint": "subtle"}, pt.pos if pt else None))
+                                     "presentationHint": "subtle", "canRestart": False},
+                                    pt.pos if pt else None))
         start = max(0, _arg(args, "startFrame", int, "a number", 0))
         levels = _arg(args, "levels", int, "a number", 0) or len(frames)
         return {"stackFrames": frames[start:start + levels], "totalFrames": len(frames)}
@@ -462,8 +464,14 @@ class PipelineDebugAdapter(DebugAdapter):
         return {}
 
     def restartFrame_request(self, request: wire.Request) -> dict:
-        raise UserError("retrying a step in place is not available in a Pipeline yet",
-                        fix="fix the step by hand in its shell (or the REPL) and Continue")
+        """Retry the failed step of this frame as the Pipeline and Task files are now."""
+        frame = (request.arguments or {}).get("frameId")
+        if not isinstance(frame, int) or frame % 10:
+            raise UserError("Restart Frame retries a failed step: use the step's own frame",
+                            fix="restart the top frame of a paused step's thread")
+        task, session, index = self._from_thread(frame // 10)
+        self._start_retry(session, index)
+        return {}
 
     def pause_request(self, request: wire.Request) -> dict:
         for session in list(self.pipeline.sessions.values()):
@@ -619,6 +627,15 @@ class PipelineDebugAdapter(DebugAdapter):
                                     "name": os.path.basename(step.pos.file)},
                             line=step.pos.line)
             send("output", body)
+        elif isinstance(ev, StepRetrying):
+            known = self._variables.get(task)
+            if known:
+                known[1].invalidate()
+            send("output", {"category": "console", "output": f"step {task}/"
+                            f"{session.steps[ev.index].name}, retry {session.steps[ev.index].retries}"
+                            ": running it again as its files define it now\n"})
+            send("continued", {"threadId": self._thread(task, ev.index),
+                               "allThreadsContinued": False})
         elif isinstance(ev, StepResumed):
             known = self._variables.get(task)
             if known:
@@ -706,10 +723,6 @@ class PipelineTaskAdapter(DebugAdapter):
             pt = self._parent.pipeline.run.pipeline.task_named(task)
             if pt is not None:
                 session.plan.before_steps |= self._parent.pipeline.plan.steps_for(pt)
-
-    def restartFrame_request(self, request: wire.Request) -> dict:
-        raise UserError("retrying a step in place is not available in a Pipeline yet",
-                        fix="fix the step by hand in its shell (or the REPL) and Continue")
 
     def restart_request(self, request: wire.Request) -> dict:
         raise UserError("restart is not available for one TaskRun of a PipelineRun",

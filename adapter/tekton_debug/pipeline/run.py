@@ -265,6 +265,24 @@ class PipelineSession:
             return
         self._start_task(st, ctx)
 
+    def _task_run_as_now(self, st: TaskState) -> TaskRun:
+        """The TaskRun of ``st``'s pipeline task as the Pipeline and Task files are now: what a
+        retry in place of one of its steps runs. Raises UserError."""
+        from tekton_debug.resolution import remote_resolver
+        from tekton_debug.tekton.pipeline_loader import load_pipeline_file
+
+        o = self.options
+        assert o.task_file is not None
+        run = load_pipeline_file(o.task_file, given_params=o.params, bound_workspaces=o.workspaces,
+                                 resolver=remote_resolver(offline=True, kubeconfig=o.kubeconfig,
+                                                          context=o.context, namespace=o.namespace))
+        task = run.pipeline.task_named(st.task.name)
+        if task is None:
+            raise UserError(f"the Pipeline has no task {st.task.name!r} now",
+                            file=o.task_file, fix="restart the PipelineRun to use the edited file")
+        ctx = pipeline_context(run, self.params, self.states, uid=self.uid, task=task)
+        return task_run_for(run, task, self.params, ctx, timeout=None, group=self.uid)
+
     def _skip(self, st: TaskState, reason: str) -> None:
         st.status, st.reason = "skipped", reason
         self._tell(TaskEnded(st.name, "skipped", reason))
@@ -297,7 +315,8 @@ class PipelineSession:
                                       workspaces=bindings, timeout=None, task_run=None)
         attempt = st.attempt
         session = Session(options, lambda ev, n=st.name, a=attempt: self._on_event(n, a, ev),
-                          runtime_factory=self._runtime_factory, masker=self.masker)
+                          runtime_factory=self._runtime_factory, masker=self.masker,
+                          reload=lambda st=st: self._task_run_as_now(st))
         session.adopt(task_run)
         from tekton_debug.tekton.params import resolve_params
         try:

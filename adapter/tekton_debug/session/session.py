@@ -123,9 +123,13 @@ class Session:
 
     def __init__(self, options: LaunchOptions, listener: Listener, *,
                  runtime_factory: RuntimeFactory | None = None,
-                 masker: Masker | None = None) -> None:
-        """``masker``: shared with other sessions (a pipeline's TaskRuns), else one of its own."""
+                 masker: Masker | None = None,
+                 reload: Callable[[], TaskRun] | None = None) -> None:
+        """``masker``: shared with other sessions (a pipeline's TaskRuns), else one of its own.
+        ``reload``: the TaskRun as its files are now, for a retry in place (default: the Task
+        file of the options read again; a pipeline's TaskRun comes from the Pipeline file)."""
         self.options = options
+        self._reload = reload
         self._listener = listener
         self._runtime_factory = runtime_factory
         self.plan = DebugPlan()
@@ -540,8 +544,8 @@ class Session:
         """Whether a shell in a step has ``debug-retry``: a launched run whose runtime places it
         beside the debug scripts (a real cluster has only Tekton's own scripts)."""
         runtime = self.runtime
-        return bool(self.options.task_file and not self.attached and runtime is not None
-                    and runtime.name != "kubernetes")
+        return bool((self.options.task_file or self._reload) and not self.attached
+                    and runtime is not None and runtime.name != "kubernetes")
 
     def retry(self, index: int | None = None) -> int:
         """Run the paused step again as its file defines it now, in the step's own environment.
@@ -555,10 +559,14 @@ class Session:
         """The paused step and the run as its file is now, when the step can be retried in place.
         Raises WrongTime or UserError with the reason otherwise."""
         st = self._require_paused(index)
-        if st.pause is not PauseKind.ON_FAILURE:
+        if st.pause is PauseKind.BEFORE_STEP:
             raise WrongTime(f"step {st.name!r} has not run yet: it is paused before it starts, and "
                             "retry runs a step that failed again",
                             fix="Continue to run it, or restart the run to use an edited file")
+        if st.pause is not PauseKind.ON_FAILURE:
+            raise WrongTime(f"step {st.name!r} is running (paused in its script), not failed: "
+                            "retry runs a step that failed again",
+                            fix="Continue; if the step then fails, retry it from its pause")
         self._require_runtime()
         return st, self._reload_for_retry(st)
 
@@ -587,17 +595,17 @@ class Session:
 
         run = self.run
         path = self.options.task_file
-        if run is None or not path or self.attached:
+        if run is None or not (path or self._reload) or self.attached:
             raise UserError("retry needs the Task file this run was launched from; this session "
                             "is attached to a TaskRun on the cluster",
                             fix="fix the step by hand in its shell and Continue, or launch the "
                                 "Task from its file")
         restart = "restart the run (Restart in the editor, or run it again) to use the edited file"
         try:
-            edited = load_file(path)
+            edited = self._reload() if self._reload is not None else load_file(path)
         except UserError as exc:
             raise UserError("", problems=[Problem(
-                f"cannot retry step {st.name!r}: {path} does not load now", fix="fix the "
+                f"cannot retry step {st.name!r}: {path or 'its file'} does not load now", fix="fix the "
                 "problems below and retry again; the step stays paused")] + exc.problems) from None
         old, new = run.task.steps, edited.task.steps
         before_old = [s.debug_name for s in old[:st.index]]
