@@ -30,6 +30,9 @@ from tekton_debug.session.session import Session
 
 log = logging.getLogger(__name__)
 
+#: Runtime events held until the launch is answered before the runtime has to wait.
+HELD_EVENTS_LIMIT = 256
+
 #: sourceReference of the StepAction a step uses, when it has no file here (+ the step's index)
 _ACTION_SOURCE = 1000
 
@@ -71,7 +74,8 @@ class DebugAdapter:
         self.terminals = Terminals()  # shells opened with tekton/openShell: they end with us
         # the run's events until its launch is answered (see _finish_launch); None after
         self._held: list[tuple[RuntimeEvent, str | None]] | None = []
-        self._held_lock = threading.Lock()
+        self._held_lock = threading.Condition()
+        self._launching: threading.Thread | None = None
 
     # ---- setup ---------------------------------------------------------------------------------
 
@@ -172,6 +176,7 @@ class DebugAdapter:
         the run's events out: a client (VS Code's Debug Console) shows output from a session
         whose launch it has seen answered; events from before that could be lost (the first
         line of the first step was)."""
+        self._launching = threading.current_thread()
         try:
             body = self._begin()
         except Exception as exc:  # UserError or a bug: either way the client hears of it
@@ -195,8 +200,10 @@ class DebugAdapter:
                 held = self._held
                 if not held:
                     self._held = None
+                    self._held_lock.notify_all()
                     return
                 self._held = []
+                self._held_lock.notify_all()
             for ev, text in held:
                 self._send_run_event(ev, text)
 
@@ -823,6 +830,11 @@ class DebugAdapter:
 
     def _on_event(self, ev: RuntimeEvent) -> None:
         with self._held_lock:
+            # bounded: a runtime that outruns the launch's answer waits, as for a slow client
+            # (not the thread answering the launch: it would wait for itself)
+            while self._held is not None and len(self._held) >= HELD_EVENTS_LIMIT and \
+                    threading.current_thread() is not self._launching:
+                self._held_lock.wait()
             if self._held is not None:  # the launch is not answered yet
                 # a log's text is the session's as of this event: the next one replaces it
                 session = self.session

@@ -110,6 +110,7 @@ class LocalRuntime:
         self._steps: list[_StepState] = []
         self._python: HostPython | None = None  # the run's Python steps, if it has any
         self._lock = threading.RLock()
+        self._starting = threading.Lock()
         # bounded: a client that reads slowly slows the steps' output down (their pipes fill up),
         # instead of the adapter buffering it all
         self._events: queue.Queue = queue.Queue(maxsize=EVENT_BACKLOG)
@@ -131,6 +132,12 @@ class LocalRuntime:
 
     # ---- start -----------------------------------------------------------------------------
     def start(self, run: TaskRun, plan: DebugPlan, listener: Listener) -> None:
+        # close() from another thread (the client went away) waits until the run is set up:
+        # removing the run directory under the preparation would fail it with a traceback
+        with self._starting:
+            self._start(run, plan, listener)
+
+    def _start(self, run: TaskRun, plan: DebugPlan, listener: Listener) -> None:
         from tekton_debug.tekton.params import resolve_params
 
         with self._lock:
@@ -628,6 +635,8 @@ class LocalRuntime:
         self.cancel("TaskRunTimeout")
 
     def close(self) -> None:
+        with self._starting:  # a start under way finishes first
+            pass
         with self._lock:
             if self._closed:
                 return
