@@ -11,7 +11,8 @@ the shell work in images that have none, and the script that runs the step's com
 the step's container, exactly as a user in the shell does.
 
 Containers are started one step ahead (step i+1's while step i runs), as Tekton starts all of a
-pod's at once; step i+1 runs its command when the lifecycle says so. Everything is named
+pod's at once; step i+1 runs its command when the lifecycle says so. When a step pauses, a shell is
+opened in its container at once; ``release`` runs the debug script there. Everything is named
 ``td-<run>-<container>`` and labelled with the run and its owning process; a watchdog removes it
 all if this process is killed, and the next run removes what a killed run left.
 """
@@ -37,11 +38,12 @@ from tekton_debug.runtimes.container.engine import (
     process_identity, pull_once, sweep_once,
 )
 from tekton_debug.runtimes.container.shell import StaticShell, find_static_shell
-from tekton_debug.runtimes.container.step import TOKEN, WRAPPER, StepContainer
+from tekton_debug.runtimes.container.step import TOKEN, WRAPPER, ControlShell, StepContainer
 from tekton_debug.runtimes.local.environment import (LocalStep, declared_env, expand,
                                                      write_step_script)
 from tekton_debug.runtimes.local.process import StepProcess, run_captured
-from tekton_debug.runtimes.local.runtime import RELEASE_ACK_TIMEOUT, LocalRuntime, _StepState
+from tekton_debug.runtimes.local.runtime import (_SCRIPTS, RELEASE_ACK_TIMEOUT, LocalRuntime,
+                                                 _StepState)
 from tekton_debug.tekton.model import Step, TaskRun
 
 TEKTON = "/tekton"
@@ -95,6 +97,7 @@ class ContainerRuntime(LocalRuntime):
         self._container_lock = threading.Lock()
         self._watchdog: Watchdog | None = None
         self._swept: list[str] = []
+        self._control: dict[int, ControlShell] = {}  # paused step -> a shell open in it
         self._sidecar_names: list[str] = []
         self._sidecar_logs: list = []
         self._env_by_name: dict[int, dict[str, str]] = {}  # values a line-based env file cannot hold
@@ -403,12 +406,8 @@ class ContainerRuntime(LocalRuntime):
         c = self._launch(i, on_output)
         c.on_output = on_output
 
-        def next_one() -> None:
-            # started once this step runs: its start does not compete with this one's
-            if i + 1 < len(self._steps) and not self._plan.halt and self._cancel_reason is None:
-                self._launch(i + 1)
-
-        c.on_go = next_one
+        if i + 1 < len(self._steps) and not self._plan.halt and self._cancel_reason is None:
+            self._launch(i + 1)  # one step ahead: it starts while this one runs
         return c
 
     def _debug_scripts_shown(self) -> str:
@@ -485,10 +484,38 @@ class ContainerRuntime(LocalRuntime):
                                [STATIC_SHELL, "-c", PICK_SHELL, "sh", "-i"], interactive=True,
                                tty=True, env={"PS1": f"[{local.step.container}] $ "})
 
+    def _paused(self, i: int, kind, code: int | None) -> None:
+        super()._paused(i, kind, code)
+        c = self._containers.get(i)
+        if c is not None and c.wait_ready(0) and not c.gone:
+            shell = ControlShell(self._exec_argv(c, self._steps[i].local, [STATIC_SHELL],
+                                                 interactive=True, tty=False))
+            old = self._control.pop(i, None)
+            self._control[i] = shell
+            if old is not None:
+                old.close()
+
+    def _resumed(self, i: int, kind, how: str) -> None:
+        shell = self._control.pop(i, None)
+        if shell is not None:
+            shell.close()
+        super()._resumed(i, kind, how)
+
     def release(self, index: int, release: Release) -> None:
-        """As on a host, but a script that has done its work may not see its own end: the step
-        goes on as soon as the file is written, and its container ends under the ``exec``."""
-        kind = self._state(index).paused
+        """As on a host, but the script runs in a shell opened in the container when the step
+        paused (no new ``exec`` to wait for), and a script that has done its work may not see
+        its own end: the step goes on as soon as the file is written, and its container ends
+        under the ``exec``."""
+        st = self._state(index)
+        kind = st.paused
+        shell = self._control.get(index)
+        if kind is not None and shell is not None and not self._released_already(index, kind):
+            script = _SCRIPTS[(kind, Release(release))]
+            if shell.run(f"{SCRIPTS_SHOWN}/{script}") == 0:
+                if not st.resumed.wait(RELEASE_ACK_TIMEOUT):
+                    raise UserError(f"step {st.local.step.debug_name!r} did not resume after "
+                                    f"{script}", fix="open a shell in the step and run it by hand")
+                return
         try:
             super().release(index, release)
         except WrongTime:
@@ -557,6 +584,8 @@ class ContainerRuntime(LocalRuntime):
         self._remove_step_containers()
         if self._sidecar_names and self.engine is not None:
             self.engine.remove(self._sidecar_names)
+        for shell in list(self._control.values()):
+            shell.close()
         super().close()
         for c in containers:
             c.end(wait=True)

@@ -329,3 +329,66 @@ class StepContainer:
             reap()
         else:
             threading.Thread(target=reap, name=f"{self.name}-end", daemon=True).start()
+
+
+class ControlShell:
+    """A shell kept open in a paused step's container (``exec -i``), started as the step pauses,
+    so that releasing the step runs its debug script at once instead of paying for a new
+    ``exec`` on the way from "continue" to the next step."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.token = secrets.token_hex(8)
+        self._lines: list[str] = []
+        self._cond = threading.Condition()
+        self._done = False
+        self.proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        threading.Thread(target=self._read, name="control-shell", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            with self._cond:
+                self._lines.append(raw.decode(errors="replace").strip())
+                self._cond.notify_all()
+        with self._cond:
+            self._done = True
+            self._cond.notify_all()
+
+    def run(self, path: str, timeout: float = 30.0) -> int | None:
+        """Run the script at ``path`` in the shell; its exit code, None if the shell is gone."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(f"{path} >/dev/null 2>&1; echo {self.token}:$?\n".encode())
+            self.proc.stdin.flush()
+        except OSError:
+            return None
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self._lines:
+                    if line.startswith(self.token + ":"):
+                        try:
+                            return int(line.split(":", 1)[1])
+                        except ValueError:
+                            return None
+                left = deadline - time.monotonic()
+                if self._done or left <= 0:
+                    return None
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+
+        def reap() -> None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+        threading.Thread(target=reap, name="control-shell-end", daemon=True).start()
