@@ -526,3 +526,32 @@ def test_sidecars_start_before_the_steps_share_their_network_and_stop_after(sess
     assert any("[sidecar server] sidecar up" in e.message for e in rec.of(Notice))
     s.close()
     assert left_behind(s) == []
+
+
+def test_compute_resources_limits_apply_to_the_step_container(session, task_file):
+    task = task_file("""\
+        - name: limited
+          image: IMAGE
+          computeResources:
+            limits:
+              memory: 64Mi
+          script: |
+            cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+        """)
+    s, rec = session(task)
+    assert rec.wait_for(RunFinished).succeeded, rec.events
+    assert rec.log(0).strip() == str(64 * 1024 * 1024)
+
+
+def test_image_pull_policy_never_refuses_a_missing_image_without_pulling(session, task_file):
+    task = task_file("""\
+        - name: offline
+          image: localhost/tekton-debug-test/never-here:1
+          imagePullPolicy: Never
+          command: [echo, hi]
+        """)
+    s, rec = session(task, start=False)
+    with pytest.raises(UserError) as err:
+        s.start()
+    assert "imagePullPolicy is Never" in str(err.value) and "'offline'" in str(err.value)
+    assert not any(isinstance(e, Progress) for e in rec.events)  # no pull was tried
