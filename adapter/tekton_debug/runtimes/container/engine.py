@@ -152,6 +152,15 @@ class Engine:
         return None
 
     # ---- leftovers ---------------------------------------------------------------------------
+    def containers_of(self, run_id: str) -> list[str]:
+        """The names of the containers of run ``run_id``, in any state."""
+        try:
+            res = self.run("ps", "-a", "--filter", f"label={RUN_LABEL}={run_id}", "--format",
+                           "{{.Names}}", timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        return res.stdout.decode(errors="replace").split() if res.returncode == 0 else []
+
     def sweep(self) -> list[str]:
         """Remove the containers whose owning process is gone; their names."""
         try:

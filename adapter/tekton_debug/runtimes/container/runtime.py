@@ -589,6 +589,11 @@ class ContainerRuntime(LocalRuntime):
         super().close()
         for c in containers:
             c.end(wait=True)
+        if self.engine is not None and containers:
+            # what the engine still lists once every client has ended (a container whose `--rm`
+            # the engine had not carried out yet, one created as its client was stopped) goes now:
+            # nothing of the run outlives close()
+            self.engine.remove(self.engine.containers_of(self.run_id))
         for proc in self._sidecar_logs:
             if proc.poll() is None:
                 proc.kill()
