@@ -123,6 +123,9 @@ class ContainerRuntime(LocalRuntime):
         assert self.engine is not None
         self._listener = listener  # pulls report progress before the run's events flow
         self._swept = sweep_once(self.engine)
+        # the images first: when one cannot be had (auto then runs the steps on this host),
+        # no run directory has been made and removed for nothing
+        self._check_images(run)
         super().start(run, plan, listener)
 
     def _prepare(self, run: TaskRun, steps) -> list[tuple[str, str]]:
@@ -137,7 +140,6 @@ class ContainerRuntime(LocalRuntime):
         self._watchdog = Watchdog(self.engine)
         if not self._keep:
             self._watchdog.add_dir(str(self.run_dir))
-        self._check_images(run)
         layout = self.layout = RunLayout(self.run_dir, len(steps))
         layout.create([s.container for s in steps])
         self.shell.install(layout.tekton / "bin", tools=layout.tekton / "bin" / "tools")

@@ -12,12 +12,22 @@ import os
 import re
 import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from tekton_debug.errors import UserError
 
 PREFIX = "tekton-debug-"
 OWNER_FILE = ".owner"  # "<pid> <start time>": the process the directory belongs to
+
+# What each directory's owner file said, by (path, the directory's mtime): writing or replacing
+# the owner file changes the mtime, so a remembered answer is the file's current content, and a
+# sweep of a temp dir full of other runs' directories (a pipeline's TaskRuns start together, each
+# sweeping) reads no file twice. None: no owner file.
+_owners: dict[tuple[str, int], str | None] = {}
+_owners_lock = threading.Lock()
+_OWNERS_MAX = 10_000
 
 
 def create(root: Path | None, name: str, *, keep: bool = False) -> Path:
@@ -34,7 +44,7 @@ def create(root: Path | None, name: str, *, keep: bool = False) -> Path:
     safe = re.sub(r"[^a-z0-9.-]", "-", name.lower())[:40]
     path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{safe}-", dir=str(parent)))
     if not keep:
-        (path / OWNER_FILE).write_text(_identity(os.getpid()) or str(os.getpid()))
+        (path / OWNER_FILE).write_text(identity_of_this_process())
     return path
 
 
@@ -53,8 +63,10 @@ def sweep(parent: Path) -> list[Path]:
             if not entry.is_dir(follow_symlinks=False) or \
                     (uid is not None and entry.stat(follow_symlinks=False).st_uid != uid):
                 continue
-            owner = (Path(entry.path) / OWNER_FILE).read_text()
+            owner = _owner(entry.path, entry.stat(follow_symlinks=False).st_mtime_ns)
         except OSError:
+            continue
+        if owner is None:
             continue  # no owner (kept, or being created right now): not ours to judge
         pid_text = owner.split()[0] if owner.split() else ""
         if not pid_text.isdigit() or _alive(int(pid_text), owner.strip()):
@@ -62,6 +74,36 @@ def sweep(parent: Path) -> list[Path]:
         shutil.rmtree(entry.path, ignore_errors=True)
         removed.append(Path(entry.path))
     return removed
+
+
+def _owner(path: str, mtime_ns: int) -> str | None:
+    key = (path, mtime_ns)
+    with _owners_lock:
+        if key in _owners:
+            return _owners[key]
+    try:
+        owner: str | None = (Path(path) / OWNER_FILE).read_text()
+    except FileNotFoundError:
+        if time.time_ns() - mtime_ns < 2_000_000_000:
+            return None  # just created: its owner file may come within the mtime's granularity
+        owner = None
+    with _owners_lock:
+        if len(_owners) >= _OWNERS_MAX:
+            _owners.clear()
+        _owners[key] = owner
+    return owner
+
+
+_me: tuple[int, str] | None = None
+
+
+def identity_of_this_process() -> str:
+    """This process's ``"<pid> <start time>"`` (read once per pid: a fork reads its own)."""
+    global _me
+    pid = os.getpid()
+    if _me is None or _me[0] != pid:
+        _me = (pid, _identity(pid) or str(pid))
+    return _me[1]
 
 
 def _identity(pid: int) -> str | None:
@@ -75,6 +117,8 @@ def _identity(pid: int) -> str | None:
 
 
 def _alive(pid: int, owner: str) -> bool:
+    if pid == os.getpid():
+        return identity_of_this_process() == owner.strip() if " " in owner else True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
