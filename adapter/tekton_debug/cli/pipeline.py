@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import subprocess
-import threading
 import time
 from typing import Sequence
 
 from tekton_debug.cli import endings
-from tekton_debug.cli.run import Printer, _Ending, _restore_tty, _save_tty, piped_shell
+from tekton_debug.cli.run import Printer, StepShell, _Ending
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.events import (
     Notice, PauseKind, PipelineRunFinished, Progress, Release, StepFinished, StepLog,
@@ -43,20 +41,16 @@ class TerminalPipelineRun:
         self.events: queue.Queue = queue.Queue()
         self.pipeline = PipelineSession(options, self._on_event)
         printer.mask = self.pipeline.masker.mask
-        self._shell: subprocess.Popen | None = None
-        self._shell_task: str | None = None
-        self._shell_lock = threading.Lock()
+        self.shell = StepShell(stdin_is_tty)
         self._ending: int | None = None  # the signal that ends the run
 
     def signalled(self, signum: int) -> None:
         """An end signal (on the signal watcher's thread): the main thread ends the run. Ctrl-C
         at a step's shell in a terminal is the shell's (the terminal sent it there too)."""
-        with self._shell_lock:
-            shell_open = self._shell is not None and self._shell.poll() is None
-        if signum == signal.SIGINT and shell_open and self.tty:
+        if signum == signal.SIGINT and self.tty and self.shell.is_open():
             return
         self._ending = signum
-        self._end_shell(None)
+        self.shell.end()
         self.events.put(_Ending(signum))
 
     # ---- events (runtime and scheduler threads) ------------------------------------------------
@@ -78,7 +72,7 @@ class TerminalPipelineRun:
             (p.warn if ev.level != "info" else p.line)(
                 ("warning: " if ev.level == "warning" else "") + ev.message)
         elif isinstance(ev, PipelineRunFinished):
-            self._end_shell(None)
+            self.shell.end()
             self.events.put(ev)
 
     def _task_event(self, task: str, ev) -> None:
@@ -100,15 +94,14 @@ class TerminalPipelineRun:
         elif isinstance(ev, StepPaused):
             st = session.steps[ev.index]
             p.flush(f"{task}/{st.name}", (task, ev.index))
-            with self._shell_lock:
-                busy = self._shell_task
+            busy = self.shell.owner
             if busy is not None and busy != task:
                 p.warn(f"⏸ {task}/{st.name} paused too "
                        f"({'failed' if ev.kind is PauseKind.ON_FAILURE else 'before it starts'}): "
                        f"queued, its shell opens when you leave the shell in {busy}")
             self.events.put((task, ev))
         elif isinstance(ev, StepResumed):
-            self._end_shell(task)
+            self.shell.end(task)
         elif isinstance(ev, Progress) and ev.message and not ev.done:
             p.line(f"… {task}: {ev.message}")
         elif isinstance(ev, Notice) and ev.level != "info" and \
@@ -214,46 +207,13 @@ class TerminalPipelineRun:
             p.line("    debug-beforestep-continue       run the step")
             p.line("    debug-beforestep-fail-continue  skip it and mark it failed")
             p.line("    exit                            leave without deciding: the step runs")
-        argv = session.shell_command(index)
-        if not self.tty:
-            argv = piped_shell(argv)
-        saved = _save_tty()
-        try:
-            with self._shell_lock:
-                self._shell = subprocess.Popen(argv)
-                self._shell_task = task
-            proc = self._shell
-            try:
-                proc.wait()
-            except KeyboardInterrupt:
-                proc.wait()
-        finally:
-            with self._shell_lock:
-                self._shell, self._shell_task = None, None
-            _restore_tty(saved)
+        self.shell.run(session.shell_command(index), task)
         if self._ending is not None:
             return  # the run ends (a signal ended the shell too): no decision to make
         if session.steps[index].status == "paused":
             p.line("  shell closed without a decision: "
                    + ("marking the step failed" if failure else "running the step"))
             self._release(task, Release.FAIL_CONTINUE if failure else Release.CONTINUE)
-
-    def _end_shell(self, task: str | None) -> None:
-        """The step was released (a script): its shell ends, as a container's exit ends
-        `kubectl exec`. ``None``: whatever shell is open (the run ended)."""
-        with self._shell_lock:
-            proc = self._shell
-            if proc is None or (task is not None and self._shell_task != task):
-                return
-        if proc.poll() is not None:
-            return
-        try:
-            proc.send_signal(signal.SIGHUP)
-            proc.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        except OSError:
-            pass
 
 
 def pipeline_main(options: LaunchOptions, *, on_failure: str, break_before: Sequence[str],

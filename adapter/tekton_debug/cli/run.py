@@ -95,6 +95,61 @@ class _Ending:
     signum: int
 
 
+class StepShell:
+    """The shell open in a paused step, one at a time: run it to its end, tell whether it is open,
+    end it when its step is released (as a container's exit ends `kubectl exec`). ``owner`` names
+    whose step it is (a pipeline's task); None where there is only one TaskRun."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+        self._proc: subprocess.Popen | None = None
+        self._owner: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def owner(self) -> str | None:
+        with self._lock:
+            return self._owner
+
+    def is_open(self) -> bool:
+        with self._lock:
+            return self._proc is not None and self._proc.poll() is None
+
+    def run(self, argv: list[str], owner: str | None = None) -> int:
+        """Run the shell until it ends; its exit status (negative: killed by signal)."""
+        if not self.tty:
+            argv = piped_shell(argv)
+        saved = _save_tty()
+        try:
+            with self._lock:
+                self._proc = proc = subprocess.Popen(argv)
+                self._owner = owner
+            try:
+                return proc.wait()  # end signals go to signalled(), never raise here
+            except KeyboardInterrupt:
+                return proc.wait()
+        finally:
+            with self._lock:
+                self._proc, self._owner = None, None
+            _restore_tty(saved)
+
+    def end(self, owner: str | None = None) -> None:
+        """End the open shell (``owner``: only if it is that one's)."""
+        with self._lock:
+            proc = self._proc
+            if proc is None or (owner is not None and self._owner != owner):
+                return
+        if proc.poll() is not None:
+            return
+        try:
+            proc.send_signal(signal.SIGHUP)
+            proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        except OSError:
+            pass
+
+
 class TerminalRun:
     """One `tekton-debug run`: a session with the terminal as its front end."""
 
@@ -109,19 +164,16 @@ class TerminalRun:
         self.events: queue.Queue[RuntimeEvent] = queue.Queue()
         self.session = Session(options, self._on_event)
         printer.mask = self.session.masker.mask
-        self._shell: subprocess.Popen | None = None
-        self._shell_lock = threading.Lock()
+        self.shell = StepShell(stdin_is_tty)
         self._ending: int | None = None  # the signal that ends the run
 
     def signalled(self, signum: int) -> None:
         """An end signal (on the signal watcher's thread): the main thread ends the run. Ctrl-C
         at a step's shell in a terminal is the shell's (the terminal sent it there too)."""
-        with self._shell_lock:
-            shell_open = self._shell is not None and self._shell.poll() is None
-        if signum == signal.SIGINT and shell_open and self.tty:
+        if signum == signal.SIGINT and self.tty and self.shell.is_open():
             return
         self._ending = signum
-        self._end_shell()
+        self.shell.end()
         self.events.put(_Ending(signum))
 
     # ---- events (runtime threads) ----------------------------------------------------------------
@@ -151,7 +203,7 @@ class TerminalRun:
             p.flush(s.steps[ev.index].name, ev.index)
             self.events.put(ev)
         elif isinstance(ev, StepResumed):
-            self._end_shell()
+            self.shell.end()
             self.events.put(ev)
         elif isinstance(ev, StepRetrying):
             p.flush(s.steps[ev.index].name, ev.index)
@@ -162,7 +214,7 @@ class TerminalRun:
             if ev.message and not ev.done:
                 p.line(f"… {ev.message}")
         elif isinstance(ev, RunFinished):
-            self._end_shell()
+            self.shell.end()
             self.events.put(ev)
 
     # ---- the main thread ----------------------------------------------------------------------------
@@ -267,7 +319,7 @@ class TerminalRun:
             p.line("    debug-beforestep-fail-continue  skip it and mark it failed")
             p.line("    exit                            leave without deciding: the step runs")
         while True:
-            code = self._run_shell(s.shell_command(index))
+            code = self.shell.run(s.shell_command(index))
             if self._ending is not None:
                 return  # the run ends (a signal ended the shell too): no decision to make
             if s.steps[index].status != "paused":
@@ -281,21 +333,6 @@ class TerminalRun:
         p.line(f"  shell closed without a decision: "
                f"{'marking step ' + name + ' failed' if failure else 'running step ' + name}")
         self._release(release)
-
-    def _run_shell(self, argv: list[str]) -> int:
-        """Run the shell in the step until it ends; its exit status (negative: killed by signal)."""
-        if not self.tty:
-            argv = piped_shell(argv)
-        saved = _save_tty()
-        try:
-            with self._shell_lock:
-                self._shell = subprocess.Popen(argv)
-            proc = self._shell
-            return proc.wait()  # end signals go to signalled(), never raise here
-        finally:
-            with self._shell_lock:
-                self._shell = None
-            _restore_tty(saved)
 
     def _retry(self, index: int) -> bool:
         """``debug-retry``: run the step again from its file; True when it passed."""
@@ -315,19 +352,6 @@ class TerminalRun:
             p.line(f"  | {s.masker.mask(line)}")
         return False
 
-    def _end_shell(self) -> None:
-        """A script released the step: the shell ends, as a container's exit ends `kubectl exec`."""
-        with self._shell_lock:
-            proc = self._shell
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            proc.send_signal(signal.SIGHUP)
-            proc.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        except OSError:
-            pass
 
 
 def piped_shell(argv: Sequence[str]) -> list[str]:
