@@ -541,21 +541,7 @@ class DebugAdapter:
         st = session.step(index)
         if st.pause is PauseKind.PYTHON and st.python is not None:
             return st.python.exception_info()
-        if st.pause is not PauseKind.ON_FAILURE and st.status != "failed":
-            raise WrongTime(f"step {st.name!r} has not failed ({st.label})")
-        step = session.run.task.steps[index]
-        command = step.script.strip() if step.script else shlex.join(step.command + step.args)
-        tail = "\n".join(session.masker.mask(line) for line in st.last_lines(15))
-        return {
-            "exceptionId": f"exit code {st.exit_code}" if st.exit_code is not None else "failed",
-            "description": f"step {st.name!r} {st.failure}",
-            "breakMode": "unhandled",
-            "details": {
-                "message": f"step {st.name!r} {st.failure}",
-                "typeName": "StepFailed",
-                "stackTrace": (f"$ {command}\n" if command else "") + tail,
-            },
-        }
+        return failed_step_info(session, index, repr(st.name))
 
     # ---- evaluate --------------------------------------------------------------------------------
 
@@ -982,3 +968,24 @@ def _minutes(seconds: float) -> str:
     if seconds < 5400:
         return f"{int(seconds // 60)} min"
     return f"{seconds / 3600:.1f} h"
+
+
+def failed_step_info(session, index: int, name: str) -> dict:
+    """The ``exceptionInfo`` answer for step ``index`` of ``session`` (``name``: how the messages
+    name it), which failed; WrongTime if it has not."""
+    st = session.step(index)
+    if st.pause is not PauseKind.ON_FAILURE and st.status != "failed":
+        raise WrongTime(f"step {name} has not failed ({st.label})")
+    step = session.run.task.steps[index]
+    command = step.script.strip() if step.script else shlex.join(step.command + step.args)
+    tail = "\n".join(session.masker.mask(line) for line in st.last_lines(15))
+    return {
+        "exceptionId": f"exit code {st.exit_code}" if st.exit_code is not None else "failed",
+        "description": f"step {name} {st.failure}",
+        "breakMode": "unhandled",
+        "details": {
+            "message": f"step {name} {st.failure}",
+            "typeName": "StepFailed",
+            "stackTrace": (f"$ {command}\n" if command else "") + tail,
+        },
+    }

@@ -35,7 +35,7 @@ from collections import deque
 from typing import Any
 
 from tekton_debug.dap import wire
-from tekton_debug.dap.adapter import DebugAdapter, _arg
+from tekton_debug.dap.adapter import DebugAdapter, _arg, failed_step_info
 from tekton_debug.dap.launch_config import parse_launch
 from tekton_debug.dap.variables import Variables
 from tekton_debug.errors import UserError, WrongTime
@@ -395,20 +395,7 @@ class PipelineDebugAdapter(DebugAdapter):
 
     def exceptionInfo_request(self, request: wire.Request) -> dict:
         task, session, index = self._from_thread((request.arguments or {}).get("threadId"))
-        st = session.step(index)
-        if st.pause is not PauseKind.ON_FAILURE and st.status != "failed":
-            raise WrongTime(f"step {task}/{st.name} has not failed ({st.label})")
-        step = session.run.task.steps[index]
-        command = step.script.strip() if step.script else shlex.join(step.command + step.args)
-        tail = "\n".join(session.masker.mask(line) for line in st.last_lines(15))
-        return {
-            "exceptionId": f"exit code {st.exit_code}" if st.exit_code is not None else "failed",
-            "description": f"step {task}/{st.name} {st.failure}",
-            "breakMode": "unhandled",
-            "details": {"message": f"step {task}/{st.name} {st.failure}",
-                        "typeName": "StepFailed",
-                        "stackTrace": (f"$ {command}\n" if command else "") + tail},
-        }
+        return failed_step_info(session, index, f"{task}/{session.step(index).name}")
 
     # ---- evaluate ------------------------------------------------------------------------------
 
