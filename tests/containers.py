@@ -27,8 +27,28 @@ MARKER = "/etc/only-in-image"
 MARKER_TEXT = "this file is only in the test image"
 
 
+# Every public registry is blocked for the tests: a pull (the `auto` runtime tries one for an image
+# that is not here, e.g. alpine:3.20 in examples/) fails at once, and nothing leaves this machine,
+# not even a DNS lookup. Loopback registries (127.0.0.1:PORT) and localhost/ images are not matched.
+REGISTRIES = "unqualified-search-registries = []\n" + "".join(
+    f'\n[[registry]]\nprefix = "*.{tld}"\nlocation = "blocked.{tld}"\nblocked = true\n'
+    for tld in ("io", "com", "org", "net", "dev", "aws", "cloud", "sh", "co", "ai", "app"))
+
+
+def configure_registries() -> str:
+    """Point the engine (and skopeo) at the tests' registries.conf; its path."""
+    if os.environ.get("CONTAINERS_REGISTRIES_CONF"):
+        return os.environ["CONTAINERS_REGISTRIES_CONF"]
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / "registries.conf"
+    path.write_text("# written by tests/containers.py: no pull leaves this machine\n" + REGISTRIES)
+    os.environ["CONTAINERS_REGISTRIES_CONF"] = str(path)
+    return str(path)
+
+
 def configure() -> str:
-    """Point the engine at the tests' containers.conf; its path."""
+    """Point the engine at the tests' containers.conf (and registries.conf); its path."""
+    configure_registries()
     if os.environ.get("CONTAINERS_CONF"):
         return os.environ["CONTAINERS_CONF"]
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]

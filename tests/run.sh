@@ -12,6 +12,8 @@ export KUBECACHEDIR="${KUBECACHEDIR:-$PWD/.kube-cache}"
 # the container tests' own engine configuration (tests/containers.py writes it: runc, cgroupfs,
 # events in a file, this machine's hard ulimits, no network), not the machine's /etc/containers
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$(.venv/bin/python -c 'from tests import containers; print(containers.configure())')}"
+# and no pull leaves this machine: public registries are blocked (a pull fails at once)
+export CONTAINERS_REGISTRIES_CONF="${CONTAINERS_REGISTRIES_CONF:-$(.venv/bin/python -c 'from tests import containers; print(containers.configure_registries())')}"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 cd vscode-extension
 npm ci --no-audit --no-fund --loglevel=error
