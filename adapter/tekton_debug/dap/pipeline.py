@@ -518,13 +518,19 @@ class PipelineDebugAdapter(DebugAdapter):
 
     def disconnect_request(self, request: wire.Request) -> dict:
         self._ended = True
-        threading.Thread(target=self._close, daemon=True).start()
+        self._closer = threading.Thread(target=self._close, daemon=True, name="pipeline-close")
+        self._closer.start()
         return {}
 
     def on_disconnect(self) -> None:
+        """The connection ended: the run is closed before the adapter may exit (a close begun by
+        disconnect is waited for: its directories would be left half removed)."""
+        closer = getattr(self, "_closer", None)
         if not self._ended:
             self._ended = True
             self._close()
+        elif closer is not None:
+            closer.join(60)
 
     def _close(self) -> None:
         self.pipeline.close()

@@ -26,7 +26,10 @@ mkdir -p "$out"
 work=$(mktemp -d /tmp/tekton-e2e.XXXXXX)
 server_pid=
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  if [ -n "$server_pid" ]; then
+    kill -- -"$server_pid" 2>/dev/null || kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -63,7 +66,10 @@ cs() { node "$entry" --user-data-dir "$work/user" --extensions-dir "$work/extens
 cs --install-extension "$ext/tekton-debug.vsix" >"$out/install.log" 2>&1 || { cat "$out/install.log" >&2; exit 1; }
 
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-cs --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
+# in a process group of its own (node, its file watchers, extension host and pty host), which
+# cleanup ends whole
+setsid node "$entry" --user-data-dir "$work/user" --extensions-dir "$work/extensions" \
+   --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
    --disable-workspace-trust --disable-getting-started-override --ignore-last-opened "$work/workspace" \
    >"$out/code-server.log" 2>&1 &
 server_pid=$!
