@@ -119,3 +119,18 @@ spec:
     assert f"{bad}:6:13: tasks depend on each other in a cycle: a -> b -> a" in res.stderr
     assert f"{bad}:10:21: runAfter names task \"nope\"" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_debug_retry_in_a_pipeline_runs_the_edited_step_and_the_pipeline_goes_on(tmp_path):
+    import shutil
+    examples = EXAMPLE.parent
+    for f in examples.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    tasks = tmp_path / "tasks.yaml"
+    fix = f"sed -i 's/exit 1/echo fixed in a pipeline/' {tasks}\n"
+    res = run(str(tmp_path / "pipeline.yaml"), "--runtime", "local", "--on-failure", "shell",
+              "-p", "break-tests=true", stdin=fix + "debug-retry\n", cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "debug-retry           run the step again" in res.stdout
+    assert "↻ step unit-tests/run-tests: running it again" in res.stdout
+    assert "fixed in a pipeline" in res.stdout

@@ -16,7 +16,7 @@ import time
 from typing import Sequence
 
 from tekton_debug.cli import endings
-from tekton_debug.cli.run import Printer, StepShell, _Ending
+from tekton_debug.cli.run import RETRY_LINE, Printer, StepShell, _Ending, shell_until_decided
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.events import (
     Notice, PauseKind, PipelineRunFinished, Progress, Release, StepFinished, StepLog,
@@ -202,18 +202,21 @@ class TerminalPipelineRun:
             p.line(f"  A shell in {task}/{session.steps[index].name}'s environment:")
             p.line("    debug-continue        mark the step passed and go on")
             p.line("    debug-fail-continue   mark the step failed and go on")
+            if session.retry_script_available:
+                p.line(RETRY_LINE)
             p.line("    exit                  leave without deciding: the step is marked failed")
         else:
             p.line("    debug-beforestep-continue       run the step")
             p.line("    debug-beforestep-fail-continue  skip it and mark it failed")
             p.line("    exit                            leave without deciding: the step runs")
-        self.shell.run(session.shell_command(index), task)
-        if self._ending is not None:
-            return  # the run ends (a signal ended the shell too): no decision to make
-        if session.steps[index].status == "paused":
+        release = shell_until_decided(
+            p, session, index, f"{task}/{session.steps[index].name}", failure,
+            lambda: self.shell.run(session.shell_command(index), task),
+            lambda: self._ending is not None)
+        if release is not None:
             p.line("  shell closed without a decision: "
                    + ("marking the step failed" if failure else "running the step"))
-            self._release(task, Release.FAIL_CONTINUE if failure else Release.CONTINUE)
+            self._release(task, release)
 
 
 def pipeline_main(options: LaunchOptions, *, on_failure: str, break_before: Sequence[str],

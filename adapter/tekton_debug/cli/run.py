@@ -303,55 +303,67 @@ class TerminalRun:
     def _shell_in(self, index: int, failure: bool) -> None:
         p, s = self.printer, self.session
         name = s.steps[index].name
-        retry = failure and s.retry_script_available
         if failure:
             p.line("  You are in a shell inside the step's environment (its env, working directory, "
                    "params and workspaces).")
             p.line("    debug-continue        mark the step passed and go on")
             p.line("    debug-fail-continue   mark the step failed and go on")
-            if retry:
-                p.line("    debug-retry           run the step again as its file defines it now "
-                       "(edit the file first)")
+            if failure and s.retry_script_available:
+                p.line(RETRY_LINE)
             p.line("    exit                  leave without deciding: the step is marked failed")
         else:
             p.line("  You are in a shell inside the step's environment, before it runs.")
             p.line("    debug-beforestep-continue       run the step")
             p.line("    debug-beforestep-fail-continue  skip it and mark it failed")
             p.line("    exit                            leave without deciding: the step runs")
-        while True:
-            code = self.shell.run(s.shell_command(index))
-            if self._ending is not None:
-                return  # the run ends (a signal ended the shell too): no decision to make
-            if s.steps[index].status != "paused":
-                return  # a script released it
-            if not (retry and code in RETRY_EXIT_CODES):
-                break
-            if self._retry(index):
-                return
-            p.line("  still failing: back in the shell (debug-retry to try again)")
-        release = Release.FAIL_CONTINUE if failure else Release.CONTINUE
-        p.line(f"  shell closed without a decision: "
-               f"{'marking step ' + name + ' failed' if failure else 'running step ' + name}")
-        self._release(release)
+        release = shell_until_decided(p, s, index, name, failure,
+                                      lambda: self.shell.run(s.shell_command(index)),
+                                      lambda: self._ending is not None)
+        if release is not None:
+            p.line(f"  shell closed without a decision: "
+                   f"{'marking step ' + name + ' failed' if failure else 'running step ' + name}")
+            self._release(release)
 
-    def _retry(self, index: int) -> bool:
-        """``debug-retry``: run the step again from its file; True when it passed."""
-        p, s = self.printer, self.session
-        p.header(f"↻ step {s.steps[index].name}: running it again as its file defines it now")
-        try:
-            code = s.retry(index)
-        except UserError as exc:
-            for problem in exc.problems:
-                p.bad(f"  {s.masker.mask(str(problem))}")
-            return False
-        p.flush(s.steps[index].name, index)
-        if code == 0:
-            return True
-        p.bad(f"⏸ step {s.steps[index].name} failed again with exit code {code}: still paused")
-        for line in s.steps[index].last_lines(5):
-            p.line(f"  | {s.masker.mask(line)}")
+
+RETRY_LINE = ("    debug-retry           run the step again as its file defines it now "
+              "(edit the file first)")
+
+
+def shell_until_decided(p: Printer, s: Session, index: int, shown: str, failure: bool,
+                        run_shell: Callable[[], int], ending: Callable[[], bool]
+                        ) -> Release | None:
+    """Keep a shell open in paused step ``index`` until it is decided: a debug script released it
+    (None), or the shell was left without one (the release to make). ``debug-retry`` (the shell
+    ended by SIGUSR1) runs the step again from its file, and the shell opens again while it still
+    fails. ``shown``: the step's name as the terminal shows it."""
+    retry = failure and s.retry_script_available
+    while True:
+        code = run_shell()
+        if ending() or s.steps[index].status != "paused":
+            return None  # the run ends, or a script released the step
+        if not (retry and code in RETRY_EXIT_CODES):
+            return Release.FAIL_CONTINUE if failure else Release.CONTINUE
+        if _retry(p, s, index, shown):
+            return None
+        p.line("  still failing: back in the shell (debug-retry to try again)")
+
+
+def _retry(p: Printer, s: Session, index: int, shown: str) -> bool:
+    """``debug-retry``: run the step again from its file; True when it passed."""
+    p.header(f"↻ step {shown}: running it again as its file defines it now")
+    try:
+        code = s.retry(index)
+    except UserError as exc:
+        for problem in exc.problems:
+            p.bad(f"  {s.masker.mask(str(problem))}")
         return False
-
+    p.flush(s.steps[index].name, index)
+    if code == 0:
+        return True
+    p.bad(f"⏸ step {shown} failed again with exit code {code}: still paused")
+    for line in s.steps[index].last_lines(5):
+        p.line(f"  | {s.masker.mask(line)}")
+    return False
 
 
 def piped_shell(argv: Sequence[str]) -> list[str]:
