@@ -26,4 +26,9 @@ if [ "${TEKTON_DEBUG_E2E:-1}" != 0 ]; then
   [ -e "$CODE_SERVER_DIR/node_modules/code-server/out/node/entry.js" ] ||
     bash test/e2e/install-code-server.sh "$CODE_SERVER_DIR"
   TEKTON_DEBUG_PYTHON="$PWD/../.venv/bin/python" bash test/e2e/run.sh
+  # the same in containers, when podman works here (CI installs it): steps in a local busybox image
+  image=$(cd .. && .venv/bin/python -c 'from tests import containers as c; print(c.busybox() if c.podman() else "")')
+  if [ -n "$image" ]; then
+    TASK_IMAGE="$image" TEKTON_DEBUG_PYTHON="$PWD/../.venv/bin/python" bash test/e2e/run.sh
+  fi
 fi

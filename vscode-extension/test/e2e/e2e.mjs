@@ -106,6 +106,12 @@ try {
   await page.keyboard.press('Enter');
   await page.locator('.terminal-wrapper.active .xterm-rows', { hasText: 'in-step: compiled' }).first().waitFor();
   step(`terminal: ${(await rows.innerText()).split('\n').filter((l) => l.includes('in-step')).pop()}`);
+  if (process.env.EXPECT_RUNTIME === 'container') {
+    step('the shell is in the step\'s container: a file only its image has');
+    await page.keyboard.type('cat /etc/only-in-image');
+    await page.keyboard.press('Enter');
+    await page.locator('.terminal-wrapper.active .xterm-rows', { hasText: 'this file is only in the test image' }).first().waitFor();
+  }
   await shot('3-shell-in-step');
 
   step('fixing the step in the editor: its check no longer fails the step');

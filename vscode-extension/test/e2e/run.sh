@@ -15,7 +15,11 @@ entry=$code_server_dir/node_modules/code-server/out/node/entry.js
 chromium=${CHROMIUM:-/usr/bin/chromium}
 python=${TEKTON_DEBUG_PYTHON:-$repo/.venv/bin/python}
 [ -x "$python" ] || python=$(command -v python3)
-out=$ext/test-output
+# TASK_IMAGE=IMAGE: the same run with the Task's steps in that local image, so that the default
+# runtime (auto) runs them in containers: the shell, the REPL and Restart Frame go into the paused
+# step's container. Screenshots of that run go to test-output/containers/.
+task_image=${TASK_IMAGE:-}
+out=$ext/test-output${task_image:+/containers}
 [ -e "$entry" ] || { echo "code-server not found at $entry: run shared/tools/install-code-server.sh $code_server_dir" >&2; exit 2; }
 [ -x "$chromium" ] || { echo "Chromium not found at $chromium: apt-get install chromium" >&2; exit 2; }
 "$python" -c 'import tekton_debug' || { echo "tekton_debug does not import in $python" >&2; exit 2; }
@@ -38,7 +42,11 @@ trap cleanup EXIT
 mkdir -p "$work/workspace" "$work/user/User" "$work/user/Machine" "$work/extensions"
 task=$repo/examples/failing-task.yaml
 
-cp "$task" "$work/workspace/failing-task.yaml"
+if [ -n "$task_image" ]; then
+  sed "s#image: alpine:3.20#image: $task_image#" "$task" > "$work/workspace/failing-task.yaml"
+else
+  cp "$task" "$work/workspace/failing-task.yaml"
+fi
 cat > "$work/user/User/settings.json" <<JSON
 {
   "tekton-debug.python": "$python",
@@ -75,4 +83,4 @@ setsid node "$entry" --user-data-dir "$work/user" --extensions-dir "$work/extens
 server_pid=$!
 
 CODE_SERVER_URL="http://127.0.0.1:$port/?folder=$work/workspace" CHROMIUM="$chromium" OUTPUT_DIR="$out" \
-  TASK_FILE="failing-task.yaml" node "$here/e2e.mjs"
+  TASK_FILE="failing-task.yaml" EXPECT_RUNTIME="${task_image:+container}" node "$here/e2e.mjs"
