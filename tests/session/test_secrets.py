@@ -18,14 +18,21 @@ SECRET = "tok-9f8e7d6c5b"
 
 def run_to_end(path, options=None, **more) -> tuple[Session, list]:
     events: queue.Queue = queue.Queue()
-    s = Session(LaunchOptions(task_file=str(path), **(options or {})), events.put)
+    sessions: list[Session] = []
+
+    def listener(ev) -> None:
+        # a front end reads a chunk's text while it handles the event: the next chunk replaces it
+        events.put((ev, sessions[0].steps[ev.index].last_text if isinstance(ev, StepLog) else None))
+
+    s = Session(LaunchOptions(task_file=str(path), **(options or {})), listener)
+    sessions.append(s)
     s.plan.on_failure = more.get("on_failure", False)
     s.start()
     seen = []
     try:
         while True:
-            ev = events.get(timeout=30)
-            seen.append((ev, s.steps[ev.index].last_text if isinstance(ev, StepLog) else None))
+            ev, text = events.get(timeout=30)
+            seen.append((ev, text))
             if isinstance(ev, (RunFinished, StepPaused)):
                 return s, seen
     finally:

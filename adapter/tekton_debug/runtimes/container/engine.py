@@ -17,12 +17,12 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tekton_debug.errors import RuntimeUnavailable, UserError
+from tekton_debug.runtimes.watchdog_pipe import WatchdogPipe
 
 ENGINES = ("podman", "docker")
 RUN_LABEL = "io.tekton-debug.run"
@@ -275,48 +275,17 @@ class Watchdog:
     dismisses it."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._closed = False
-
-    def _send(self, line: str) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            if self._proc is None:
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-S", "-E", "-c", _WATCHDOG,
-                     *self._engine.remove_argv([])], stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            try:
-                assert self._proc.stdin is not None
-                self._proc.stdin.write(line.encode() + b"\n")
-                self._proc.stdin.flush()
-            except OSError:
-                pass
+        self._pipe = WatchdogPipe([sys.executable, "-S", "-E", "-c", _WATCHDOG,
+                                   *engine.remove_argv([])])
 
     def add_container(self, name: str) -> None:
-        self._send(f"+name {name}")
+        self._pipe.send(f"+name {name}")
 
     def add_dir(self, path: str) -> None:
-        self._send(f"+dir {path}")
+        self._pipe.send(f"+dir {path}")
 
     def close(self) -> None:
-        self._send("q")
-        with self._lock:
-            self._closed = True
-            proc, self._proc = self._proc, None
-        if proc is not None:
-            try:
-                assert proc.stdin is not None
-                proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                proc.kill()
+        self._pipe.dismiss()
 
 
 def client_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -33,6 +33,7 @@ from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepT
 from tekton_debug.entrypoint.stepresults import apply_step_results
 from tekton_debug.events import MAX_EXEC_OUTPUT
 from tekton_debug.runtimes.local import watchdog
+from tekton_debug.runtimes.watchdog_pipe import WatchdogPipe
 from tekton_debug.runtimes.local.watchdog import find_marked
 
 #: A step's output is read this much at a time from pipes of PIPE_SIZE bytes: fewer, larger output
@@ -73,28 +74,14 @@ class GroupReaper:
 
     def __init__(self, run_mark: bytes | None = None) -> None:
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._closed = False
         self._run_mark = run_mark
         self._sweeps: list[bytes] = []
         self._sweeper: threading.Thread | None = None
+        self._pipe = WatchdogPipe([sys.executable, "-S", "-E", watchdog.__file__],
+                                  first=f"m{run_mark.decode()}" if run_mark else "")
 
     def _send(self, line: str) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            if self._proc is None:
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-S", "-E", watchdog.__file__], stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-                if self._run_mark:
-                    line = f"m{self._run_mark.decode()}" + (f"\n{line}" if line else "")
-            try:
-                assert self._proc.stdin is not None
-                self._proc.stdin.write(line.encode() + b"\n")
-                self._proc.stdin.flush()
-            except OSError:
-                pass
+        self._pipe.send(line)
 
     def arm(self) -> None:
         """Start watching now, before the first process: a death right after it is covered."""
@@ -132,20 +119,7 @@ class GroupReaper:
             sweeper.join(5)
         if self._run_mark:
             kill_marked(self._run_mark)  # the end of the run: nothing of it stays
-        self._send("q")
-        with self._lock:
-            self._closed = True
-            proc, self._proc = self._proc, None
-        if proc is not None:
-            try:
-                assert proc.stdin is not None
-                proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                proc.kill()
+        self._pipe.dismiss()
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
