@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import queue
-import signal
 import time
 from typing import Sequence
 
 from tekton_debug.cli import endings
-from tekton_debug.cli.run import RETRY_LINE, Printer, StepShell, _Ending, shell_until_decided
+from tekton_debug.cli.run import (RETRY_LINE, EndsOnSignal, Printer, StepShell, _Ending,
+                                  shell_until_decided)
 from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.events import (
     Notice, PauseKind, PipelineRunFinished, Progress, Release, StepFinished, StepLog,
@@ -28,7 +28,7 @@ from tekton_debug.pipeline.run import PipelineSession
 _MARKS = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "✗", "timedOut": "✗"}
 
 
-class TerminalPipelineRun:
+class TerminalPipelineRun(EndsOnSignal):
     """One `tekton-debug run` of a Pipeline or PipelineRun file."""
 
     def __init__(self, options: LaunchOptions, *, on_failure: str, break_before: Sequence[str],
@@ -43,15 +43,6 @@ class TerminalPipelineRun:
         printer.mask = self.pipeline.masker.mask
         self.shell = StepShell(stdin_is_tty)
         self._ending: int | None = None  # the signal that ends the run
-
-    def signalled(self, signum: int) -> None:
-        """An end signal (on the signal watcher's thread): the main thread ends the run. Ctrl-C
-        at a step's shell in a terminal is the shell's (the terminal sent it there too)."""
-        if signum == signal.SIGINT and self.tty and self.shell.is_open():
-            return
-        self._ending = signum
-        self.shell.end()
-        self.events.put(_Ending(signum))
 
     # ---- events (runtime and scheduler threads) ------------------------------------------------
 

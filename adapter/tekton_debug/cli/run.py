@@ -150,7 +150,26 @@ class StepShell:
             pass
 
 
-class TerminalRun:
+class EndsOnSignal:
+    """What a terminal run does with an end signal. Its users have ``tty``, ``shell`` (a
+    StepShell), ``events`` (their main thread's queue) and ``_ending``."""
+
+    tty: bool
+    shell: StepShell
+    events: queue.Queue
+    _ending: int | None
+
+    def signalled(self, signum: int) -> None:
+        """An end signal (on the signal watcher's thread): the main thread ends the run. Ctrl-C
+        at a step's shell in a terminal is the shell's (the terminal sent it there too)."""
+        if signum == signal.SIGINT and self.tty and self.shell.is_open():
+            return
+        self._ending = signum
+        self.shell.end()
+        self.events.put(_Ending(signum))
+
+
+class TerminalRun(EndsOnSignal):
     """One `tekton-debug run`: a session with the terminal as its front end."""
 
     def __init__(self, options: LaunchOptions, *, on_failure: str, break_before: Sequence[str],
@@ -166,15 +185,6 @@ class TerminalRun:
         printer.mask = self.session.masker.mask
         self.shell = StepShell(stdin_is_tty)
         self._ending: int | None = None  # the signal that ends the run
-
-    def signalled(self, signum: int) -> None:
-        """An end signal (on the signal watcher's thread): the main thread ends the run. Ctrl-C
-        at a step's shell in a terminal is the shell's (the terminal sent it there too)."""
-        if signum == signal.SIGINT and self.tty and self.shell.is_open():
-            return
-        self._ending = signum
-        self.shell.end()
-        self.events.put(_Ending(signum))
 
     # ---- events (runtime threads) ----------------------------------------------------------------
 

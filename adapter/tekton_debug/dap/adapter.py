@@ -50,6 +50,17 @@ def _arg(args: dict, name: str, kind: type, what: str, default: Any = None) -> A
     return value
 
 
+def breakpoint_lines(args: dict) -> tuple[str | None, list]:
+    """The source path and the lines of a setBreakpoints request (``breakpoints``, else the
+    deprecated ``lines``)."""
+    path = _arg(_arg(args, "source", dict, "a Source object", {}), "path", str, "a path")
+    lines = [b.get("line") for b in _arg(args, "breakpoints", list, "a list", [])
+             if isinstance(b, dict)]
+    if not lines:
+        lines = list(_arg(args, "lines", list, "a list of line numbers", []))
+    return path, lines
+
+
 class DebugAdapter:
     def __init__(self, connection: wire.Connection) -> None:
         self.conn = connection
@@ -234,12 +245,7 @@ class DebugAdapter:
     # ---- breakpoints ---------------------------------------------------------------------------
 
     def setBreakpoints_request(self, request: wire.Request) -> dict:
-        args = request.arguments or {}
-        path = _arg(_arg(args, "source", dict, "a Source object", {}), "path", str, "a path")
-        lines = [b.get("line") for b in _arg(args, "breakpoints", list, "a list", [])
-                 if isinstance(b, dict)]
-        if not lines:
-            lines = list(_arg(args, "lines", list, "a list of line numbers", []))
+        path, lines = breakpoint_lines(request.arguments or {})
         result = []
         task = self._task_for_source(path)
         for line in lines:

@@ -35,7 +35,7 @@ from collections import deque
 from typing import Any
 
 from tekton_debug.dap import wire
-from tekton_debug.dap.adapter import DebugAdapter, _arg, failed_step_info
+from tekton_debug.dap.adapter import DebugAdapter, _arg, breakpoint_lines, failed_step_info
 from tekton_debug.dap.launch_config import parse_launch
 from tekton_debug.dap.variables import Variables
 from tekton_debug.errors import UserError, WrongTime
@@ -211,12 +211,7 @@ class PipelineDebugAdapter(DebugAdapter):
     # ---- breakpoints ---------------------------------------------------------------------------
 
     def setBreakpoints_request(self, request: wire.Request) -> dict:
-        args = request.arguments or {}
-        path = _arg(_arg(args, "source", dict, "a Source object", {}), "path", str, "a path")
-        lines = [b.get("line") for b in _arg(args, "breakpoints", list, "a list", [])
-                 if isinstance(b, dict)]
-        if not lines:
-            lines = list(_arg(args, "lines", list, "a list of line numbers", []))
+        path, lines = breakpoint_lines(request.arguments or {})
         result = []
         for line in lines:
             bp: dict[str, Any] = {"id": self._new_breakpoint_id(), "verified": False}
