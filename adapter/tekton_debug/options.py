@@ -25,3 +25,5 @@ class LaunchOptions:
     offline: bool = False  # remote references (taskRef.resolver) from the cache only
     rerun: str | None = None  # a finished TaskRun on the cluster to run again with debug on
     from_step: str | None = None  # skip the steps before this one (host and container runtimes)
+    keep_claims: bool = False  # a Pipeline on a cluster: keep the claims made for its workspaces
+    pipeline_run: str | None = None  # attach: the group id (or name) of a PipelineRun's TaskRuns

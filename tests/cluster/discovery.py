@@ -6,8 +6,8 @@ import hashlib
 import json
 import time
 
-from tests.cluster.store import (CONFIGMAPS, NAMESPACES, PODS, SECRETS, SSAR, TASKRUNS, TASKS,
-                                 Resource)
+from tests.cluster.store import (CONFIGMAPS, NAMESPACES, PODS, PVCS, SECRETS, SSAR, TASKRUNS,
+                                 TASKS, Resource)
 from tests.cluster.kubelet import parse_time
 
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "test-cluster",
@@ -15,13 +15,14 @@ VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "t
            "compiler": "gc", "platform": "linux/amd64"}
 
 GROUP_RESOURCES = {
-    ("", "v1"): [PODS, NAMESPACES, CONFIGMAPS, SECRETS],
+    ("", "v1"): [PODS, NAMESPACES, CONFIGMAPS, SECRETS, PVCS],
     ("tekton.dev", "v1"): [TASKRUNS, TASKS],
     ("tekton.dev", "v1beta1"): [TASKRUNS, TASKS],
     ("authorization.k8s.io", "v1"): [SSAR],
 }
 SUBRESOURCES = {PODS: [("log", "Pod", ("get",)), ("exec", "PodExecOptions", ("create", "get")),
                        ("status", "Pod", ("get", "patch", "update"))],
+                PVCS: [("status", "PersistentVolumeClaim", ("get", "patch", "update"))],
                 TASKRUNS: [("status", "TaskRun", ("get", "patch", "update"))]}
 
 
@@ -157,6 +158,10 @@ def _columns(resource: Resource) -> list[dict]:
                 col("Age")]
     if resource == SECRETS:
         return [col("Name", fmt="name"), col("Type"), col("Data", "integer"), col("Age")]
+    if resource == PVCS:
+        return [col("Name", fmt="name"), col("Status"), col("Volume"), col("Capacity"),
+                col("Access Modes"), col("StorageClass"), col("VolumeAttributesClass"),
+                col("Age")]
     return [col("Name", fmt="name"), col("Age")]
 
 
@@ -181,6 +186,15 @@ def _cells(resource: Resource, obj: dict) -> list:
                 "0", _age(meta.get("creationTimestamp"))]
     if resource == SECRETS:
         return [meta["name"], obj.get("type", "Opaque"), len(obj.get("data") or {}),
+                _age(meta.get("creationTimestamp"))]
+    if resource == PVCS:
+        spec = obj.get("spec") or {}
+        modes = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
+                 "ReadWriteOncePod": "RWOP"}
+        return [meta["name"], status.get("phase", "Pending"), spec.get("volumeName", ""),
+                (status.get("capacity") or {}).get("storage", ""),
+                ",".join(modes.get(m, m) for m in status.get("accessModes") or []),
+                spec.get("storageClassName") or "", "<unset>",
                 _age(meta.get("creationTimestamp"))]
     return [meta["name"], _age(meta.get("creationTimestamp"))]
 

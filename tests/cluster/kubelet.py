@@ -109,9 +109,13 @@ class Container:
 class PodRuntime:
     """The processes and files of one pod. ``on_change`` is called when a container changes."""
 
-    def __init__(self, root: str, plan: PodPlan, on_change: Callable[[], None]) -> None:
+    def __init__(self, root: str, plan: PodPlan, on_change: Callable[[], None], *,
+                 claims: dict[str, str] | None = None) -> None:
+        """``claims``: workspace name -> the host directory of its claim (with the binding's
+        subPath), shared by every pod that mounts that claim."""
         self.root = root
         self.plan = plan
+        self.claims = dict(claims or {})
         self.on_change = on_change
         self.containers: dict[str, Container] = {}
         self.execs: set[asyncio.subprocess.Process] = set()
@@ -147,6 +151,10 @@ class PodRuntime:
         """``prepare``, ``place-scripts`` and ``working-dir-initializer``: the pod's files."""
         step_runtime.lay_out(self.root, len(self.plan.steps),
                              [s.container for s in self.plan.steps])
+        for name, host in self.claims.items():  # /workspace/<name> is the claim's directory
+            os.makedirs(host, exist_ok=True)
+            os.makedirs(os.path.join(self.root, "workspace"), exist_ok=True)
+            os.symlink(host, os.path.join(self.root, "workspace", name))
         for s in self.plan.steps:
             os.makedirs(os.path.join(self.root, "steps", str(s.index)), exist_ok=True)
             if s.script is not None:

@@ -22,8 +22,8 @@ from aiohttp import WSMsgType, web
 
 from tests.cluster import discovery
 from tests.cluster.kubelet import Container, PodRuntime, parse_time, resize, rfc3339nano
-from tests.cluster.store import (CONFIGMAPS, NAMESPACES, PODS, SECRETS, SSAR, TASKRUNS, TASKS,
-                                 ApiError,
+from tests.cluster.store import (CONFIGMAPS, NAMESPACES, PODS, PVCS, SECRETS, SSAR, TASKRUNS,
+                                 TASKS, ApiError,
                                  Event, Resource, Store, Watcher, bad_request, field_matcher,
                                  forbidden, invalid, label_matcher, not_found, now_rfc3339)
 from tests.cluster import tekton
@@ -210,6 +210,7 @@ class Run:
         self.done = False
         self.deadline: asyncio.TimerHandle | None = None
         self.task: asyncio.Task | None = None
+        self.task_spec: dict = {}
 
     @property
     def store(self) -> Store:
@@ -275,8 +276,11 @@ class Run:
             self._fail("TaskRunValidationFailed", f"invalid input params for task "
                        f"{task_name or ''}: missing parameters: {missing}")
             return
+        self.task_spec = task_spec
+        volumes, claims, missing_claim = self._workspaces(tr, task_spec)
         plan = tekton.build_pod(tr, task_spec, params, api_fields=cfg.api_fields(),
-                                tekton_version=cfg.tekton_version(), task_name=task_name)
+                                tekton_version=cfg.tekton_version(), task_name=task_name,
+                                workspaces=volumes)
         for step in plan.steps:  # the kubelet: env from Secrets, before any container starts
             for env_name, ref in step.secret_env.items():
                 value = secret_value(self.store, self.namespace, ref)
@@ -292,7 +296,7 @@ class Run:
         pod = self.store.create(PODS, self.namespace, plan.pod)
         self.pod_name = pod["metadata"]["name"]
         root = os.path.join(cfg.root, self.namespace, f"{self.pod_name}-{pod['metadata']['uid'][:8]}")
-        self.runtime = PodRuntime(root, plan, self.sync)
+        self.runtime = PodRuntime(root, plan, self.sync, claims=claims)
         cfg.pods[(self.namespace, self.pod_name)] = self
         steps = [{"name": s.name, "container": s.container, "imageID": _image_id(s.image),
                   "waiting": {"reason": "PodInitializing"}} for s in plan.steps]
@@ -307,9 +311,55 @@ class Run:
                                 f'message: "containers with incomplete status: [prepare place-scripts]"')
         self._update(running)
         self._arm_timeout(tr)
+        if missing_claim is not None:  # the scheduler cannot place the pod: it stays Pending
+            self._unschedulable(f'0/1 nodes are available: persistentvolumeclaim '
+                                f'"{missing_claim}" not found. preemption: 0/1 nodes are '
+                                'available: 1 Preemption is not helpful for scheduling.')
+            return
         self.runtime.initialise()
         self._pod_status(init_done=True)
         await self.runtime.start()
+
+    def _workspaces(self, tr: dict, task_spec: dict
+                    ) -> tuple[dict[str, dict], dict[str, str], str | None]:
+        """The pod's volume for each bound workspace, the host directory of each one a claim
+        holds (shared by the pods that mount it), and a claim that does not exist. A
+        ``volumeClaimTemplate`` becomes a claim of this TaskRun's, as Tekton makes it."""
+        volumes: dict[str, dict] = {}
+        claims: dict[str, str] = {}
+        missing = None
+        bound = {w.get("name"): w for w in tr["spec"].get("workspaces") or []
+                 if isinstance(w, dict)}
+        for w in task_spec.get("workspaces") or []:
+            binding = bound.get(w.get("name"))
+            if binding is None:
+                continue
+            sub_path = binding.get("subPath") or ""
+            if "volumeClaimTemplate" in binding:
+                claim = self.cluster.claim_from_template(tr, binding)
+                binding = {"persistentVolumeClaim": {"claimName": claim}}
+            source = next(({k: binding[k]} for k in ("persistentVolumeClaim", "emptyDir",
+                                                     "configMap", "secret", "projected", "csi")
+                           if k in binding), {"emptyDir": {}})
+            volumes[w["name"]] = {**source, **({"subPath": sub_path} if sub_path else {})}
+            if "persistentVolumeClaim" in source:
+                name = str((source["persistentVolumeClaim"] or {}).get("claimName", ""))
+                host = self.cluster.claim_dir(self.namespace, name)
+                if host is None:
+                    missing = missing or name
+                else:
+                    claims[w["name"]] = os.path.join(host, sub_path) if sub_path else host
+        return volumes, claims, missing
+
+    def _unschedulable(self, message: str) -> None:
+        pod = copy.deepcopy(self.store.find(PODS, self.namespace, self.pod_name) or {})
+        if pod:
+            pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "False",
+                                            "reason": "Unschedulable", "message": message,
+                                            "lastTransitionTime": now_rfc3339()}]
+            self.store.update(PODS, pod, spec_changed=False)
+        self._update(lambda tr: self._set_condition(
+            tr, "Unknown", "Pending", f'pod status "PodScheduled":"False"; message: "{message}"'))
 
     def _arm_timeout(self, tr: dict) -> None:
         from tekton_debug.tekton.duration import parse_duration
@@ -393,12 +443,22 @@ class Run:
         def update(tr: dict) -> None:
             tr["status"]["steps"] = self._step_states()
             tr["status"]["completionTime"] = now_rfc3339()
+            self._results(tr)
             if failed is None:
                 self._set_condition(tr, "True", "Succeeded", "All Steps have completed executing")
             else:
                 self._set_condition(tr, "False", "Failed",
                                     f'"{failed.name}" exited with code {failed.exit_code}')
         self._update(update)
+
+    def _results(self, tr: dict) -> None:
+        """``status.results`` from the steps' termination messages, as Tekton reads them."""
+        if self.runtime is None:
+            return
+        results = tekton.task_results(self.task_spec, [c.message for c in
+                                                       self.runtime.containers.values()])
+        if results:
+            tr["status"]["results"] = results
 
     def _fail(self, reason: str, message: str) -> None:
         self.done = True
@@ -427,6 +487,7 @@ class Run:
             st = tr["status"]
             if self.runtime is not None:
                 st["steps"] = self._step_states()
+                self._results(tr)
             st["completionTime"] = now_rfc3339()
             self._set_condition(tr, "False", reason, message)
         self._update(update)
@@ -553,6 +614,56 @@ class Cluster:
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    # ---- claims -------------------------------------------------------------------------------
+    def claim_dir(self, namespace: str, name: str) -> str | None:
+        """The host directory of claim ``name`` (its volume: every pod that mounts the claim
+        sees the same files), or None when there is no such claim."""
+        claim = self.store.find(PVCS, namespace, name)
+        if claim is None:
+            return None
+        path = self._claim_path(claim)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def _claim_path(self, claim: dict) -> str:
+        meta = claim["metadata"]
+        return os.path.join(self.root, "volumes", meta["namespace"],
+                            f"{meta['name']}-{meta['uid'][:8]}")
+
+    def claim_created(self, claim: dict) -> dict:
+        """The volume controller binds a new claim at once (a volume of the size it asks)."""
+        claim = copy.deepcopy(claim)
+        spec = claim.setdefault("spec", {})
+        spec["volumeName"] = f"pvc-{claim['metadata']['uid']}"
+        spec.setdefault("storageClassName", "standard")
+        spec.setdefault("volumeMode", "Filesystem")
+        claim["status"] = {"phase": "Bound", "accessModes": list(spec.get("accessModes") or []),
+                           "capacity": {"storage": ((spec.get("resources") or {}).get(
+                               "requests") or {}).get("storage", "")}}
+        return self.store.update(PVCS, claim, spec_changed=False)
+
+    def claim_deleted(self, claim: dict) -> None:
+        shutil.rmtree(self._claim_path(claim), ignore_errors=True)
+
+    def claim_from_template(self, tr: dict, binding: dict) -> str:
+        """The claim Tekton makes for a TaskRun's ``volumeClaimTemplate`` workspace: named
+        ``pvc-<hash>`` (or the template's name and the hash), owned by the TaskRun."""
+        import hashlib
+        meta = tr["metadata"]
+        template = copy.deepcopy(binding["volumeClaimTemplate"] or {})
+        digest = hashlib.sha256((binding["name"] + meta["uid"]).encode()).hexdigest()[:10]
+        name = f"{(template.get('metadata') or {}).get('name') or 'pvc'}-{digest}"
+        if self.store.find(PVCS, meta["namespace"], name) is None:
+            body = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {**(template.get("metadata") or {}), "name": name,
+                                 "ownerReferences": [{
+                                     "apiVersion": tr.get("apiVersion", "tekton.dev/v1"),
+                                     "kind": "TaskRun", "name": meta["name"], "uid": meta["uid"],
+                                     "controller": True, "blockOwnerDeletion": True}]},
+                    "spec": template.get("spec") or {}}
+            self.claim_created(self.store.create(PVCS, meta["namespace"], body))
+        return name
+
     # ---- the controller's reactions ------------------------------------------------------------
     def taskrun_created(self, obj: dict) -> None:
         meta = obj["metadata"]
@@ -573,6 +684,11 @@ class Cluster:
             run._cancel_deadline()
             if run.pod_name:
                 await self.remove_pod(run.namespace, run.pod_name)
+        uid = obj["metadata"]["uid"]
+        for claim in self.store.list(PVCS, obj["metadata"]["namespace"], lambda o: any(
+                r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])):
+            self.claim_deleted(self.store.delete(PVCS, claim["metadata"]["namespace"],
+                                                 claim["metadata"]["name"]))
 
     # ---- authorization -------------------------------------------------------------------------
     def allowed(self, verb: str, resource: str, subresource: str = "") -> bool:
@@ -601,6 +717,26 @@ def _secret_data(body: dict, name: str) -> None:
     if data:
         body["data"] = data
     body["type"] = body.get("type") or "Opaque"
+
+
+def _validate_claim(body: dict, name: str) -> None:
+    """As the API server validates a PersistentVolumeClaim's spec."""
+    spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+    causes = []
+    modes = spec.get("accessModes") or []
+    if not modes:
+        causes.append(("FieldValueRequired", "spec.accessModes",
+                       "Required value: at least 1 access mode is required"))
+    known = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
+    for m in modes:
+        if m not in known:
+            causes.append(("FieldValueNotSupported", "spec.accessModes",
+                           f'Unsupported value: "{m}": supported values: '
+                           + ", ".join(f'"{k}"' for k in known)))
+    if not ((spec.get("resources") or {}).get("requests") or {}).get("storage"):
+        causes.append(("FieldValueRequired", "spec.resources[storage]", "Required value"))
+    if causes:
+        raise invalid(PVCS, name, causes)
 
 
 def secret_value(store: Store, namespace: str, ref: dict) -> str | None:
@@ -831,11 +967,15 @@ class Api:
                                     api_fields=c.api_fields())
         elif resource == TASKS:
             tekton.validate_task_spec(body.get("spec"), "spec")
+        elif resource == PVCS:
+            _validate_claim(body, name or meta["generateName"])
         if request.query.get("dryRun") == "All":
             return _json(self._out(resource, version, body), 201)
         obj = c.store.create(resource, namespace, body)
         if resource == TASKRUNS:
             c.taskrun_created(obj)
+        elif resource == PVCS:
+            obj = c.claim_created(obj)
         headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
         return _json(self._out(resource, version, obj), 201, headers)
 
@@ -906,6 +1046,8 @@ class Api:
         obj = c.store.delete(resource, namespace, name)
         if resource == TASKRUNS:
             await c.taskrun_deleted(obj)
+        elif resource == PVCS:
+            c.claim_deleted(obj)
         return _json(self._out(resource, version, obj))
 
     def access_review(self, body: dict) -> web.Response:

@@ -105,14 +105,15 @@ NAMESPACES = Resource("", "namespaces", "Namespace", namespaced=False, short_nam
                       verbs=("get", "list", "watch"))
 CONFIGMAPS = Resource("", "configmaps", "ConfigMap", short_names=("cm",))
 SECRETS = Resource("", "secrets", "Secret")
+PVCS = Resource("", "persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",))
 TASKRUNS = Resource("tekton.dev", "taskruns", "TaskRun", short_names=("tr",),
                     versions=("v1", "v1beta1"), categories=("tekton", "tekton-pipelines"))
 TASKS = Resource("tekton.dev", "tasks", "Task", short_names=("task",),
                  versions=("v1", "v1beta1"), categories=("tekton", "tekton-pipelines"))
 SSAR = Resource("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
                 namespaced=False, verbs=("create",))
-RESOURCES = {r.qualified: r for r in (PODS, NAMESPACES, CONFIGMAPS, SECRETS, TASKRUNS, TASKS,
-                                      SSAR)}
+RESOURCES = {r.qualified: r for r in (PODS, NAMESPACES, CONFIGMAPS, SECRETS, PVCS, TASKRUNS,
+                                      TASKS, SSAR)}
 
 
 # ---- selectors ---------------------------------------------------------------------------------

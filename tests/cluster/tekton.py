@@ -6,6 +6,7 @@ alpha gate, the pod's names, labels, init containers and the entrypoint's flags.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -263,7 +264,11 @@ def _script_content(script: str) -> str:
 
 
 def build_pod(tr: dict, task_spec: dict, params: dict, *, api_fields: str,
-              tekton_version: str, task_name: str | None) -> PodPlan:
+              tekton_version: str, task_name: str | None,
+              workspaces: dict[str, dict] | None = None) -> PodPlan:
+    """``workspaces``: the volume of each bound workspace (``{"persistentVolumeClaim": ...}``,
+    ``{"emptyDir": {}}``...), with the binding's ``subPath``; each becomes a ``ws-`` volume
+    mounted at the workspace's path in every step, as Tekton's pod builder does."""
     meta, spec = tr["metadata"], tr["spec"]
     on_failure, before = debug_plan(spec, api_fields)
     values = {"params": params, "other": {
@@ -277,6 +282,17 @@ def build_pod(tr: dict, task_spec: dict, params: dict, *, api_fields: str,
         path = w.get("mountPath") or f"/workspace/{w['name']}"
         values["other"][f"workspaces.{w['name']}.path"] = path
         values["other"][f"workspaces.{w['name']}.bound"] = "true"
+    ws_volumes, ws_mounts = [], []
+    for w in task_spec.get("workspaces") or []:
+        bound = (workspaces or {}).get(w["name"])
+        if bound is None:
+            continue
+        volume = f"ws-{hashlib.sha256((meta['uid'] + w['name']).encode()).hexdigest()[:5]}"
+        source = {k: v for k, v in bound.items() if k != "subPath"}
+        ws_volumes.append({"name": volume, **source})
+        ws_mounts.append({"name": volume, "mountPath": values["other"][
+            f"workspaces.{w['name']}.path"], **({"subPath": bound["subPath"]}
+                                                if bound.get("subPath") else {})})
     template = task_spec.get("stepTemplate") or {}
     steps: list[StepPlan] = []
     containers = []
@@ -338,7 +354,7 @@ def build_pod(tr: dict, task_spec: dict, params: dict, *, api_fields: str,
             **({"workingDir": working_dir} if working_dir else {}),
             "resources": {}, "terminationMessagePath": "/tekton/termination",
             "terminationMessagePolicy": "File",
-            "volumeMounts": _step_mounts(i, len(task_spec["steps"])),
+            "volumeMounts": _step_mounts(i, len(task_spec["steps"])) + ws_mounts,
         })
     init = [{"name": "prepare", "image": f"ghcr.io/tektoncd/pipeline/entrypoint:{tekton_version}",
              "command": ["/ko-app/entrypoint", "init", "/ko-app/entrypoint", "/tekton/bin/entrypoint",
@@ -380,7 +396,8 @@ def build_pod(tr: dict, task_spec: dict, params: dict, *, api_fields: str,
                          "tekton-internal-scripts", "tekton-internal-bin")] +
                        [{"name": "tekton-internal-downward", "downwardAPI": {"items": [
                            {"path": "ready", "fieldRef": {
-                               "fieldPath": "metadata.annotations['tekton.dev/ready']"}}]}}],
+                               "fieldPath": "metadata.annotations['tekton.dev/ready']"}}]}}] +
+                       ws_volumes,
         },
         "status": {"phase": "Pending", "qosClass": "BestEffort"},
     }
@@ -414,3 +431,30 @@ def termination_message(path: str) -> str | None:
         return text
     except (OSError, ValueError):
         return None
+
+
+def task_results(task_spec: dict, messages: list[str | None]) -> list[dict]:
+    """``status.results`` as Tekton's controller writes it: the results (type 1 entries) of the
+    steps' termination messages, each under its declared type (arrays and objects parsed)."""
+    declared = {r.get("name"): r.get("type") or "string" for r in task_spec.get("results") or []
+                if isinstance(r, dict)}
+    found: dict[str, str] = {}
+    for text in messages:
+        try:
+            entries = json.loads(text) if text else []
+        except ValueError:
+            continue
+        for e in entries if isinstance(entries, list) else []:
+            if isinstance(e, dict) and e.get("type") == 1 and e.get("key") in declared:
+                found[e["key"]] = str(e.get("value", ""))
+    out = []
+    for name, value in found.items():
+        kind = declared[name]
+        parsed: object = value
+        if kind in ("array", "object"):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                kind, parsed = "string", value
+        out.append({"name": name, "type": kind, "value": parsed})
+    return out

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="run a finished TaskRun of the cluster again, with debugging on")
     run.add_argument("--from-step", metavar="STEP",
                      help="skip the steps before STEP (keep a workspace with -w between attempts)")
+    run.add_argument("--keep-claims", action="store_true",
+                     help="a Pipeline on a cluster: keep the claims made for its workspaces "
+                          "(volumeClaimTemplate) when the run ends, to look at the files")
     run.add_argument("--offline", action="store_true",
                      help="resolve remote references (taskRef.resolver) from the cache only")
     _cluster_flags(run)

@@ -456,7 +456,7 @@ def run_main(args) -> int:
         namespace=args.namespace, context=args.context,
         kubeconfig=args.kubeconfig, timeout=args.timeout, task_run=args.attach,
         secrets=tuple(args.secret), offline=args.offline, rerun=args.rerun,
-        from_step=args.from_step)
+        from_step=args.from_step, keep_claims=args.keep_claims)
     if args.rerun and (args.file or args.attach):
         raise UserError("--rerun copies a TaskRun from the cluster: give no file and no --attach",
                         fix=f"tekton-debug run --rerun {args.rerun} --runtime kubernetes")

@@ -96,6 +96,7 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
     for name in ("namespace", "context", "kubeconfig"):
         _field(args, name, str, "a string")
     offline = bool(_field(args, "offline", bool, "true or false"))
+    keep_claims = bool(_field(args, "keepClaims", bool, "true or false"))
     rerun = _field(args, "rerun", str, "the name of a finished TaskRun on the cluster")
     from_step = _field(args, "fromStep", str, "the name of a step")
     cwd = _field(args, "cwd", str, "a directory")
@@ -122,5 +123,6 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
         network=network,
         namespace=args.get("namespace"), context=args.get("context"),
         kubeconfig=args.get("kubeconfig"), timeout=timeout, task_run=task_run,
-        secrets=tuple(secrets), offline=offline, rerun=rerun, from_step=from_step)
+        secrets=tuple(secrets), offline=offline, rerun=rerun, from_step=from_step,
+        keep_claims=keep_claims)
     return options, flags

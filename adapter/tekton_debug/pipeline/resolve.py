@@ -92,10 +92,11 @@ def _check_results(values: list, ctx: substitution.Context) -> None:
 
 def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, ParamValue],
                  ctx: substitution.Context, *, timeout: float | None,
-                 group: str = "") -> TaskRun:
+                 group: str = "", bindings: Mapping[str, dict] | None = None) -> TaskRun:
     """The TaskRun that runs ``task`` (``params``: the pipeline's resolved params). Its workspace
-    bindings carry the PipelineRun's volume (a claim shared by the TaskRuns, on a cluster) with
-    the task's ``subPath``; ``group`` is this run's id, for the group label."""
+    bindings carry the PipelineRun's volume (a claim shared by the TaskRuns, on a cluster: the
+    PipelineRun's bindings as ``bindings`` has them, its claims made) with the task's
+    ``subPath``; ``group`` is this run's id, for the group label."""
     given = {name: resolve_value(value, ctx) for name, value in task.params.items()}
     spec = task.task
     if task.embedded:
@@ -118,7 +119,8 @@ def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, Para
     name = f"{run.name}-{task.name}"
     workspaces = []
     for b in task.workspaces:
-        binding = run.binding(b.workspace) or {}
+        binding = (run.binding(b.workspace) if bindings is None else
+                   bindings.get(b.workspace)) or {}
         volume = {k: v for k, v in binding.items() if k in VOLUME_SOURCES}
         sub_path = "/".join(p for p in (binding.get("subPath"), b.sub_path) if p)
         workspaces.append({"name": b.name, **volume, **({"subPath": sub_path} if sub_path else {})})

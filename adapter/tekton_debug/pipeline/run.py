@@ -79,6 +79,10 @@ class PipelineSession:
         self.states: dict[str, TaskState] = {}
         self.sessions: dict[str, Session] = {}  # task -> its latest attempt's session
         self.workspaces: dict[str, str] = {}  # pipeline workspace -> host directory
+        # on a cluster: pipeline workspace -> the TaskRuns' binding (its claim made), and what
+        # makes and deletes the claims (runtimes.pipeline_claims)
+        self.bindings: dict[str, dict] | None = None
+        self._claims = None
         self.finished: PipelineRunFinished | None = None
         self.started_at: float | None = None
         self.uid = str(uuid.uuid4())
@@ -163,8 +167,14 @@ class PipelineSession:
 
     def _prepare_workspaces(self) -> None:
         """A host directory per pipeline workspace: the one bound with -w, else one of this run
-        (emptyDir, volumeClaimTemplate and claims alike: shared by every task that binds it)."""
+        (emptyDir, volumeClaimTemplate and claims alike: shared by every task that binds it).
+        On a cluster, the volumes the TaskRuns share instead (``_prepare_claims``)."""
         assert self.run is not None
+        from tekton_debug.runtimes import pipeline_claims
+        self._claims = pipeline_claims(self.options)
+        if self._claims is not None:
+            self._prepare_claims()
+            return
         self._run_dir = tempfile.mkdtemp(prefix=f"tekton-debug-{self.run.name[:40]}-")
         for w in self.run.pipeline.workspaces:
             if w.name in self.options.workspaces:
@@ -180,6 +190,47 @@ class PipelineSession:
             if kinds:
                 self._tell(Notice(f"workspace {w.name!r} ({kinds[0]}) is an empty directory "
                                   "locally; bind a host directory with -w to use real files"))
+
+    def _prepare_claims(self) -> None:
+        """The workspaces on a cluster: a ``volumeClaimTemplate`` gets one claim for the run,
+        shared by every TaskRun that binds it (as Tekton makes it); a claim named must exist; a
+        workspace left unbound (or bound to a directory here, which a cluster cannot mount) gets
+        a claim of ``DEFAULT_TEMPLATE``. Raises UserError."""
+        from tekton_debug.pipeline.resolve import GROUP_LABEL
+        from tekton_debug.runtimes.kubernetes.claims import DEFAULT_TEMPLATE
+
+        assert self.run is not None and self._claims is not None
+        run = self.run
+        wanted: dict[str, dict] = {}
+        for w in run.pipeline.workspaces:
+            binding = run.binding(w.name)
+            if w.name in self.options.workspaces:
+                self._tell(Notice(f"workspace {w.name!r}: the directory "
+                                  f"{self.options.workspaces[w.name]} is on this machine and "
+                                  "cannot be mounted on a cluster; the TaskRuns share a new "
+                                  "claim instead", "warning"))
+                binding = None
+            elif binding is None:
+                if w.optional:
+                    continue
+                self._tell(Notice(f"workspace {w.name!r} is not bound: the TaskRuns share a "
+                                  "claim made for this run (1Gi, ReadWriteOnce); bind it in a "
+                                  "PipelineRun (volumeClaimTemplate or persistentVolumeClaim) "
+                                  "to choose"))
+            wanted[w.name] = dict(binding) if binding is not None else                 {"name": w.name, "volumeClaimTemplate": DEFAULT_TEMPLATE}
+        labels = {"tekton.dev/pipeline": run.pipeline.name[:63],
+                  "tekton.dev/pipelineRun": run.name[:63], GROUP_LABEL: self.uid}
+        file = run.source.file if run.source else None
+        self.bindings = self._claims.prepare(wanted, uid=self.uid, labels=labels, file=file)
+        for ws, claim in self._claims.made.items():
+            self._tell(Notice(f"workspace {ws!r}: claim {claim} made for this run; it is "
+                              + ("kept at the end (--keep-claims)" if self.options.keep_claims
+                                 else "deleted at the end")))
+
+    def _release_claims(self) -> None:
+        if self._claims is not None:
+            for text in self._claims.release():
+                self._tell(Notice(text, "warning"))
 
     def _arm(self, seconds: float, which: str) -> None:
         timer = threading.Timer(seconds, lambda: self._inbox.put(("timeout", which)))
@@ -281,7 +332,8 @@ class PipelineSession:
             raise UserError(f"the Pipeline has no task {st.task.name!r} now",
                             file=o.task_file, fix="restart the PipelineRun to use the edited file")
         ctx = pipeline_context(run, self.params, self.states, uid=self.uid, task=task)
-        return task_run_for(run, task, self.params, ctx, timeout=None, group=self.uid)
+        return task_run_for(run, task, self.params, ctx, timeout=None, group=self.uid,
+                            bindings=self.bindings)
 
     def _skip(self, st: TaskState, reason: str) -> None:
         st.status, st.reason = "skipped", reason
@@ -301,7 +353,8 @@ class PipelineSession:
         assert self.run is not None
         try:
             task_run = task_run_for(self.run, st.task, self.params, ctx,
-                                    timeout=self._timeout_for(st.task), group=self.uid)
+                                    timeout=self._timeout_for(st.task), group=self.uid,
+                                    bindings=self.bindings)
         except (MissingResult, UserError) as exc:
             message = str(exc) if isinstance(exc, UserError) else f"{exc} is missing"
             self._end(st, "failed", "Failed", message)
@@ -460,6 +513,7 @@ class PipelineSession:
                 results[r.name] = resolve_value(r.value, ctx)
             except MissingResult:
                 continue  # its task was skipped or failed: left out, as Tekton does
+        self._release_claims()  # every TaskRun has ended: nothing mounts them any more
         self.finished = PipelineRunFinished(succeeded, reason, message, results)
         self._tell(self.finished)
         self._done.set()
@@ -527,6 +581,7 @@ class PipelineSession:
             sessions = list(self.sessions.values()) + self._old_sessions
         for s in sessions:
             s.close(terminate=self.finished is None)
+        self._release_claims()
         if self._run_dir:
             shutil.rmtree(self._run_dir, ignore_errors=True)
             self._run_dir = None

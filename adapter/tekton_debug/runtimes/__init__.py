@@ -31,6 +31,15 @@ def create_runtime(options: LaunchOptions) -> Runtime:
                         "on a cluster)")
 
 
+def pipeline_claims(options: LaunchOptions):
+    """What makes and deletes the claims a PipelineRun's TaskRuns share (``PipelineClaims``), on
+    a cluster; None elsewhere (workspaces are directories of this machine there)."""
+    if options.runtime != "kubernetes":
+        return None
+    from tekton_debug.runtimes.kubernetes.claims import PipelineClaims
+    return PipelineClaims(options)
+
+
 class AutoRuntime:
     """Steps in their images when a container engine works and every image can be had (here or
     pulled); otherwise processes on this host, with a notice naming what was missing and what to
