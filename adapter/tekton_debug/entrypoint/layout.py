@@ -121,6 +121,37 @@ class RunLayout:
         return self.workspace_root / name
 
     # ---- creation ------------------------------------------------------------------------
+    def create_base(self) -> None:
+        """What every step of a run on this host needs before any starts (results, home,
+        scripts, ``/workspace``); the rest is made when first needed (:meth:`create_step`,
+        :meth:`create_debug_view`). A run's directories are many, and on some file systems each
+        costs a millisecond to create and another to remove."""
+        for d in (self.results_dir, self.home, self.scripts_dir, self.workspace_root):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def create_step(self, i: int, container: str, *, results: bool) -> None:
+        """Step i's ``run/<i>`` (its post files, its pause's exit file); with ``results``, its
+        ``$(step.results.<name>.path)`` directory, linked from ``steps/<i>`` and
+        ``steps/<container>`` as :meth:`create` does."""
+        self.run_dir(i).mkdir(parents=True, exist_ok=True)
+        if not results:
+            return
+        (self.step_metadata_dir(i) / "results").mkdir(parents=True, exist_ok=True)
+        self.steps_dir.mkdir(parents=True, exist_ok=True)
+        self._link_step(i, [str(i), container])
+
+    def create_debug_view(self, i: int) -> None:
+        """Step i's private view for the debug scripts (``TEKTON_DEBUG_INFO_DIR``)."""
+        (self.step_info_dir(i) / str(i)).mkdir(parents=True, exist_ok=True)
+
+    def _link_step(self, i: int, links: Sequence[str]) -> None:
+        target = os.path.relpath(self.step_metadata_dir(i), self.steps_dir)
+        for link in links:
+            try:
+                os.symlink(target, self.steps_dir / link)
+            except FileExistsError:
+                pass
+
     def create(self, container_names: Sequence[str] | None = None) -> None:
         """Make every directory; link ``steps/<container>`` and ``steps/<i>`` to ``run/<i>/status``
         as Tekton's ``step-init`` does. Idempotent."""
@@ -134,10 +165,4 @@ class RunLayout:
             (self.step_info_dir(i) / str(i)).mkdir(parents=True, exist_ok=True)
         names = list(container_names or [])
         for i in range(self.step_count):
-            links = [str(i)] + ([names[i]] if i < len(names) else [])
-            for link in links:
-                target = os.path.relpath(self.step_metadata_dir(i), self.steps_dir)
-                try:
-                    os.symlink(target, self.steps_dir / link)
-                except FileExistsError:
-                    pass
+            self._link_step(i, [str(i)] + ([names[i]] if i < len(names) else []))

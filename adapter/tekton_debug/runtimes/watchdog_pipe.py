@@ -4,10 +4,14 @@ It reads instruction lines from a pipe held by this process; end of input (this 
 its signal to clean up, ``q`` dismisses it. Started on the first line sent, in a session of its
 own so that a signal to this process group spares it. The local runtime's watchdog ends step
 processes; the container runtime's removes containers and directories.
+
+Runs that overlap (a PipelineRun's TaskRuns) share one watchdog (:class:`SharedWatchdog`): a
+process started per TaskRun would cost more than the TaskRun's own step.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from typing import Sequence
@@ -56,3 +60,39 @@ class WatchdogPipe:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:  # pragma: no cover
                 proc.kill()
+
+
+class SharedWatchdog:
+    """One watchdog process for the runs of this process that overlap: started with the first
+    run that joins, dismissed when the last one leaves (a later run starts another)."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self._argv = list(argv)
+        self._lock = threading.Lock()
+        self._pipe: WatchdogPipe | None = None
+        self._users = 0
+        self._pid = 0  # the process the watchdog serves (a forked child starts its own)
+
+    def join(self, first: str) -> WatchdogPipe:
+        """Count one more user, and send it ``first`` (its instructions) before returning."""
+        with self._lock:
+            if self._pipe is None or self._pid != os.getpid():
+                self._pipe, self._pid, self._users = WatchdogPipe(self._argv), os.getpid(), 0
+            self._users += 1
+            pipe = self._pipe
+            pipe.send(first)  # under the lock: the pipe cannot be dismissed before it arrives
+        return pipe
+
+    def leave(self, pipe: WatchdogPipe, last: str = "") -> None:
+        """Send ``last`` (what the watchdog should forget), then count one user less; the last
+        one dismisses the watchdog."""
+        with self._lock:
+            if last:
+                pipe.send(last)
+            if pipe is not self._pipe:
+                return
+            self._users -= 1
+            if self._users > 0:
+                return
+            self._pipe = None
+        pipe.dismiss()

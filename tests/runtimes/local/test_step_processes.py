@@ -96,3 +96,36 @@ time.sleep(300)
         parent.wait()
 
     assert gone(daemon)
+
+
+def test_a_killed_parent_leaves_no_process_of_any_of_its_overlapping_runs(tmp_path):
+    # a PipelineRun's TaskRuns run side by side in one process: one of them ending (and leaving
+    # the watchdog they share) must not leave the others unwatched
+    files = {name: tmp_path / name for name in ("first", "second", "third")}
+    code = f"""
+import time
+from tekton_debug.runtimes.local import LocalRuntime
+from tekton_debug.events import DebugPlan, RunFinished
+from tekton_debug.tekton.model import Step, TaskRun, TaskSpec
+files = {({k: str(v) for k, v in files.items()})!r}
+def start(name, then="sleep 300"):
+    script = f"setsid -f sh -c 'echo $$ > {{files[name]}}; exec sleep 300' >/dev/null 2>&1; {{then}}"
+    rt = LocalRuntime({str(tmp_path)!r})
+    rt.start(TaskRun(name, TaskSpec([Step(0, "a", script=script)])), DebugPlan(), lambda ev: None)
+    return rt
+first, second = start("first", "true"), start("second")
+while first.finished is None:
+    time.sleep(0.01)
+first.close()
+third = start("third")
+time.sleep(300)
+"""
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        second, third = wait_for_pid(files["second"]), wait_for_pid(files["third"])
+        assert alive(second) and alive(third)
+    finally:
+        parent.kill()
+        parent.wait()
+
+    assert gone(second) and gone(third)

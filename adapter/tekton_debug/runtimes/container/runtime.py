@@ -415,6 +415,12 @@ class ContainerRuntime(LocalRuntime):
     def _debug_scripts_shown(self) -> str:
         return SCRIPTS_SHOWN
 
+    def _step_dirs(self, i: int, st: _StepState) -> None:
+        pass  # the whole layout is made before the first container (each mounts its parts)
+
+    def _debug_view(self, index: int) -> None:
+        pass
+
     def _container(self, index: int) -> StepContainer:
         st = self._state(index)
         if self._closed:

@@ -33,7 +33,7 @@ from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepT
 from tekton_debug.entrypoint.stepresults import apply_step_results
 from tekton_debug.events import MAX_EXEC_OUTPUT
 from tekton_debug.runtimes.local import watchdog
-from tekton_debug.runtimes.watchdog_pipe import WatchdogPipe
+from tekton_debug.runtimes.watchdog_pipe import SharedWatchdog, WatchdogPipe
 from tekton_debug.runtimes.local.watchdog import find_marked
 
 #: A step's output is read this much at a time from pipes of PIPE_SIZE bytes: fewer, larger output
@@ -67,25 +67,35 @@ def kill_marked(*marks: bytes, rounds: int = 5) -> bool:
     return not find_marked(*marks)
 
 
+_WATCHDOG = SharedWatchdog([sys.executable, "-S", "-E", watchdog.__file__])
+
+
 class GroupReaper:
     """Kills registered process groups, and the processes that carry the run's mark, if this
-    process dies; :meth:`close` ends the marked ones and dismisses it. :meth:`sweep` ends a
-    step's marked processes on a thread of its own."""
+    process dies (through the watchdog the runs of this process share); :meth:`close` ends the
+    marked ones and leaves the watchdog. :meth:`sweep` ends a step's marked processes on a
+    thread of its own."""
 
     def __init__(self, run_mark: bytes | None = None) -> None:
         self._lock = threading.Lock()
         self._run_mark = run_mark
         self._sweeps: list[bytes] = []
         self._sweeper: threading.Thread | None = None
-        self._pipe = WatchdogPipe([sys.executable, "-S", "-E", watchdog.__file__],
-                                  first=f"m{run_mark.decode()}" if run_mark else "")
+        self._pipe: WatchdogPipe | None = None
+        self._left = False
 
     def _send(self, line: str) -> None:
-        self._pipe.send(line)
+        if self._pipe is None:
+            self.arm()
+        if self._pipe is not None:
+            self._pipe.send(line)
 
     def arm(self) -> None:
         """Start watching now, before the first process: a death right after it is covered."""
-        self._send("")
+        with self._lock:
+            if self._pipe is not None or self._left:
+                return
+            self._pipe = _WATCHDOG.join(f"m{self._run_mark.decode()}" if self._run_mark else "")
 
     def add(self, pgid: int) -> None:
         self._send(f"+{pgid}")
@@ -119,7 +129,10 @@ class GroupReaper:
             sweeper.join(5)
         if self._run_mark:
             kill_marked(self._run_mark)  # the end of the run: nothing of it stays
-        self._pipe.dismiss()
+        with self._lock:
+            pipe, self._pipe, self._left = self._pipe, None, True
+        if pipe is not None:
+            _WATCHDOG.leave(pipe, f"u{self._run_mark.decode()}" if self._run_mark else "")
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:

@@ -109,6 +109,8 @@ class LocalRuntime:
         self._listener: Listener | None = None
         self._steps: list[_StepState] = []
         self._python: HostPython | None = None  # the run's Python steps, if it has any
+        self._scripts_written = False  # the debug scripts (see _debug_view)
+        self._views: set[int] = set()
         self._lock = threading.RLock()
         self._starting = threading.Lock()
         # bounded: a client that reads slowly slows the steps' output down (their pipes fill up),
@@ -175,9 +177,7 @@ class LocalRuntime:
                                           args=(timeout,))
             self._timer.daemon = True
             self._timer.start()
-        assert self.layout is not None
         self._reaper.arm()
-        FilePostWriter().write(str(self.layout.downward_ready), "READY")
         self._driver = threading.Thread(target=self._drive, name="local-steps", daemon=True)
         self._driver.start()
 
@@ -201,9 +201,7 @@ class LocalRuntime:
     def _prepare(self, run: TaskRun, steps) -> list[tuple[str, str]]:
         assert self.run_dir is not None
         layout = self.layout = RunLayout(self.run_dir, len(steps))
-        layout.create([s.container for s in steps])
-        debug_scripts.write_debug_scripts(layout.debug_scripts_dir,
-                                          tekton_root=str(layout.tekton), step_count=len(steps))
+        layout.create_base()  # the debug scripts come with the first command run in a step
         notices: list[tuple[str, str]] = []
         images = sorted({s.image for s in steps if s.image})
         ignored = f" (ignored: {', '.join(images)})" if images else ""
@@ -287,9 +285,9 @@ class LocalRuntime:
         ends: list[StepEnd | None] = [None] * len(self._steps)
         for i, st in enumerate(self._steps):
             try:
-                if i == 0:
-                    waiter.wait(str(layout.downward_ready), expect_content=True,
-                                breakpoint_on_failure=True)
+                if i == 0:  # the run is set up: Tekton's downward "ready" is this call
+                    if self._token.cancelled:
+                        break
                     previous_failed = False
                 else:
                     found = waiter.wait_any([str(layout.post_file(i - 1)),
@@ -337,6 +335,7 @@ class LocalRuntime:
             why = python_unsupported(self.name)  # a runtime of steps elsewhere (containers)
             if why:
                 self._emit(PythonUnavailable(i, why))
+        self._step_dirs(i, st)
         process = self._step_runner(i, st, on_output, launch)
         with self._lock:
             st.process = process
@@ -348,7 +347,7 @@ class LocalRuntime:
             self._emit(StepStarted(i))
         ep = Entrypointer(
             waiter=waiter, runner=process, post_writer=FilePostWriter(),
-            wait_files=[str(layout.wait_file(i))], wait_file_content=(i == 0),
+            wait_files=[str(layout.wait_file(i))] if i else [],
             post_file=str(layout.post_file(i)), termination_path=str(layout.termination_path(i)),
             step_metadata_dir=str(layout.step_metadata_dir(i)),
             breakpoint_on_failure=on_failure, debug_before_step=before,
@@ -375,6 +374,26 @@ class LocalRuntime:
         return end
 
     # ---- what a runtime of steps elsewhere (containers) replaces -----------------------------
+    def _step_dirs(self, i: int, st: _StepState) -> None:
+        """Step i's directories, made as it starts (most runs need few of them)."""
+        assert self.layout is not None
+        step = st.local.step
+        self.layout.create_step(i, step.container, results=bool(step.results))
+
+    def _debug_view(self, index: int) -> None:
+        """The debug scripts and step ``index``'s view for them, before a command runs in the
+        step (a release, a shell, an evaluation): written once, when first needed."""
+        assert self.layout is not None
+        with self._lock:
+            if not self._scripts_written:
+                debug_scripts.write_debug_scripts(
+                    self.layout.debug_scripts_dir, tekton_root=str(self.layout.tekton),
+                    step_count=len(self._steps))
+                self._scripts_written = True
+            if index not in self._views:
+                self.layout.create_debug_view(index)
+                self._views.add(index)
+
     def _step_runner(self, i: int, st: _StepState, on_output, launch: Launch) -> StepProcess:
         """Step i's ``lifecycle.Runner``: here, its process on this host (``launch``: its argv and
         environment, a debugger's included)."""
@@ -492,6 +511,7 @@ class LocalRuntime:
         local = self._state(index).local
         if self._closed:
             raise WrongTime("the run is closed")
+        self._debug_view(index)
         os.makedirs(local.working_dir, exist_ok=True)
         try:
             code, out, err, timed_out, cut = run_captured(
@@ -516,6 +536,7 @@ class LocalRuntime:
         short to show and to type, and the step's secret values stay out of command lines."""
         local = self._state(index).local
         assert self.layout is not None
+        self._debug_view(index)
         env = {**self._exec_env(local), "PS1": f"[{local.step.container}] $ "}
         # the values are sourced from a file of their own (readable by the user only), never put
         # on a command line (`env -i K=V ...` shows them to every user of the host for a moment);

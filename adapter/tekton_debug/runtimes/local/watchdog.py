@@ -1,7 +1,8 @@
 """The watchdog of a local run: a small process that ends the run's step processes if the process
 running the run dies (SIGKILL included). It reads lines from a pipe: ``+<pgid>`` / ``-<pgid>``
-(a step's process group), ``m<mark>`` (the mark in the environment of the run's processes), ``q``
-(dismissed). At end of input it kills every group and every marked process.
+(a step's process group), ``m<mark>`` / ``u<mark>`` (the mark in the environment of a run's
+processes, and the run's end), ``q`` (dismissed). At end of input it kills every group and every
+marked process. One watchdog serves the runs of a process that overlap.
 
 Run as ``python -S -E watchdog.py``: standard library only, nothing of tekton_debug imported.
 """
@@ -42,6 +43,8 @@ def main() -> None:
             groups.discard(int(line[1:]))
         elif line[:1] == b"m":
             marks.add(line[1:])
+        elif line[:1] == b"u":
+            marks.discard(line[1:])
     for group in groups:
         try:
             os.killpg(group, signal.SIGKILL)
