@@ -26,7 +26,7 @@ if [ "${TEKTON_DEBUG_E2E:-1}" != 0 ]; then
   [ -e "$CODE_SERVER_DIR/node_modules/code-server/out/node/entry.js" ] ||
     bash test/e2e/install-code-server.sh "$CODE_SERVER_DIR"
   TEKTON_DEBUG_PYTHON="$PWD/../.venv/bin/python" bash test/e2e/run.sh
-  # The same in containers (TASK_IMAGE=localhost/tekton-debug-test/busybox:1 bash test/e2e/run.sh)
-  # passes, except that code-server at times draws the failed step's Debug Console group empty
-  # though the adapter sent its output (seen in the trace): not run here until that is understood.
+  # the same with the Task's steps in a local image (built when missing): auto runs them in containers
+  TASK_IMAGE=localhost/tekton-debug-test/busybox:1 TEKTON_DEBUG_PYTHON="$PWD/../.venv/bin/python" \
+    bash test/e2e/run.sh
 fi

@@ -220,13 +220,19 @@ def test_open_shell_without_run_in_terminal_gives_the_command(tmp_path, failing_
         client.close()
 
 
-def test_output_events_keep_streams_and_groups(dap, failing_task):
+def test_output_events_keep_streams_under_a_header_line_per_step(dap, failing_task):
     launch_failing(dap, failing_task)
     assert "running tests" in dap.output("stdout")
     assert "assertion failed" in dap.output("stderr")
-    groups = [e["body"].get("group") for e in dap.events if e["event"] == "output"
-              and e["body"].get("group")]
-    assert groups[:2] == ["start", "end"]
+    outputs = [e["body"] for e in dap.events if e["event"] == "output"]
+    # no output groups: VS Code would not draw what joins a group after it is drawn
+    assert not [b for b in outputs if "group" in b]
+    texts = [b["output"] for b in outputs]
+    header = texts.index("step test\n")
+    assert outputs[header]["line"] == line_of(failing_task, "- name: test")
+    assert outputs[header]["source"]["path"] == str(failing_task)
+    assert texts.index("step prepare succeeded, exit code 0\n") < header \
+        < texts.index("running tests\n")
 
 
 def test_bad_task_file_gives_clear_launch_error(dap, tmp_path):

@@ -847,20 +847,17 @@ class DebugAdapter:
             send("output", {"category": ev.stream, "output": session.steps[ev.index].last_text
                             if log_text is None else log_text}, masked=True)
         elif isinstance(ev, StepStarted):
-            self._open_step_group(ev.index, f"step {session.steps[ev.index].name}")
+            self._step_header(ev.index, f"step {session.steps[ev.index].name}")
         elif isinstance(ev, StepRetrying):
-            # a group of its own: VS Code shows what joins an earlier group only if the Debug
-            # Console was on screen when it came (it is not, while the user edits the file)
             st = session.steps[ev.index]
-            send("output", {"category": "console", "output": "", "group": "end"})
-            self._open_step_group(ev.index, f"step {st.name}, retry {st.retries}: running it "
-                                            "again as its file defines it now")
+            self._step_header(ev.index, f"step {st.name}, retry {st.retries}: running it again "
+                                        "as its file defines it now")
         elif isinstance(ev, StepFinished):
             st = session.steps[ev.index]
             text = f"step {st.name} {st.label}"
             if ev.message and ev.outcome.value == "skipped":
                 text += f": {ev.message}"
-            send("output", {"category": "console", "output": text + "\n", "group": "end"})
+            send("output", {"category": "console", "output": text + "\n"})
         elif isinstance(ev, StepPaused):
             self._stopped(ev)
         elif isinstance(ev, PythonStopped):
@@ -887,10 +884,14 @@ class DebugAdapter:
             send("exited", {"exitCode": 0 if ev.succeeded else 1})
             send("terminated")
 
-    def _open_step_group(self, index: int, title: str) -> None:
-        """A collapsible group in the Debug Console for a step's output, at its line."""
+    def _step_header(self, index: int, title: str) -> None:
+        """The line before a step's output in the Debug Console, linked to the step's line.
+
+        Not an output group: VS Code (1.100) draws a group's children only as they are when the
+        group is first drawn, so the lines of a step that prints over time would stay hidden
+        while the Debug Console is on screen (its tree is diffed one level deep)."""
         session = self._require_session()
-        body: dict[str, Any] = {"category": "console", "output": title + "\n", "group": "start"}
+        body: dict[str, Any] = {"category": "console", "output": title + "\n"}
         step = session.run.task.steps[index]
         source = self._source()
         if source and step.pos:

@@ -62,8 +62,8 @@ try {
   await page.locator('.monaco-editor .codelens-decoration', { hasText: 'Debug Task' }).first().waitFor();
   await shot('1-task-open');
 
-  // the Debug Console on screen before the run: VS Code does not always render output that joins
-  // an open group while the console is hidden (here: the failed step's, before the pause)
+  // the Debug Console on screen during the run: each step's lines must be drawn as they come (in
+  // an output group, VS Code drew only those that came with the group's first drawing)
   await runCommand('Debug Console: Focus on Debug Console View');
   await page.locator('.monaco-editor .view-lines').first().click();
   step('starting the debugger (F5, no launch.json)');

@@ -23,6 +23,14 @@ out=$ext/test-output${task_image:+/containers}
 [ -e "$entry" ] || { echo "code-server not found at $entry: run shared/tools/install-code-server.sh $code_server_dir" >&2; exit 2; }
 [ -x "$chromium" ] || { echo "Chromium not found at $chromium: apt-get install chromium" >&2; exit 2; }
 "$python" -c 'import tekton_debug' || { echo "tekton_debug does not import in $python" >&2; exit 2; }
+if [ -n "$task_image" ]; then
+  # the container tests' engine configuration (no network, no pull leaves this machine), and the
+  # test image, built here when missing (tests/containers.py)
+  export CONTAINERS_CONF=${CONTAINERS_CONF:-$(cd "$repo" && "$python" -c 'from tests import containers; print(containers.configure())')}
+  export CONTAINERS_REGISTRIES_CONF=${CONTAINERS_REGISTRIES_CONF:-$(cd "$repo" && "$python" -c 'from tests import containers; print(containers.configure_registries())')}
+  (cd "$repo" && "$python" -c 'import sys; from tests import containers
+if sys.argv[1] == containers.BUSYBOX: containers.busybox()' "$task_image")
+fi
 
 cd "$ext"
 [ -e tekton-debug.vsix ] || npm run package
@@ -34,6 +42,8 @@ cleanup() {
     kill -- -"$server_pid" 2>/dev/null || kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
+  # the window's logs, with the "Tekton Debug" channel (every DAP message: tekton-debug.trace)
+  rm -rf "$out/logs" && cp -r "$work/user/logs" "$out/logs" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
