@@ -215,7 +215,8 @@ class StepEnvironment:
 
 @dataclass(frozen=True)
 class TaskEvent:
-    """An event of the TaskRun of pipeline task ``task`` (its session has applied it already)."""
+    """An event of the TaskRun of pipeline task ``task`` (its session has applied it already);
+    ``task`` is "<task>[<i>]" for combination i of a matrixed task."""
 
     task: str
     event: RuntimeEvent
@@ -223,14 +224,16 @@ class TaskEvent:
 
 @dataclass(frozen=True)
 class TaskStarted:
-    task: str
-    task_run: str  # the TaskRun's name, <pipelinerun>-<task>
+    task: str  # the pipeline task's name; "<task>[<i>]" for combination i of a matrix
+    task_run: str  # the TaskRun's name, <pipelinerun>-<task> (-<i> for a combination)
     attempt: int = 0  # retries so far
+    params: Mapping[str, str] = field(default_factory=dict)  # a combination's matrix params
 
 
 @dataclass(frozen=True)
 class TaskEnded:
-    """A pipeline task ended: ran to its end, or skipped without running."""
+    """A pipeline task ended: ran to its end, or skipped without running; or one combination
+    of a matrixed task ("<task>[<i>]") ended, before the task itself."""
 
     task: str
     status: str  # "succeeded", "failed", "skipped", "cancelled", "timedOut"

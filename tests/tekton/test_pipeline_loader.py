@@ -132,9 +132,9 @@ BROKEN = """
         - name: d
           params: [{name: s, value: $(tasks.report.status)}]
           matrix:
-            params: [{name: os, value: [linux, mac]}]
+            params: [{name: os, value: linux}]
           taskSpec:
-            params: [{name: s}]
+            params: [{name: s}, {name: os}]
             steps: [{image: alpine, script: "true"}]
       finally:
         - name: report
@@ -181,7 +181,8 @@ def test_every_problem_is_reported_at_once_each_at_its_line_with_a_fix():
     assert "$(tasks.report.status)" in fin.message and "- name: d" not in line_of(fin)
     assert "runAfter" in one(found, "cannot have runAfter").message
     matrix = one(found, "matrix")
-    assert "not supported yet" in matrix.message and "matrix:" in line_of(matrix)
+    assert 'matrix param "os" must be an array' in matrix.message and "linux" in line_of(matrix)
+    assert "[a, b]" in matrix.fix
     assert all(p.file == "p.yaml" and p.line and p.fix for p in found)
 
 

@@ -1,9 +1,10 @@
 """`tekton-debug run pipeline.yaml`: a PipelineRun from the terminal.
 
-Every TaskRun's log lines are prefixed ``[task/step]``. A failed step pauses only its TaskRun: the
+Every TaskRun's log lines are prefixed ``[task/step]`` (``[task[i]/step]`` for combination i of a
+matrixed task, whose params are shown when it starts). A failed step pauses only its TaskRun: the
 shell opens in that step while the other tasks go on (their output keeps coming, prefixed); a step
 that pauses meanwhile is announced and queued, and its shell opens when the first one closes. At
-the end, a table of the tasks (status, duration, reason) and the exit status: 0 when the
+the end, a table of the TaskRuns (status, duration, reason) and the exit status: 0 when the
 PipelineRun Succeeded or Completed, 1 otherwise.
 """
 
@@ -24,6 +25,7 @@ from tekton_debug.events import (
 )
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline.run import PipelineSession
+from tekton_debug.tekton.matrix import combination
 
 _MARKS = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "✗", "timedOut": "✗"}
 
@@ -52,7 +54,7 @@ class TerminalPipelineRun(EndsOnSignal):
             self._task_event(ev.task, ev.event)
         elif isinstance(ev, TaskStarted):
             again = f" (retry {ev.attempt})" if ev.attempt else ""
-            p.header(f"▶ task {ev.task}{again}: TaskRun {ev.task_run}")
+            p.header(f"▶ task {ev.task}{again}: TaskRun {ev.task_run}{combination(ev.params)}")
         elif isinstance(ev, TaskEnded):
             mark = _MARKS.get(ev.status, "?")
             text = f"{mark} task {ev.task} {ev.status}" + (
@@ -141,14 +143,15 @@ class TerminalPipelineRun(EndsOnSignal):
             self._paused(task, paused)
 
     def _table(self) -> None:
-        states = list(self.pipeline.states.values())
-        width = max([len(s.name) for s in states] + [4])
+        states = self.pipeline.rows()
+        width = max([len(s.key) for s in states] + [4])
         p = self.printer
         p.line("")
         p.line(f"  {'TASK':<{width}}  {'STATUS':<10}  {'DURATION':>8}  REASON")
         for s in states:
             took = f"{s.duration:.2f}s" if s.duration is not None else "-"
-            p.line(f"  {s.name:<{width}}  {s.status:<10}  {took:>8}  {s.reason}")
+            p.line(f"  {s.key:<{width}}  {s.status:<10}  {took:>8}  {s.reason}"
+                   + combination(s.params))
 
     def _paused(self, task: str, ev: StepPaused) -> None:
         session = self.pipeline.sessions.get(task)

@@ -20,9 +20,14 @@ with ``pipelineTask``, ``port`` and ``token``, and serves that connection with a
 ``PipelineTaskAdapter``: the ordinary TaskRun handlers on that task's session. The pipeline's own
 session then shows the tasks starting and ending and the final table.
 
-Ids: pipeline task k (1-based, ``tasks`` then ``finally``) owns threads ``k*1000 + step + 1``;
-a frame is ``thread*10`` (the step) or ``thread*10 + 1`` (its pipeline task); a variables
-reference is ``k*1_000_000 + the reference of that TaskRun's own ``Variables``.
+A matrixed task's TaskRuns are known as ``task[i]`` (combination i): their threads are named
+``task[i]/step``, each has its own child session (named with its params), and a breakpoint on
+the task or one of its steps applies to every combination.
+
+Ids: TaskRun k (1-based: the pipeline tasks, ``tasks`` then ``finally``, then the combinations
+of matrixed tasks as they fan out) owns threads ``k*1000 + step + 1``; a frame is ``thread*10``
+(the step) or ``thread*10 + 1`` (its pipeline task); a variables reference is
+``k*1_000_000`` + the reference of that TaskRun's own ``Variables``.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from tekton_debug.events import (
 )
 from tekton_debug.pipeline.run import PipelineSession
 from tekton_debug.session.session import Session
+from tekton_debug.tekton.matrix import combination
 from tekton_debug.tekton.pipeline import PipelineTask
 
 THREADS_PER_TASK = 1000
@@ -58,6 +64,7 @@ class PipelineDebugAdapter(DebugAdapter):
     pipeline: PipelineSession
     _variables: dict[str, tuple[Session, Variables]]
     _partial: dict[tuple[str, int, str], str]
+    _keys: list[str]  # TaskRun k's key (TaskState.key) is _keys[k - 1]
     _children: dict[str, "PipelineTaskAdapter"]  # task -> the child session of its TaskRun
     _backlog: dict[str, deque]  # task -> its TaskRun's events until its child session attaches
     _server: Any  # serve.TcpServer, in child-session mode
@@ -82,6 +89,7 @@ class PipelineDebugAdapter(DebugAdapter):
         if flags.get("onFailure") is False or flags.get("noDebug"):
             adapter._on_failure = False
         adapter._variables = {}
+        adapter._keys = [t.name for t in pipeline.run.pipeline.all_tasks] if pipeline.run else []
         adapter._partial = {}
         adapter._children = {}
         adapter._backlog = {}
@@ -136,11 +144,12 @@ class PipelineDebugAdapter(DebugAdapter):
         threading.Thread(target=self._server.serve_forever, daemon=True,
                          name="pipeline-children").start()
 
-    def _start_child(self, task: str, task_run: str, attempt: int) -> None:
+    def _start_child(self, task: str, task_run: str, attempt: int,
+                     params: dict[str, str]) -> None:
         """Ask the client for a child session attached to ``task``'s TaskRun."""
         config = {"type": "tekton", "request": "attach",
-                  "name": f"{task}: TaskRun {task_run}" + (f" (retry {attempt})" if attempt
-                                                           else ""),
+                  "name": f"{task}: TaskRun {task_run}" + combination(params)
+                          + (f" (retry {attempt})" if attempt else ""),
                   "pipelineTask": task, "port": self._server.port, "token": self._token}
 
         def done(success: bool, body: Any) -> None:
@@ -166,8 +175,11 @@ class PipelineDebugAdapter(DebugAdapter):
 
     # ---- ids ---------------------------------------------------------------------------------
 
-    def _number(self, task: str) -> int:
-        return next(i for i, t in enumerate(self._tasks, 1) if t.name == task)
+    def _number(self, key: str) -> int:
+        with self._lock:
+            if key not in self._keys:
+                self._keys.append(key)  # a matrix combination, as it fans out
+            return self._keys.index(key) + 1
 
     def _thread(self, task: str, index: int) -> int:
         return self._number(task) * THREADS_PER_TASK + index + 1
@@ -175,8 +187,8 @@ class PipelineDebugAdapter(DebugAdapter):
     def _from_thread(self, thread_id: Any) -> tuple[str, Session, int]:
         if isinstance(thread_id, int) and not isinstance(thread_id, bool):
             k, rest = divmod(thread_id, THREADS_PER_TASK)
-            if 1 <= k <= len(self._tasks) and rest >= 1:
-                task = self._tasks[k - 1].name
+            if 1 <= k <= len(self._keys) and rest >= 1:
+                task = self._keys[k - 1]
                 session = self.pipeline.sessions.get(task)
                 if session is not None and rest - 1 < len(session.steps):
                     return task, session, rest - 1
@@ -312,7 +324,8 @@ class PipelineDebugAdapter(DebugAdapter):
         pipeline.plan.before_steps = {t for t in targets if "/" in t}
         pipeline.update_breakpoints()
 
-    def _hits(self, task: str, step: str, first: bool) -> list[int]:
+    def _hits(self, key: str, step: str, first: bool) -> list[int]:
+        task = self.pipeline.units[key].name  # a combination's breakpoints are its task's
         wanted = {f"{task}/{step}"} | ({task} if first else set())
         bps = [bp for bps in self._line_breakpoints.values() for bp in bps]
         return [bp["id"] for bp in bps + self._function_breakpoints
@@ -324,13 +337,13 @@ class PipelineDebugAdapter(DebugAdapter):
         if self._server is not None:
             return {"threads": []}  # each TaskRun's steps are threads of its own session
         threads = []
-        for t in self._tasks:
-            session = self.pipeline.sessions.get(t.name)
+        for t in self.pipeline.rows():
+            session = self.pipeline.sessions.get(t.key)
             if session is None:
                 continue
             for st in session.steps:
-                threads.append({"id": self._thread(t.name, st.index),
-                                "name": f"{t.name}/{st.name} ({st.label})"})
+                threads.append({"id": self._thread(t.key, st.index),
+                                "name": f"{t.key}/{st.name} ({st.label})"})
         return {"threads": threads}
 
     def stackTrace_request(self, request: wire.Request) -> dict:
@@ -347,10 +360,11 @@ class PipelineDebugAdapter(DebugAdapter):
                                          "name": f"StepAction {step.action.name}",
                                          "canRestart": False},
                                         step.action.script_pos or step.action.pos))
-        pt = self.pipeline.run.pipeline.task_named(task)
-        state = self.pipeline.states[task]
+        state = self.pipeline.units[task]
+        pt = state.task
         frames.append(self._located({"id": thread * 10 + 1,
                                      "name": f"task {task}: {state.status}"
+                                             + combination(state.params)
                                              + (f" (retry {state.attempt})" if state.attempt
                                                 else ""),
                                      "presentationHint": "subtle", "canRestart": False},
@@ -379,9 +393,9 @@ class PipelineDebugAdapter(DebugAdapter):
         if not isinstance(ref, int) or isinstance(ref, bool) or ref < REFS_PER_TASK:
             raise UserError(f"unknown variables reference {ref!r}")
         k, inner = divmod(ref, REFS_PER_TASK)
-        if not 1 <= k <= len(self._tasks):
+        if not 1 <= k <= len(self._keys):
             raise UserError(f"unknown variables reference {ref!r}")
-        task = self._tasks[k - 1].name
+        task = self._keys[k - 1]
         items = self._vars(task).children(inner, args.get("start"), args.get("count"))
         return {"variables": self._shift(task, items)}
 
@@ -542,11 +556,11 @@ class PipelineDebugAdapter(DebugAdapter):
             session = self.pipeline.sessions.get(ev.task)
             again = f" (retry {ev.attempt})" if ev.attempt else ""
             send("output", {"category": "console", "output": f"task {ev.task}{again}: TaskRun "
-                            f"{ev.task_run}\n"})
+                            f"{ev.task_run}{combination(ev.params)}\n"})
             if self._server is not None:
                 with self._lock:
                     self._backlog[ev.task] = deque(maxlen=BACKLOG)  # a retry starts afresh
-                self._start_child(ev.task, ev.task_run, ev.attempt)
+                self._start_child(ev.task, ev.task_run, ev.attempt, dict(ev.params))
             elif session is not None:
                 for st in session.steps:
                     send("thread", {"reason": "started", "threadId": self._thread(ev.task,
@@ -562,9 +576,10 @@ class PipelineDebugAdapter(DebugAdapter):
                             + ev.message + "\n"})
         elif isinstance(ev, PipelineRunFinished):
             lines = [f"PipelineRun {self.pipeline.run.name} {ev.reason}: {ev.message}"]
-            for s in self.pipeline.states.values():
+            for s in self.pipeline.rows():
                 took = f"{s.duration:.2f}s" if s.duration is not None else "-"
-                lines.append(f"  {s.name:<24} {s.status:<10} {took:>8}  {s.reason}")
+                lines.append(f"  {s.key:<24} {s.status:<10} {took:>8}  {s.reason}"
+                             + combination(s.params))
             lines += [f"  result {k}: {v}" for k, v in ev.results.items()]
             send("output", {"category": "console", "output": "\n".join(lines) + "\n"})
             send("exited", {"exitCode": 0 if ev.succeeded else 1})
@@ -708,9 +723,9 @@ class PipelineTaskAdapter(DebugAdapter):
         super()._apply_breakpoints()
         session, task = self.session, self._task
         if session is not None and task is not None:  # and the pipeline's (before this task)
-            pt = self._parent.pipeline.run.pipeline.task_named(task)
-            if pt is not None:
-                session.plan.before_steps |= self._parent.pipeline.plan.steps_for(pt)
+            st = self._parent.pipeline.units.get(task)
+            if st is not None:
+                session.plan.before_steps |= self._parent.pipeline.plan.steps_for(st.task)
 
     def restart_request(self, request: wire.Request) -> dict:
         raise UserError("restart is not available for one TaskRun of a PipelineRun",

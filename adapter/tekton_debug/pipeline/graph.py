@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from tekton_debug.tekton.model import ParamValue
 from tekton_debug.tekton.pipeline import PipelineTask, WhenExpression
 
 # Tekton's skipping reasons (pkg/apis/pipeline/v1/pipelinerun_types.go, TEP-0103)
@@ -30,21 +31,38 @@ ENDED = ("succeeded", "failed", "skipped", "cancelled", "timedOut")
 
 @dataclass
 class TaskState:
-    """What the pipeline knows of one pipeline task."""
+    """What the pipeline knows of one pipeline task, or of one combination of a matrixed one
+    (a TaskRun of its own: ``index``, ``params``, ``parent``)."""
 
     task: PipelineTask
     status: str = "waiting"  # waiting, running, then one of ENDED
     reason: str = ""  # Tekton's reason (the skipping reason for a skipped task)
     message: str = ""
     attempt: int = 0  # retries so far
-    results: dict[str, str] = field(default_factory=dict)
+    results: dict[str, ParamValue] = field(default_factory=dict)
     failure_ignored: bool = False  # failed with the pipeline task's onError: continue
     started_at: float | None = None
     finished_at: float | None = None
+    index: int | None = None  # a matrix combination's index
+    params: dict[str, str] = field(default_factory=dict)  # a matrix combination's params
+    parent: TaskState | None = field(default=None, repr=False)  # a combination's pipeline task
+    children: list[TaskState] = field(default_factory=list)  # a matrixed task's combinations
+    task_run: str = ""  # the TaskRun's name, once it started
 
     @property
     def name(self) -> str:
         return self.task.name
+
+    @property
+    def key(self) -> str:
+        """What names this TaskRun to the front ends: the pipeline task's name, ``name[i]`` for
+        a matrix combination."""
+        return self.name if self.index is None else f"{self.name}[{self.index}]"
+
+    @property
+    def units(self) -> list[TaskState]:
+        """The states of this task's TaskRuns: its combinations once fanned out, else itself."""
+        return self.children or [self]
 
     @property
     def ended(self) -> bool:
@@ -94,6 +112,26 @@ def decide(task: PipelineTask, states: Mapping[str, TaskState],
 
 def when_holds(operator: str, value: str, values: list[str]) -> bool:
     return (value in values) if operator == "in" else (value not in values)
+
+
+def matrix_outcome(children: list[TaskState]) -> tuple[str, str, str, dict[str, list[str]]]:
+    """(status, reason, message, results) of a matrixed task once all its TaskRuns ended: it
+    succeeded when every one did, else it takes the first failure's reason. Each string
+    result is gathered into an array of every TaskRun's value, ordered by TaskRun name, as
+    Tekton orders them."""
+    failed = [c for c in children if c.status != "succeeded"]
+    results: dict[str, list[str]] = {}
+    for c in sorted(children, key=lambda c: c.task_run):
+        for name, value in c.results.items():
+            if isinstance(value, str):
+                results.setdefault(name, []).append(value)
+    if not failed:
+        return "succeeded", "Succeeded", f"All {len(children)} TaskRuns succeeded", results
+    order = ("failed", "timedOut", "cancelled")
+    worst = min((c.status for c in failed), key=lambda s: order.index(s) if s in order else 3)
+    first = failed[0]
+    return worst, first.reason, (f"{len(failed)} of {len(children)} TaskRuns did not succeed; "
+                                 f"{first.key}: {first.message or first.reason}"), results
 
 
 def aggregate_status(states: list[TaskState]) -> str:

@@ -1,17 +1,25 @@
-"""From a ready pipeline task to the TaskRun that runs it, as Tekton's pipelinerun reconciler
-builds it: params with ``$(params.x)``, ``$(tasks.X.results.Y)``, ``$(tasks.X.status)``,
-``$(tasks.status)`` and ``$(context.pipelineRun.*)`` replaced; pipeline params propagated into an
-inline ``taskSpec``; the TaskRun named ``<pipelinerun>-<task>`` with Tekton's labels."""
+"""From a ready pipeline task to the TaskRuns that run it, as Tekton's pipelinerun reconciler
+builds them: params with ``$(params.x)``, ``$(tasks.X.results.Y)`` (and ``[*]``, ``[N]``,
+``.key`` of array and object results), ``$(tasks.X.status)``, ``$(tasks.status)``,
+``$(tasks.X.matrix.length)`` and ``$(context.pipelineRun.*)`` replaced; pipeline params propagated
+into an inline ``taskSpec``; a ``matrix`` fanned out into its combinations; each TaskRun named
+``<pipelinerun>-<task>`` (``-<index>`` for a combination) with Tekton's labels. A finished
+TaskRun's results are read as their declared types (``typed_results``)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from tekton_debug.errors import UserError
 from tekton_debug.pipeline.graph import TaskState, aggregate_status
 from tekton_debug.tekton import substitution
-from tekton_debug.tekton.model import ParamValue, TaskRun
-from tekton_debug.tekton.pipeline import TASKS_STATUS, PipelineRun, PipelineTask
+from tekton_debug.tekton.matrix import MAX_COMBINATIONS, Combination, fan_out
+from tekton_debug.tekton.model import ParamValue, TaskRun, TaskSpec
+from tekton_debug.tekton.pipeline import (TASKS_STATUS, PipelineRun, PipelineTask,
+                                          result_selector, task_references)
 from tekton_debug.tekton.variables import param_ref, references
 
 MEMBER_OF = "tekton.dev/memberOf"
@@ -26,9 +34,17 @@ class MissingResult(Exception):
     """A ``$(tasks.X.results.Y)`` whose task produced no such result."""
 
 
+@dataclass
+class PipelineContext(substitution.Context):
+    """The variables of a pipeline task, with the task results whole (``tasks.X.results.Y`` ->
+    a string, an array or an object), for ``[*]`` and for results that are missing."""
+
+    results: dict[str, ParamValue] = field(default_factory=dict)
+
+
 def pipeline_context(run: PipelineRun, params: Mapping[str, ParamValue],
                      states: Mapping[str, TaskState], *, uid: str = "",
-                     task: PipelineTask | None = None) -> substitution.Context:
+                     task: PipelineTask | None = None) -> PipelineContext:
     """The variables a pipeline task's params, ``when`` and results see."""
     types = {p.name: p.type for p in run.pipeline.params}
     strings: dict[str, str] = {}
@@ -40,9 +56,21 @@ def pipeline_context(run: PipelineRun, params: Mapping[str, ParamValue],
         elif isinstance(value, dict):
             for k, v in value.items():
                 strings[f"params.{name}.{k}"] = v
+    results: dict[str, ParamValue] = {}
     for name, st in states.items():
         for result, value in st.results.items():
-            strings[f"tasks.{name}.results.{result}"] = value
+            key = f"tasks.{name}.results.{result}"
+            results[key] = value
+            if isinstance(value, str):
+                strings[key] = value
+            elif isinstance(value, list):
+                strings.update((f"{key}[{i}]", v) for i, v in enumerate(value))
+            else:
+                strings.update((f"{key}.{k}", v) for k, v in value.items())
+            if st.children:
+                strings[f"tasks.{name}.matrix.{result}.length"] = str(len(value))
+        if st.children:
+            strings[f"tasks.{name}.matrix.length"] = str(len(st.children))
         if st.ended:
             strings[f"tasks.{name}.status"] = st.execution_status
             strings[f"tasks.{name}.reason"] = st.reason
@@ -55,49 +83,155 @@ def pipeline_context(run: PipelineRun, params: Mapping[str, ParamValue],
     if task is not None:
         strings["context.pipelineTask.retries"] = str(task.retries)
     file = run.pipeline.source.file if run.pipeline.source else None
-    return substitution.Context(strings=strings, params=dict(params), param_types=types,
-                                file=file)
+    return PipelineContext(strings=strings, params=dict(params), param_types=types,
+                           file=file, results=results)
 
 
-def resolve_value(value: Any, ctx: substitution.Context) -> ParamValue:
+def resolve_value(value: Any, ctx: PipelineContext) -> ParamValue:
     """A param value with its references replaced. A string that is exactly a whole array or
-    object param (``$(params.a[*])``) becomes that array or object. Raises MissingResult."""
+    object (``$(params.a[*])``, ``$(tasks.X.results.Y[*])``) becomes that array or object; in a
+    list, such an item becomes the array's elements. Raises MissingResult, and UserError for an
+    index past an array result's end."""
     if isinstance(value, list):
         _check_results(value, ctx)
-        return substitution.substitute_list(value, ctx)
+        out: list[str] = []
+        for item in value:
+            whole = _whole(item, ctx)
+            if isinstance(whole, list):
+                out.extend(whole)
+            else:
+                out.append(substitution.substitute(item, ctx) or "")
+        return out
     if isinstance(value, dict):
         _check_results(list(value.values()), ctx)
         return {k: substitution.substitute(v, ctx) or "" for k, v in value.items()}
     text = "" if value is None else str(value)
     _check_results([text], ctx)
-    refs = list(references(text.strip()))
-    if len(refs) == 1 and refs[0].text == text.strip():
-        p = param_ref(refs[0].name, ctx.param_types)
-        if p and p.key is None and p.index is None and \
-                isinstance(ctx.params.get(p.name), (list, dict)):
-            whole = ctx.params[p.name]
-            return list(whole) if isinstance(whole, list) else dict(whole)
+    whole = _whole(text, ctx)
+    if whole is not None:
+        return whole
     return substitution.substitute(text, ctx) or ""
 
 
-def _check_results(values: list, ctx: substitution.Context) -> None:
+def _whole(text: Any, ctx: PipelineContext) -> list[str] | dict[str, str] | None:
+    """The array or object ``text`` is exactly a reference to, whole; else None."""
+    if not isinstance(text, str):
+        return None
+    refs = list(references(text.strip()))
+    if len(refs) != 1 or refs[0].text != text.strip():
+        return None
+    p = param_ref(refs[0].name, ctx.param_types)
+    if p and p.key is None and p.index is None and \
+            isinstance(ctx.params.get(p.name), (list, dict)):
+        whole = ctx.params[p.name]
+        return list(whole) if isinstance(whole, list) else dict(whole)
+    for r in task_references(refs[0].text):
+        value = ctx.results.get(f"tasks.{r.task}.results.{r.result}")
+        if r.what == "results" and result_selector(r) in ("", "[*]") and \
+                isinstance(value, (list, dict)):
+            return list(value) if isinstance(value, list) else dict(value)
+    return None
+
+
+def _check_results(values: list, ctx: PipelineContext) -> None:
     for text in values:
-        for ref in references(text if isinstance(text, str) else ""):
-            parts = ref.name.split(".")
-            if len(parts) >= 4 and parts[0] == "tasks" and parts[2] == "results":
-                name = f"tasks.{parts[1]}.results.{parts[3].split('[', 1)[0]}"
-                if name not in ctx.strings:
-                    raise MissingResult(ref.text)
+        for r in task_references(text if isinstance(text, str) else ""):
+            if r.what != "results":
+                continue
+            value = ctx.results.get(f"tasks.{r.task}.results.{r.result}")
+            if value is None:
+                raise MissingResult(r.text)
+            sel = result_selector(r)
+            if sel[1:-1].isdigit() and isinstance(value, list) and int(sel[1:-1]) >= len(value):
+                raise UserError(f"{r.text}: index {sel[1:-1]} is out of range: result "
+                                f'"{r.result}" of task "{r.task}" has {len(value)} element'
+                                f"{'' if len(value) == 1 else 's'}", file=ctx.file,
+                                fix=f"use an index below {len(value)}")
+
+
+def typed_results(spec: TaskSpec, results: Mapping[str, str]) -> dict[str, ParamValue]:
+    """A TaskRun's results (as its steps wrote them) as their declared types: an array or object
+    result is JSON. Raises UserError for one that is not, with Tekton's message."""
+    types = {r.name: r.type for r in spec.results}
+    out: dict[str, ParamValue] = {}
+    wrong: list[str] = []
+    for name, text in results.items():
+        kind = types.get(name, "string")
+        if kind == "string":
+            out[name] = text
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value) \
+            if kind == "array" else \
+            isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        if ok:
+            out[name] = value
+        else:
+            wrong.append(f'"{name}": task result is expected to be "{kind}" type')
+    if wrong:
+        raise UserError("Provided results don't match declared results; may be invalid JSON "
+                        "or missing result declaration: " + ", ".join(sorted(wrong)),
+                        fix="write the array result as JSON, e.g. "
+                            "echo -n '[\"a\", \"b\"]' > $(results.<name>.path) (an object: "
+                            "'{\"key\": \"value\"}')")
+    return out
+
+
+def matrix_combinations(task: PipelineTask, ctx: PipelineContext) -> list[Combination] | None:
+    """The combinations of ``task``'s matrix with its values resolved; None when one of its
+    params is an empty array (Tekton skips the task). Raises MissingResult, and UserError for
+    a value of the wrong type or too many combinations."""
+    assert task.matrix is not None
+    params: list[tuple[str, list[str]]] = []
+    for name, value in task.matrix.params.items():
+        resolved = resolve_value(value, ctx)
+        if not isinstance(resolved, list):
+            raise UserError(f'task "{task.name}": matrix param "{name}" is not an array once '
+                            f"resolved ({json.dumps(resolved)})", file=ctx.file,
+                            line=task.matrix.pos.line if task.matrix.pos else None,
+                            fix="give it a list of values, or a whole array reference "
+                                "($(params.<array>[*]), $(tasks.<task>.results.<array>[*]))")
+        if not resolved:
+            return None
+        params.append((name, resolved))
+    include = []
+    for inc in task.matrix.include:
+        combination: Combination = {}
+        for name, value in inc.params.items():
+            resolved = resolve_value(value, ctx)
+            if not isinstance(resolved, str):
+                raise UserError(f'task "{task.name}": matrix include param "{name}" is not a '
+                                f"string once resolved ({json.dumps(resolved)})", file=ctx.file,
+                                fix="give it one value")
+            combination[name] = resolved
+        include.append(combination)
+    combinations = fan_out(params, include)
+    if len(combinations) > MAX_COMBINATIONS:
+        raise UserError(f'task "{task.name}": its matrix makes {len(combinations)} combinations, '
+                        f"more than Tekton's limit of {MAX_COMBINATIONS} TaskRuns", file=ctx.file,
+                        fix="use fewer values (or split the task)")
+    return combinations
+
+
+def task_run_name(run: PipelineRun, task: PipelineTask, index: int | None = None) -> str:
+    """``<pipelinerun>-<task>``, and ``-<index>`` for one combination of a matrix."""
+    return f"{run.name}-{task.name}" + (f"-{index}" if index is not None else "")
 
 
 def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, ParamValue],
-                 ctx: substitution.Context, *, timeout: float | None,
-                 group: str = "", bindings: Mapping[str, dict] | None = None) -> TaskRun:
-    """The TaskRun that runs ``task`` (``params``: the pipeline's resolved params). Its workspace
+                 ctx: PipelineContext, *, timeout: float | None, group: str = "",
+                 bindings: Mapping[str, dict] | None = None, index: int | None = None,
+                 combination: Mapping[str, str] | None = None) -> TaskRun:
+    """The TaskRun that runs ``task`` (``params``: the pipeline's resolved params), or its
+    combination ``index`` of a matrix with those params (``combination``). Its workspace
     bindings carry the PipelineRun's volume (a claim shared by the TaskRuns, on a cluster: the
     PipelineRun's bindings as ``bindings`` has them, its claims made) with the task's
     ``subPath``; ``group`` is this run's id, for the group label."""
     given = {name: resolve_value(value, ctx) for name, value in task.params.items()}
+    given.update(combination or {})
     spec = task.task
     if task.embedded:
         # Tekton substitutes the pipeline's variables into an inline taskSpec before it runs,
@@ -116,7 +250,7 @@ def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, Para
         labels["tekton.dev/task"] = task.task_name
     if group:
         labels[GROUP_LABEL] = group
-    name = f"{run.name}-{task.name}"
+    name = task_run_name(run, task, index)
     workspaces = []
     for b in task.workspaces:
         binding = (run.binding(b.workspace) if bindings is None else

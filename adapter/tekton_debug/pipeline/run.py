@@ -8,9 +8,14 @@ failed task stops new ``tasks`` entries from starting (unless its ``onError`` is
 is retried first when it has ``retries`` left; ``finally`` tasks start once every ``tasks`` entry
 has ended; timeouts (``timeouts.pipeline/tasks/finally`` and a task's own) cancel what runs.
 
+A matrixed task fans out into one TaskRun per combination of its params, started together; each
+is retried on its own, and the task ends once they all have (failed if one did), its string
+results gathered into arrays. Front ends know each TaskRun by its key: the pipeline task's name,
+``name[i]`` for combination i (``TaskState.key``).
+
 A failed step pauses only its own TaskRun (on-failure breakpoints apply to every TaskRun): the
 other sessions go on, and several steps may be paused at once. Front ends act on one paused step
-through its task's session (``session_of``).
+through its TaskRun's session (``session_of``).
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ from tekton_debug.events import (
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline import graph
 from tekton_debug.pipeline.graph import TaskState
-from tekton_debug.pipeline.resolve import MissingResult, pipeline_context, resolve_value, task_run_for
+from tekton_debug.pipeline.resolve import (MissingResult, matrix_combinations, pipeline_context,
+                                           resolve_value, task_run_for, typed_results)
 from tekton_debug.session.masking import Masker, secret_strings
 from tekton_debug.session.session import RuntimeFactory, Session
+from tekton_debug.tekton.matrix import EMPTY_ARRAY_SKIP
 from tekton_debug.tekton.model import ParamValue, TaskRun, TaskSpec
 from tekton_debug.tekton.pipeline import PipelineRun, PipelineTask
 
@@ -76,8 +83,9 @@ class PipelineSession:
         self.plan = PipelinePlan()
         self.run: PipelineRun | None = None
         self.params: dict[str, ParamValue] = {}
-        self.states: dict[str, TaskState] = {}
-        self.sessions: dict[str, Session] = {}  # task -> its latest attempt's session
+        self.states: dict[str, TaskState] = {}  # pipeline task -> its state
+        self.units: dict[str, TaskState] = {}  # TaskRun key -> its state (TaskState.key)
+        self.sessions: dict[str, Session] = {}  # TaskRun key -> its latest attempt's session
         self.workspaces: dict[str, str] = {}  # pipeline workspace -> host directory
         # on a cluster: pipeline workspace -> the TaskRuns' binding (its claim made), and what
         # makes and deletes the claims (runtimes.pipeline_claims)
@@ -142,6 +150,7 @@ class PipelineSession:
             run.timeout = parse_duration(self.options.timeout)
         self.run = run
         self.states = {t.name: TaskState(t) for t in run.pipeline.all_tasks}
+        self.units = {name: st for name, st in self.states.items() if st.task.matrix is None}
         return run
 
     def start(self) -> None:
@@ -265,7 +274,7 @@ class PipelineSession:
             self._task_finished(name, attempt, ev)
         elif kind == "failed to start":
             _, name, attempt, message = message
-            st = self.states[name]
+            st = self.units[name]
             if st.attempt == attempt and not st.ended:
                 self._end(st, "failed", "Failed", message)
         elif kind == "timeout":
@@ -306,10 +315,13 @@ class PipelineSession:
         assert self.run is not None
         ctx = pipeline_context(self.run, self.params, self.states, uid=self.uid, task=st.task)
         try:
-            when = [(w, str(resolve_value(w.input, ctx)),
-                     [str(resolve_value(v, ctx)) for v in w.values]) for w in st.task.when]
+            when = [(w, str(resolve_value(w.input, ctx)), list(resolve_value(list(w.values), ctx)))
+                    for w in st.task.when]
         except MissingResult:
             when = None
+        except UserError as exc:  # e.g. an index past the end of an array result
+            self._end(st, "failed", "Failed", str(exc))
+            return
         reason = graph.decide(st.task, self.states, when)
         if reason is not None:
             self._skip(st, reason)
@@ -333,11 +345,12 @@ class PipelineSession:
                             file=o.task_file, fix="restart the PipelineRun to use the edited file")
         ctx = pipeline_context(run, self.params, self.states, uid=self.uid, task=task)
         return task_run_for(run, task, self.params, ctx, timeout=None, group=self.uid,
-                            bindings=self.bindings)
+                            bindings=self.bindings, index=st.index,
+                            combination=st.params)
 
     def _skip(self, st: TaskState, reason: str) -> None:
         st.status, st.reason = "skipped", reason
-        self._tell(TaskEnded(st.name, "skipped", reason))
+        self._tell(TaskEnded(st.key, "skipped", reason))
 
     def _timeout_for(self, task: PipelineTask) -> float | None:
         """The TaskRun's timeout: the task's own, within what the run's timeouts leave."""
@@ -350,11 +363,35 @@ class PipelineSession:
         return min(limits) if limits else None
 
     def _start_task(self, st: TaskState, ctx) -> None:
+        """Start the task's TaskRun, or fan a matrixed task out into one per combination."""
+        if st.task.matrix is None:
+            self._start_unit(st, ctx)
+            return
+        try:
+            combinations = matrix_combinations(st.task, ctx)
+        except (MissingResult, UserError) as exc:
+            self._end(st, "failed", "Failed",
+                      str(exc) if isinstance(exc, UserError) else f"{exc} is missing")
+            return
+        if combinations is None:
+            self._skip(st, EMPTY_ARRAY_SKIP)
+            return
+        with self._lock:
+            st.status, st.started_at = "running", time.time()
+            st.children = [TaskState(st.task, index=i, params=c, parent=st)
+                           for i, c in enumerate(combinations)]
+            self.units.update((c.key, c) for c in st.children)
+        for child in st.children:
+            self._start_unit(child, ctx)
+
+    def _start_unit(self, st: TaskState, ctx) -> None:
+        """Start one TaskRun: a task's, or one combination's of a matrixed task."""
         assert self.run is not None
         try:
             task_run = task_run_for(self.run, st.task, self.params, ctx,
                                     timeout=self._timeout_for(st.task), group=self.uid,
-                                    bindings=self.bindings)
+                                    bindings=self.bindings, index=st.index,
+                                    combination=st.params)
         except (MissingResult, UserError) as exc:
             message = str(exc) if isinstance(exc, UserError) else f"{exc} is missing"
             self._end(st, "failed", "Failed", message)
@@ -367,7 +404,7 @@ class PipelineSession:
         options = dataclasses.replace(self.options, task_file=None, params={},
                                       workspaces=bindings, timeout=None, task_run=None)
         attempt = st.attempt
-        session = Session(options, lambda ev, n=st.name, a=attempt: self._on_event(n, a, ev),
+        session = Session(options, lambda ev, n=st.key, a=attempt: self._on_event(n, a, ev),
                           runtime_factory=self._runtime_factory, masker=self.masker,
                           reload=lambda st=st: self._task_run_as_now(st))
         session.adopt(task_run)
@@ -380,17 +417,18 @@ class PipelineSession:
         session.plan.on_failure = self.plan.on_failure
         session.plan.before_steps = self.plan.steps_for(st.task)
         with self._lock:
-            previous = self.sessions.get(st.name)
+            previous = self.sessions.get(st.key)
             if previous is not None:
                 self._old_sessions.append(previous)
-            self.sessions[st.name] = session
+            self.sessions[st.key] = session
             st.status = "running"
             st.started_at = st.started_at or time.time()
-        self._tell(TaskStarted(st.name, task_run.name, attempt))
+            st.task_run = task_run.name
+        self._tell(TaskStarted(st.key, task_run.name, attempt, dict(st.params)))
         # each start in its own thread: ready tasks start together, as Tekton's controller
         # creates their TaskRuns, instead of one after another's run directory and processes
-        threading.Thread(target=self._start_session, args=(st.name, attempt, session),
-                         daemon=True, name=f"start-{st.name}").start()
+        threading.Thread(target=self._start_session, args=(st.key, attempt, session),
+                         daemon=True, name=f"start-{st.key}").start()
 
     def _start_session(self, name: str, attempt: int, session: Session) -> None:
         try:
@@ -419,11 +457,15 @@ class PipelineSession:
             self._inbox.put(("finished", task, attempt, ev))
 
     def _task_finished(self, name: str, attempt: int, ev: RunFinished) -> None:
-        st = self.states[name]
+        st = self.units[name]
         if st.attempt != attempt or st.ended:
             return
         if ev.succeeded:
-            st.results = dict(ev.results)
+            try:
+                st.results = typed_results(st.task.task, ev.results)
+            except UserError as exc:  # Tekton fails such a TaskRun after its steps ran
+                self._end(st, "failed", "TaskRunValidationFailed", str(exc))
+                return
             self._end(st, "succeeded", "Succeeded", ev.message)
             return
         status = {"TaskRunTimeout": "timedOut", "TaskRunCancelled": "cancelled"}.get(
@@ -432,17 +474,26 @@ class PipelineSession:
         if status == "failed" and st.attempt < st.task.retries and not stopping and \
                 not self._hard_stop:
             st.attempt += 1
-            self._tell(Notice(f"task {name} failed ({ev.message}); retry {st.attempt} of "
+            self._tell(Notice(f"task {st.key} failed ({ev.message}); retry {st.attempt} of "
                               f"{st.task.retries}"))
             assert self.run is not None
             ctx = pipeline_context(self.run, self.params, self.states, uid=self.uid, task=st.task)
-            self._start_task(st, ctx)
+            self._start_unit(st, ctx)
             return
         self._end(st, status, ev.reason, ev.message)
 
     def _end(self, st: TaskState, status: str, reason: str, message: str) -> None:
         st.status, st.reason, st.message = status, reason, message
         st.finished_at = time.time()
+        parent = st.parent
+        if parent is not None:  # one combination: its task ends once they all have
+            self._tell(TaskEnded(st.key, status, reason, message))
+            if all(c.ended for c in parent.children):
+                status, reason, message, results = graph.matrix_outcome(parent.children)
+                if status == "succeeded":  # as a task's own: only a task that succeeded has any
+                    parent.results = dict(results)
+                self._end(parent, status, reason, message)
+            return
         if status != "succeeded" and not st.task.is_finally:
             if st.task.on_error == "continue" and status == "failed":
                 st.failure_ignored = True
@@ -467,8 +518,8 @@ class PipelineSession:
         else:
             self._tell(Notice("timeouts.finally expired: stopping the finally tasks", "important"))
             targets = [st for st in self.states.values() if st.task.is_finally]
-        for st in targets:
-            session = self.sessions.get(st.name)
+        for st in (u for t in targets for u in t.units):
+            session = self.sessions.get(st.key)
             if st.status == "running" and session is not None:
                 self._cancel_session(session, "TaskRunTimeout")
 
@@ -479,10 +530,10 @@ class PipelineSession:
         self._stopping = graph.GRACEFULLY_CANCELLED_SKIP if not hard else graph.STOPPING_SKIP
         if hard:
             self._hard_stop = True
-        for st in self.states.values():
+        for st in (u for t in self.states.values() for u in t.units):
             if st.status != "running" or (st.task.is_finally and not hard):
                 continue
-            session = self.sessions.get(st.name)
+            session = self.sessions.get(st.key)
             if session is not None:
                 self._cancel_session(session)
 
@@ -526,36 +577,48 @@ class PipelineSession:
         except Exception:  # a front end's bug must not stop the run
             log.exception("pipeline listener failed on %r", ev)
 
-    def session_of(self, task: str) -> Session:
-        """The session of ``task``'s TaskRun (its latest attempt). Raises UserError."""
+    def session_of(self, key: str) -> Session:
+        """The session of a TaskRun (its latest attempt), by its key (``TaskState.key``).
+        Raises UserError."""
         with self._lock:
-            session = self.sessions.get(task)
+            session = self.sessions.get(key)
+            st = self.units.get(key) or self.states.get(key)
         if session is None:
-            if task not in self.states:
-                raise UserError(f"the Pipeline has no task {task!r}",
+            if st is None:
+                raise UserError(f"the Pipeline has no task {key!r}",
                                 fix="use one of: " + ", ".join(self.states))
-            raise UserError(f"task {task!r} has not started ({self.states[task].status})")
+            if st.children:
+                raise UserError(f"task {key!r} is a matrix of {len(st.children)} TaskRuns",
+                                fix="name one of them: " + ", ".join(c.key for c in st.children))
+            raise UserError(f"task {key!r} has not started ({st.status})")
         return session
 
+    def rows(self) -> list[TaskState]:
+        """Every TaskRun's state (a matrixed task's combinations in its place; the task itself
+        when it did not fan out), in the Pipeline's task order."""
+        with self._lock:
+            return [u for st in self.states.values() for u in st.units]
+
     def paused(self) -> list[tuple[str, Session, int]]:
-        """Every paused step: (task, its session, step index), in the Pipeline's task order."""
+        """Every paused step: (TaskRun key, its session, step index), in the Pipeline's task
+        order."""
         out = []
         with self._lock:
-            for name in self.states:
-                session = self.sessions.get(name)
+            for st in self.rows():
+                session = self.sessions.get(st.key)
                 if session is not None:
-                    st = session.paused
-                    if st is not None:
-                        out.append((name, session, st.index))
+                    paused = session.paused
+                    if paused is not None:
+                        out.append((st.key, session, paused.index))
         return out
 
     def update_breakpoints(self) -> None:
         """Push the plan's breakpoints to the TaskRuns that are running (the local runtime reads
         them before each step)."""
         with self._lock:
-            for name, session in self.sessions.items():
+            for key, session in self.sessions.items():
                 session.plan.on_failure = self.plan.on_failure
-                session.plan.before_steps = self.plan.steps_for(self.states[name].task)
+                session.plan.before_steps = self.plan.steps_for(self.units[key].task)
 
     @property
     def cancelling(self) -> bool:

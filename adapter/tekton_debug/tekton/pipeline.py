@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+from tekton_debug.tekton.matrix import Matrix
 from tekton_debug.tekton.model import Document, ParamSpec, Pos, TaskSpec
 from tekton_debug.tekton.variables import references
 
@@ -22,17 +23,22 @@ TASKS_STATUS = "tasks.status"
 
 @dataclass(frozen=True)
 class TaskReference:
-    """A ``$(tasks.X.…)`` reference: a result (``results.Y``), ``status`` or ``reason``."""
+    """A ``$(tasks.X.…)`` reference: a result (``results.Y``, ``results.Y[*]``,
+    ``results.Y[0]``, ``results.Y.key``), ``status``, ``reason``, or the length of a matrixed
+    task's fan-out (``matrix.length``) or of one of its aggregated results
+    (``matrix.Y.length``)."""
 
     task: str
-    what: str  # "results", "status" or "reason"
-    result: str | None = None  # for "results": the result's name
+    what: str  # "results", "status", "reason" or "matrix"
+    result: str | None = None  # for "results" (and "matrix.Y.length"): the result's name
     text: str = ""  # as written
+    name: str = ""  # normalised, without "$(" and ")"
 
 
 def task_references(text: Any) -> Iterator[TaskReference]:
-    """Every ``$(tasks.X.results.Y)``, ``$(tasks.X.status)``, ``$(tasks.X.reason)`` in a value
-    (a string, or a list / mapping of them). ``$(tasks.status)`` is not one (no task named)."""
+    """Every ``$(tasks.X.results.Y)``, ``$(tasks.X.status)``, ``$(tasks.X.reason)``,
+    ``$(tasks.X.matrix.length)`` in a value (a string, or a list / mapping of them).
+    ``$(tasks.status)`` is not one (no task named)."""
     for s in _strings(text):
         for ref in references(s):
             parts = ref.name.split(".")
@@ -40,9 +46,20 @@ def task_references(text: Any) -> Iterator[TaskReference]:
                 continue
             if parts[2] == "results" and len(parts) >= 4:
                 name = parts[3].split("[", 1)[0]
-                yield TaskReference(parts[1], "results", name, ref.text)
+                yield TaskReference(parts[1], "results", name, ref.text, ref.name)
             elif parts[2] in ("status", "reason") and len(parts) == 3:
-                yield TaskReference(parts[1], parts[2], None, ref.text)
+                yield TaskReference(parts[1], parts[2], None, ref.text, ref.name)
+            elif parts[2] == "matrix" and parts[-1] == "length" and len(parts) in (4, 5):
+                yield TaskReference(parts[1], "matrix", parts[3] if len(parts) == 5 else None,
+                                    ref.text, ref.name)
+
+
+def result_selector(ref: TaskReference) -> str:
+    """What a result reference takes of the result: "" (all of a string), "[*]" (a whole array
+    or object), "[N]" (an array element) or ".key" (an object's key)."""
+    rest = ref.name.split(".", 3)[3] if ref.name.count(".") >= 3 else ""
+    rest = rest[len(ref.result or ""):]
+    return rest
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -91,13 +108,17 @@ class PipelineTask:
     on_error: str | None = None  # "continue" or "stopAndFail" (the default)
     is_finally: bool = False
     embedded: bool = False  # inline taskSpec: pipeline params propagate into it
+    matrix: Matrix | None = None  # fanned out: one TaskRun per combination of params
     pos: Pos | None = None  # the pipeline task's first line ("- name: ...") to its last
     raw: dict = field(default_factory=dict)
 
     @property
     def references(self) -> list[TaskReference]:
-        """Task references in its params and ``when`` (what orders it after other tasks)."""
+        """Task references in its params, matrix and ``when`` (what orders it after other
+        tasks)."""
         values: list[Any] = list(self.params.values())
+        if self.matrix is not None:
+            values.extend(self.matrix.values())
         for w in self.when:
             values.append(w.input)
             values.extend(w.values)

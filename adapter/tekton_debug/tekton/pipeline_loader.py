@@ -18,6 +18,7 @@ from tekton_debug.errors import Problem, UserError, ValidationError
 from tekton_debug.tekton.duration import parse_duration
 from tekton_debug.tekton.loader import (_generated, find_task, read_source, resolved_task,
                                         task_spec_at)
+from tekton_debug.tekton.matrix import Matrix, MatrixInclude
 from tekton_debug.tekton.model import Document, param_value, yaml_text
 from tekton_debug.tekton.pipeline import (Pipeline, PipelineResult, PipelineRun, PipelineTask,
                                           PipelineWorkspace, WhenExpression, WorkspaceBinding)
@@ -295,4 +296,16 @@ def _task(sources: PipelineSources, doc: YamlDoc, path: Path, pt: dict,
         when=when, retries=int(pt.get("retries") or 0),
         timeout=parse_duration(pt["timeout"]) if pt.get("timeout") is not None else None,
         on_error=pt.get("onError"), is_finally=is_finally, embedded=task_doc is None,
-        pos=doc.pos(path), raw=pt)
+        matrix=_matrix(doc, path, pt.get("matrix")), pos=doc.pos(path), raw=pt)
+
+
+def _matrix(doc: YamlDoc, path: Path, m: Any) -> Matrix | None:
+    """A validated ``matrix`` (None when there is none, or it gives no params)."""
+    if not isinstance(m, dict) or not (m.get("params") or m.get("include")):
+        return None
+    return Matrix(params={p["name"]: param_value(p.get("value")) for p in m.get("params") or []},
+                  include=[MatrixInclude(i.get("name") or "",
+                                         {p["name"]: param_value(p.get("value"))
+                                          for p in i.get("params") or []})
+                           for i in m.get("include") or []],
+                  pos=doc.pos(path + ("matrix",)))

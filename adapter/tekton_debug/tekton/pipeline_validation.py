@@ -6,7 +6,10 @@ referenced) and every pipeline task with its Task: fields and shapes, task names
 result references (``$(tasks.X.results.Y)``: a known task that declares that result, never a
 ``finally`` task from the main graph), ``$(params.x)`` against the Pipeline's params, params a Task
 needs and does not get (or gets and does not declare), workspaces not bound, ``when``, ``retries``,
-``timeout``, ``onError``, ``matrix`` (not supported yet), and cycles (naming the tasks in them).
+``timeout``, ``onError``, ``matrix`` (arrays for its params, strings for ``include``, no param given
+twice, at most Tekton's 256 combinations, results of a matrixed task used whole with ``[*]``),
+array and object results (``[*]``, ``[N]``, ``.key`` as their type allows), and cycles (naming the
+tasks in them).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from tekton_debug.errors import Problem
-from tekton_debug.tekton.pipeline import TASKS_STATUS, task_references
+from tekton_debug.tekton.matrix import MAX_COMBINATIONS, count
+from tekton_debug.tekton.pipeline import TASKS_STATUS, result_selector, task_references
 from tekton_debug.tekton.validation import (
     _DNS1123_LABEL, _Checker, _did_you_mean, _header, _named_list, _param_specs,
     _reference_span, _resolver_ref, _task_ref, _task_spec, _type_name, declared_type, suggest_name,
@@ -209,6 +213,8 @@ class PipelineChecker:
         self.tasks: dict[str, tuple[Path, dict]] = {}  # main graph
         self.finally_tasks: dict[str, tuple[Path, dict]] = {}
         self.results: dict[str, set[str] | None] = {}  # task -> declared results (None: unknown)
+        self.result_specs: dict[str, dict[str, dict]] = {}  # task -> its Task's results by name
+        self.matrixed: set[str] = set()  # tasks with a matrix (their results are arrays)
         self.task_params: dict[str, dict[str, dict]] = {}  # task -> its Task's params by name
         self._checked: set[int] = set()  # Task documents already checked
         self.propagated: dict[str, Any] = {}  # a PipelineRun's params (embedded pipelineSpec)
@@ -293,10 +299,6 @@ class PipelineChecker:
             if pt.get(f) is not None:
                 c.add(path + (f,), f"{f} (Pipelines in Pipelines) is not supported yet",
                       "put the inner Pipeline's tasks in this Pipeline", key=True)
-        if pt.get("matrix") is not None:
-            c.add(path + ("matrix",), f'task "{name}": matrix (fan-out) is not supported yet',
-                  "write one pipeline task per combination of values, or remove matrix",
-                  key=True)
         has_ref, has_spec = pt.get("taskRef") is not None, pt.get("taskSpec") is not None
         task_spec: Any = None
         task_checker = c
@@ -347,11 +349,17 @@ class PipelineChecker:
             results = {r.get("name") for r in task_spec.get("results") or []
                        if isinstance(r, dict)} if isinstance(task_spec.get("results"), list) \
                 else set()
+            self.result_specs[name] = {
+                r["name"]: r for r in task_spec.get("results") or []
+                if isinstance(r, dict) and isinstance(r.get("name"), str)} \
+                if isinstance(task_spec.get("results"), list) else {}
             params = {p["name"]: p for p in task_spec.get("params") or []
                       if isinstance(p, dict) and isinstance(p.get("name"), str)} \
                 if isinstance(task_spec.get("params"), list) else {}
         self._params(path, pt, task_spec if isinstance(task_spec, dict) else None, params,
                      embedded=has_spec)
+        if pt.get("matrix") is not None:
+            self._matrix(path, pt, params if isinstance(task_spec, dict) else None)
         self._workspaces(path, pt, task_spec if isinstance(task_spec, dict) else None)
         self._scalars(path, pt)
         return results, params
@@ -392,6 +400,96 @@ class PipelineChecker:
                   f"which {'have' if len(missing) > 1 else 'has'} no default",
                   f"add `params: [{{name: {first}, value: $(params.{first})}}]` to the task "
                   "(or a default to the Task's param)")
+
+    def _matrix(self, path: Path, pt: dict, declared: dict[str, dict] | None) -> None:
+        """``matrix``: its params are arrays (or a whole array by reference), its ``include``
+        params strings; no param twice, nor in both ``params`` and the matrix; its Task takes
+        each as a string; at most Tekton's ``MAX_COMBINATIONS`` combinations."""
+        c, name, mpath = self.c, pt["name"], path + ("matrix",)
+        m = pt["matrix"]
+        if not c.expect(mpath, m, dict, "a mapping (params, include)"):
+            return
+        c.known_fields(mpath, m, {"params", "include"}, "matrix")
+        counted: list[tuple[str, list[str] | None]] = []
+        where: dict[str, Path] = {}  # each matrix param's name, where it first stands
+        for i, p in _named_list(c, mpath + ("params",), m.get("params"), "matrix param",
+                                {"name", "value"}):
+            pname, value = p.get("name"), p.get("value")
+            if not isinstance(pname, str):
+                continue
+            where.setdefault(pname, mpath + ("params", i, "name"))
+            if isinstance(value, list):
+                counted.append((pname, c.string_list(mpath + ("params", i, "value"), value,
+                                                     "matrix values")))
+            elif isinstance(value, str) and self._whole_array(value):
+                counted.append((pname, None))
+            else:
+                c.add(mpath + ("params", i, "value") if "value" in p else mpath + ("params", i),
+                      f'task "{name}": matrix param "{pname}" must be an array (one TaskRun '
+                      f"per value), not {_type_name(value) if not isinstance(value, str) else repr(value)}",
+                      f"write `value: [a, b]`, or a whole array: `value: $(params.<array>[*])` "
+                      "or `$(tasks.<task>.results.<array>[*])`")
+        includes: list[dict[str, str]] = []
+        entries = m.get("include")
+        if entries is not None and c.expect(mpath + ("include",), entries, list,
+                                            "a list of combinations (name, params)"):
+            for j, inc in enumerate(entries):
+                ipath = mpath + ("include", j)
+                if not c.expect(ipath, inc, dict, "a mapping (name, params)"):
+                    continue
+                c.known_fields(ipath, inc, {"name", "params"}, "a matrix include entry")
+                combination: dict[str, str] = {}
+                for k, p in _named_list(c, ipath + ("params",), inc.get("params"),
+                                        "matrix include param", {"name", "value"}):
+                    pname, value = p.get("name"), p.get("value")
+                    if not isinstance(pname, str):
+                        continue
+                    where.setdefault(pname, ipath + ("params", k, "name"))
+                    if isinstance(value, str):
+                        combination[pname] = value
+                    else:
+                        c.add(ipath + ("params", k, "value") if "value" in p else
+                              ipath + ("params", k),
+                              f'task "{name}": matrix include param "{pname}" must be a string, '
+                              f"not {_type_name(value)}", "write one value: `value: linux`")
+                includes.append(combination)
+        if counted or includes:
+            self.matrixed.add(name)
+        for i, p in enumerate(pt.get("params") or [] if isinstance(pt.get("params"), list)
+                              else []):
+            if isinstance(p, dict) and p.get("name") in where:
+                c.add(path + ("params", i, "name"), f'task "{name}": param "{p["name"]}" is '
+                      "given both in params and in matrix", "keep it in one of them")
+        for pname, ppath in where.items():
+            spec = (declared or {}).get(pname)
+            if declared is not None and spec is None and not pt.get("taskSpec"):
+                c.warn(ppath, f'task "{name}": matrix param "{pname}" is not declared by its '
+                       "Task; Tekton ignores it", _did_you_mean(pname, declared, "params") or
+                       f"remove it (the Task's params: {', '.join(declared) or 'none'})")
+            elif spec is not None and declared_type(spec) != "string":
+                c.add(ppath, f'task "{name}": matrix param "{pname}" gives each TaskRun one '
+                      f"string, but its Task declares it as {declared_type(spec)}",
+                      f'declare "{pname}" as a string param in the Task, or pass the whole '
+                      "value under params instead of matrix")
+        total = count(counted, includes)
+        if total > MAX_COMBINATIONS:
+            c.add(mpath, f'task "{name}": its matrix makes {total} combinations, more than '
+                  f"Tekton's limit of {MAX_COMBINATIONS} TaskRuns", "use fewer values (or split "
+                  "the task); a cluster raises the limit with default-max-matrix-combinations-"
+                  "count in its config-defaults ConfigMap", key=True)
+
+    def _whole_array(self, text: str) -> bool:
+        """``text`` is exactly one reference to a whole array: an array param, or a result
+        with ``[*]`` (its type is checked with the other references)."""
+        refs = list(references(text.strip()))
+        if len(refs) != 1 or refs[0].text != text.strip():
+            return False
+        ref = refs[0].name
+        if ref.startswith("params."):
+            p = param_ref(ref, self.params)
+            return p is not None and self.params.get(p.name) == "array" and p.index is None \
+                and p.key is None
+        return ref.startswith("tasks.") and ".results." in ref and ref.endswith("[*]")
 
     def _workspaces(self, path: Path, pt: dict, task_spec: dict | None) -> None:
         c, name = self.c, pt["name"]
@@ -492,13 +590,15 @@ class PipelineChecker:
                       "Pipeline does not have", _task_fix(other, self.tasks))
         for sub, text in _strings_at(pt):
             for ref in references(text):
-                problem = self._reference_problem(name, ref.name, is_finally)
+                problem = self._reference_problem(name, ref.name, is_finally,
+                                                  whole=ref.text == text.strip())
                 if problem:
                     message, fix = problem
                     c.add(path + sub, message.replace("{ref}", ref.text), fix,
                           span=_reference_span(c.doc, path + sub, text, ref))
 
-    def _reference_problem(self, task: str, ref: str, is_finally: bool) -> tuple[str, str] | None:
+    def _reference_problem(self, task: str, ref: str, is_finally: bool, *,
+                           whole: bool = True) -> tuple[str, str] | None:
         if ref.startswith("params."):
             p = param_ref(ref, self.params)
             if p is not None and p.name not in self.params:
@@ -537,12 +637,57 @@ class PipelineChecker:
         if r.what in ("status", "reason") and not is_finally:
             return ("{ref} is only known in finally tasks",
                     "move the task under finally, or order it with runAfter and use a result")
-        if r.what == "results":
+        if r.what in ("results", "matrix") and r.result is not None:
             declared = self.results.get(r.task)
             if declared is not None and r.result not in declared:
                 return (f'{{ref}} in task "{task}": task "{r.task}" does not declare result '
                         f'"{r.result}"', _did_you_mean(str(r.result), declared, "results") or
                         f'declare it in the Task of "{r.task}": results: [{{name: {r.result}}}]')
+        if r.what == "matrix" and r.task not in self.matrixed:
+            return (f'{{ref}} in task "{task}": task "{r.task}" has no matrix',
+                    "use it for a task with a matrix, or remove it")
+        if r.what == "results":
+            return self._result_use(r, whole)
+        return None
+
+    def _result_use(self, r, whole: bool) -> tuple[str, str] | None:
+        """A result taken as its type allows: a string whole; an array whole (``[*]``, as the
+        whole value of a param) or by index; an object whole or by key. A matrixed task's
+        results are arrays of its TaskRuns' strings, taken whole only (as Tekton allows)."""
+        sel = result_selector(r)
+        spec = self.result_specs.get(r.task, {}).get(str(r.result))
+        kind = declared_type(spec) if spec is not None else None
+        base = f"$(tasks.{r.task}.results.{r.result}"
+        if r.task in self.matrixed:
+            if kind not in (None, "string"):
+                return (f'{{ref}}: result "{r.result}" of matrixed task "{r.task}" is an '
+                        f"{kind}; Tekton gathers only string results of a matrix",
+                        f'declare "{r.result}" as a string result')
+            if sel != "[*]":
+                return (f'{{ref}}: task "{r.task}" is a matrix; its result "{r.result}" is an '
+                        "array of every TaskRun's value, used whole only",
+                        f"write {base}[*]) as the whole value of an array param")
+        elif kind is None:
+            return None
+        elif sel == "" and kind == "string":
+            return None
+        elif sel == "[*]" and kind == "string" or sel.startswith("[") and sel != "[*]" and \
+                kind != "array" or sel.startswith(".") and kind != "object":
+            return (f'{{ref}}: result "{r.result}" of task "{r.task}" is {_a(kind)}',
+                    f"use {base})" if kind == "string" else
+                    f"use {base}[*]) for the whole {kind}, or "
+                    + (f"{base}[0]) for one element" if kind == "array" else
+                       f"{base}.<key>) for one key"))
+        elif sel.startswith(".") and isinstance(spec.get("properties"), dict) and \
+                sel[1:] not in spec["properties"]:
+            return (f'{{ref}}: object result "{r.result}" of task "{r.task}" has no key '
+                    f'"{sel[1:]}"', _did_you_mean(sel[1:], spec["properties"], "keys") or
+                    f'add "{sel[1:]}" to the properties of result "{r.result}"')
+        if sel in ("", "[*]") and not whole:
+            return (f'{{ref}}: the whole {kind or "array"} result "{r.result}" of task '
+                    f'"{r.task}" cannot be used inside a string',
+                    "make it the whole value of an array param, or use one element: "
+                    + (f"{base}.<key>)" if kind == "object" else f"{base}[0])"))
         return None
 
     def _cycles(self) -> None:
@@ -612,6 +757,10 @@ class PipelineChecker:
                               span=_reference_span(c.doc, path + sub, text, ref))
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def _task_fix(name: str, known: Iterable[str]) -> str:
     names = [str(k) for k in known]
     near = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
@@ -629,7 +778,25 @@ def _values(pt: dict) -> list[Any]:
         for w in pt["when"]:
             if isinstance(w, dict):
                 out += [w.get("input"), w.get("values")]
+    out += [value for _, _, value in _matrix_params(pt)]
     return out
+
+
+def _matrix_params(pt: dict) -> Iterable[tuple[Path, int, Any]]:
+    """(path of the list, index, value) of every matrix param and include param."""
+    m = pt.get("matrix")
+    if not isinstance(m, dict):
+        return
+    if isinstance(m.get("params"), list):
+        for i, p in enumerate(m["params"]):
+            if isinstance(p, dict):
+                yield ("matrix", "params"), i, p.get("value")
+    if isinstance(m.get("include"), list):
+        for j, inc in enumerate(m["include"]):
+            if isinstance(inc, dict) and isinstance(inc.get("params"), list):
+                for i, p in enumerate(inc["params"]):
+                    if isinstance(p, dict):
+                        yield ("matrix", "include", j, "params"), i, p.get("value")
 
 
 def _value_strings(value: Any, sub: Path) -> Iterable[tuple[Path, str]]:
@@ -654,3 +821,5 @@ def _strings_at(pt: dict) -> Iterable[tuple[Path, str]]:
             if isinstance(w, dict):
                 yield from _value_strings(w.get("input"), ("when", i, "input"))
                 yield from _value_strings(w.get("values"), ("when", i, "values"))
+    for where, i, value in _matrix_params(pt):
+        yield from _value_strings(value, where + (i, "value"))
