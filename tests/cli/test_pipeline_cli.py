@@ -134,3 +134,22 @@ def test_debug_retry_in_a_pipeline_runs_the_edited_step_and_the_pipeline_goes_on
     assert "debug-retry           run the step again" in res.stdout
     assert "↻ step unit-tests/run-tests: running it again" in res.stdout
     assert "fixed in a pipeline" in res.stdout
+
+
+def test_a_matrix_shows_each_combination_with_its_params_and_a_row_each(tmp_path):
+    matrix = ROOT / "examples" / "pipeline" / "matrix.yaml"
+    res = run(str(matrix), "--runtime", "local", "-p", "fail-on=darwin/go1.22",
+              "--on-failure", "fail", cwd=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    out = res.stdout
+    assert ("▶ task unit-tests[0]: TaskRun test-matrix-run-unit-tests-0 (platform=linux, "
+            "version=go1.21, flags=-race)") in out
+    assert "▶ task unit-tests[4]: TaskRun test-matrix-run-unit-tests-4 (platform=windows)" in out
+    assert "[unit-tests[3]/test] --- FAIL: TestParse (0.01s)" in out
+    assert "⏸ unit-tests[3]/test failed with exit code 1: paused" in out
+    assert "--on-failure fail: marking unit-tests[3]/test failed" in out
+    rows = {i: table_row(out, f"unit-tests[{i}]") for i in range(5)}
+    assert [rows[i][1] for i in range(5)] == ["succeeded"] * 3 + ["failed", "succeeded"]
+    assert rows[3][3].endswith("(platform=darwin, version=go1.22)")
+    assert table_row(out, "report")[1:3] == ["skipped", "-"]
+    assert "task unit-tests failed (1 of 5 TaskRuns did not succeed; unit-tests[3]" in out

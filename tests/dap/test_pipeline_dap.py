@@ -255,3 +255,87 @@ def test_with_start_debugging_each_taskrun_is_a_child_session_of_its_own(dap):
     finally:
         for child in children.values():
             child.close()
+
+
+MATRIX = Path(os.path.abspath(os.path.join(EXAMPLES, "matrix.yaml")))
+
+
+def test_a_failed_matrix_combination_stops_its_own_thread_with_its_params_shown(dap):
+    launch(dap, MATRIX, params={"fail-on": "linux/go1.22"}, runtime="local",
+           function_breakpoints=["report"])
+    stopped = dap.wait_event("stopped")["body"]
+    assert stopped["reason"] == "exception" and stopped["allThreadsStopped"] is False
+    assert "unit-tests[2]/test" in stopped["description"]
+    assert stopped["threadId"] == thread_named(dap, "unit-tests[2]/test")["id"]
+    # the other combinations run to their ends meanwhile, each in its own thread
+    for i in (0, 1, 3, 4):
+        dap.wait_event("output", lambda b, i=i: f"task unit-tests[{i}] succeeded"
+                       in b.get("output", ""))
+    assert "[unit-tests[4]/test] go test  ./... on windows with go1.22" in dap.output("stdout")
+    assert "TaskRun test-matrix-run-unit-tests-2 (platform=linux, version=go1.22, flags=-race)" \
+        in dap.output("console")
+    names = [t["name"] for t in dap.request("threads")["body"]["threads"]]
+    assert [n.split(" ")[0] for n in names] == [f"unit-tests[{i}]/test" for i in range(5)]
+
+    frames = dap.request("stackTrace", {"threadId": stopped["threadId"]})["body"]["stackFrames"]
+    assert frames[0]["source"]["path"] == str(MATRIX)
+    assert frames[0]["line"] == line_of(MATRIX, "- name: test")
+    assert frames[1]["line"] == line_of(MATRIX, "- name: unit-tests")
+    assert frames[1]["name"] == ("task unit-tests[2]: running (platform=linux, version=go1.22, "
+                                 "flags=-race)")
+    scopes = dap.request("scopes", {"frameId": frames[0]["id"]})["body"]["scopes"]
+    params = next(s for s in scopes if s["name"] == "Params")
+    values = {v["name"]: v["value"].strip('"') for v in
+              dap.request("variables", {"variablesReference": params["variablesReference"]})
+              ["body"]["variables"]}
+    assert (values["platform"], values["version"], values["flags"]) == ("linux", "go1.22",
+                                                                        "-race")
+    dap.request("continue", {"threadId": stopped["threadId"]})  # marked passed
+    # the breakpoint on task "report" pauses it after the matrix ended, with every summary
+    report = dap.wait_event("stopped", lambda b: b["threadId"] != stopped["threadId"])["body"]
+    assert report["reason"] == "breakpoint"
+    assert report["threadId"] == thread_named(dap, "report/print")["id"]
+    dap.request("continue", {"threadId": report["threadId"]})
+    assert dap.wait_event("exited")["body"]["exitCode"] == 0
+    out = dap.output("stdout")
+    assert "[report/print] 5 test runs:" in out and "[report/print]   windows/go1.22: ok" in out
+    console = dap.output("console")
+    assert "unit-tests[2]            succeeded" in console
+    assert 'result summaries: ["linux/go1.21: ok", "darwin/go1.21: ok", ' in console
+
+
+def test_with_start_debugging_each_matrix_combination_is_a_child_session(dap):
+    children: dict[str, TcpClient] = {}
+    names: dict[str, str] = {}
+
+    def start_debugging(arguments):
+        config = arguments["configuration"]
+        child = TcpClient(config["port"])
+        child.send("initialize", {"adapterID": "tekton"})
+        child.send("attach", config)
+        child.send("configurationDone")
+        children[config["pipelineTask"]] = child
+        names[config["pipelineTask"]] = config["name"]
+        return {}
+
+    dap.reverse_handlers["startDebugging"] = start_debugging
+    dap.start({"type": "tekton", "request": "launch", "task": str(MATRIX), "runtime": "local",
+               "params": {"fail-on": "darwin/go1.21"}},
+              client_capabilities={"supportsStartDebuggingRequest": True})
+    try:
+        deadline = time.monotonic() + 20
+        while "unit-tests[1]" not in children and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert names["unit-tests[1]"] == ("unit-tests[1]: TaskRun test-matrix-run-unit-tests-1 "
+                                          "(platform=darwin, version=go1.21)")
+        failed = children["unit-tests[1]"]
+        stopped = failed.wait(lambda m: m.get("event") == "stopped")["body"]
+        assert stopped["reason"] == "exception" and stopped["threadId"] == 1
+        for key in ("unit-tests[0]", "unit-tests[2]", "unit-tests[3]", "unit-tests[4]"):
+            children[key].wait(lambda m: m.get("event") == "terminated")
+        failed.send("tekton/failContinue", {"threadId": 1})
+        assert dap.wait_event("exited")["body"]["exitCode"] == 1
+        assert "task report skipped: PipelineRun was stopping" in dap.output("console")
+    finally:
+        for child in children.values():
+            child.close()

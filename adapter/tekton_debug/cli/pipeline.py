@@ -25,7 +25,7 @@ from tekton_debug.events import (
 )
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline.run import PipelineSession
-from tekton_debug.tekton.matrix import combination
+from tekton_debug.tekton.matrix import combination, shown
 
 _MARKS = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "✗", "timedOut": "✗"}
 
@@ -137,7 +137,7 @@ class TerminalPipelineRun(EndsOnSignal):
                 text = f"PipelineRun {run.name} {ev.reason} in {took:.2f} s: {ev.message}"
                 (p.good if ev.succeeded else p.bad)(text)
                 for name, value in ev.results.items():
-                    p.line(f"  result {name}: {value}")
+                    p.line(f"  result {name}: {shown(value)}")
                 return 0 if ev.succeeded else 1
             task, paused = ev
             self._paused(task, paused)

@@ -50,7 +50,7 @@ from tekton_debug.events import (
 )
 from tekton_debug.pipeline.run import PipelineSession
 from tekton_debug.session.session import Session
-from tekton_debug.tekton.matrix import combination
+from tekton_debug.tekton.matrix import combination, shown
 from tekton_debug.tekton.pipeline import PipelineTask
 
 THREADS_PER_TASK = 1000
@@ -580,7 +580,7 @@ class PipelineDebugAdapter(DebugAdapter):
                 took = f"{s.duration:.2f}s" if s.duration is not None else "-"
                 lines.append(f"  {s.key:<24} {s.status:<10} {took:>8}  {s.reason}"
                              + combination(s.params))
-            lines += [f"  result {k}: {v}" for k, v in ev.results.items()]
+            lines += [f"  result {k}: {shown(v)}" for k, v in ev.results.items()]
             send("output", {"category": "console", "output": "\n".join(lines) + "\n"})
             send("exited", {"exitCode": 0 if ev.succeeded else 1})
             send("terminated")

@@ -13,6 +13,7 @@ import { EXAMPLES } from '../support/paths';
 
 const PIPELINE = path.join(EXAMPLES, 'pipeline', 'pipeline.yaml');
 const TASKS = path.join(EXAMPLES, 'pipeline', 'tasks.yaml');
+const MATRIX = path.join(EXAMPLES, 'pipeline', 'matrix.yaml');
 
 /** Resolves once the output so far holds ``text`` (rejects after ``ms``). */
 function outputHolds(dc: AdapterClient, text: string, ms: number): Promise<void> {
@@ -99,6 +100,38 @@ describe('debug adapter: a Pipeline as one session with task/step threads', func
     const exited = dc.waitForEvent('exited', 30000);
     await dc.continueRequest({ threadId: body.threadId! });
     assert.strictEqual(((await exited) as DebugProtocol.ExitedEvent).body.exitCode, 0);
+  });
+
+  it('fans a matrix out into a thread per combination; a failed one stops alone, with its params', async () => {
+    const stopped = dc.waitForEvent('stopped', 30000);
+    const others = [0, 1, 3, 4].map((i) => outputHolds(dc, `task unit-tests[${i}] succeeded`, 30000));
+    await dc.launchAndConfigure({
+      type: 'tekton', request: 'launch', name: 'matrix', task: MATRIX, runtime: 'local',
+      params: { 'fail-on': 'linux/go1.22' },
+    });
+    const body = ((await stopped) as DebugProtocol.StoppedEvent).body;
+    assert.strictEqual(body.reason, 'exception');
+    assert.strictEqual(body.allThreadsStopped, false);
+    await Promise.all(others); // every other combination ran to its end meanwhile
+
+    const threads = (await dc.threadsRequest()).body.threads;
+    assert.deepStrictEqual(threads.map((t) => t.name.split(' ')[0]),
+      [0, 1, 2, 3, 4].map((i) => `unit-tests[${i}]/test`));
+    assert.match(threads.find((t) => t.id === body.threadId)!.name, /^unit-tests\[2\]\/test \(paused/);
+    const frames = (await dc.stackTraceRequest({ threadId: body.threadId! })).body.stackFrames;
+    assert.strictEqual(frames[1].name, 'task unit-tests[2]: running (platform=linux, version=go1.22, flags=-race)');
+    assert.strictEqual(frames[1].line, lineOf(MATRIX, '- name: unit-tests'));
+    const scopes = (await dc.scopesRequest({ frameId: frames[0].id })).body.scopes;
+    const params = scopes.find((s) => s.name === 'Params')!;
+    const values = (await dc.variablesRequest({ variablesReference: params.variablesReference })).body.variables;
+    assert.match(values.find((v) => v.name === 'platform')!.value, /linux/);
+    assert.match(values.find((v) => v.name === 'flags')!.value, /-race/);
+
+    const exited = dc.waitForEvent('exited', 30000);
+    await dc.customRequest('tekton/failContinue', { threadId: body.threadId! });
+    assert.strictEqual(((await exited) as DebugProtocol.ExitedEvent).body.exitCode, 1);
+    assert.match(dc.outputText, /task unit-tests failed \(1 of 5 TaskRuns did not succeed/);
+    assert.match(dc.outputText, /task report skipped: PipelineRun was stopping/);
   });
 });
 
