@@ -259,7 +259,7 @@ def test_on_a_cluster_python_breakpoints_show_unverified_with_the_reason(dap, ta
                                                          {"line": line_of(task, "- name: count")}]}
                       )["body"]["breakpoints"]
     assert bps[0]["verified"] is False and bps[0]["line"] == line
-    assert "debugpy" in bps[0]["message"] and "local runtime" in bps[0]["message"]
+    assert "debugpy" in bps[0]["message"] and "container runtime" in bps[0]["message"]
     assert bps[1]["verified"] is True  # before the step: as ever
 
 

@@ -8,6 +8,8 @@ Python.
 - ``debugger``: the DAP client of debugpy inside one step: breakpoints, stops, frames, variables,
   evaluate and stepping, translated to the Task YAML's lines and to ids of the adapter's own.
 - ``host``: starting a Python step under debugpy on this host (the local runtime).
+- ``container``: the same in a step's container (the container runtime): debugpy mounted into
+  it, its Python checked, and a relay back to the adapter that needs no network.
 
 References (frame ids, variables references) of a Python stop are numbers from ``REF_BASE`` up,
 so the DAP handlers tell them from the step's own frames and scopes at a glance.
@@ -33,13 +35,10 @@ def unsupported(runtime: str) -> str | None:
     """Why Python breakpoints cannot be served on ``runtime``; None where they can."""
     if runtime == "kubernetes":
         return ("on a cluster the step's pod would need debugpy before it starts (a volume "
-                "holding it, the step's command run through `python -m debugpy --listen`, and "
-                "a port-forward from the adapter to the pod), which this version does not set "
-                "up; the line pauses nothing there. Run the Task with the local runtime to stop "
-                "in its Python")
-    if runtime not in ("local", "auto"):
-        return (f"the {runtime} runtime does not start Python steps under debugpy yet; run the "
-                "Task with the local runtime to stop in its Python")
+                "holding it, the step's command run under debugpy, and a way from the pod back "
+                "to the adapter, such as a port-forward), which this version does not set up; "
+                "the line pauses nothing there. Run the Task with the local or the container "
+                "runtime to stop in its Python")
     return None
 
 

@@ -1,7 +1,8 @@
 """The adapter as the DAP client of debugpy inside one Python step.
 
-The step's Python connects to the port this debugger listens on (loopback), and the adapter talks
-DAP to it with its own wire code (``dap.wire``, here as the client side). Everything that comes
+The step's Python connects to the port this debugger listens on (loopback; for a step in a
+container, a Unix socket in a directory the container shares, reached through a relay inside
+it: see ``container``), and the adapter talks DAP to it with its own wire code (``dap.wire``, here as the client side). Everything that comes
 back is translated for the session's client:
 
 - lines and paths: a frame in the step's script file stands at its line of the Task YAML
@@ -43,7 +44,7 @@ class PythonDebugger:
 
     def __init__(self, index: int, step_name: str, smap: ScriptMap, script_path: str, *,
                  source: dict | None, lines: Callable[[], Iterable[int]], exceptions: bool,
-                 emit: Callable[[RuntimeEvent], None]) -> None:
+                 emit: Callable[[RuntimeEvent], None], unix_socket: str | None = None) -> None:
         self.index = index
         self.step_name = step_name
         self.smap = smap
@@ -61,10 +62,15 @@ class PythonDebugger:
         self._sock: socket.socket | None = None
         self._refs: dict[int, tuple[str, int]] = {}  # our id -> ("frame"|"var", debugpy's id)
         self._next_ref = REF_BASE
-        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._server.bind(("127.0.0.1", 0))
+        self.unix_socket = unix_socket
+        if unix_socket is None:
+            self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._server.bind(("127.0.0.1", 0))
+            self.port = self._server.getsockname()[1]
+        else:
+            self._server = _unix_server(unix_socket)
+            self.port = 0
         self._server.listen(1)
-        self.port = self._server.getsockname()[1]
         self._accepter = threading.Thread(target=self._accept, name=f"debugpy-{index}",
                                           daemon=True)
         self._accepter.start()
@@ -161,6 +167,11 @@ class PythonDebugger:
             self._server.close()
         except OSError:
             pass
+        if self.unix_socket is not None:
+            try:
+                os.unlink(self.unix_socket)
+            except OSError:
+                pass
         if conn is not None:
             conn.close()
 
@@ -337,3 +348,28 @@ class PythonDebugger:
         # resumed first: debugpy's next stop may come before its answer to this request
         self._resumed()
         self._call(how, {"threadId": thread})
+
+
+#: The longest path a Unix socket may be bound to (``sun_path`` holds 108 bytes with its NUL).
+_UNIX_PATH_MAX = 107
+
+
+def _unix_server(path: str) -> socket.socket:
+    """A Unix socket bound at ``path``, that any user may connect to (a step may run as any
+    user; the directory around it keeps the host's other users out). A path too long for
+    ``sun_path`` is reached through its directory's descriptor in ``/proc/self/fd``."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    if len(os.fsencode(path)) <= _UNIX_PATH_MAX:
+        server.bind(path)
+    else:
+        fd = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            server.bind(f"/proc/self/fd/{fd}/{os.path.basename(path)}")
+        finally:
+            os.close(fd)
+    os.chmod(path, 0o666)
+    return server

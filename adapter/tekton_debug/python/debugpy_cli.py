@@ -95,9 +95,11 @@ def unusable_options(options: Sequence[str]) -> str | None:
     return None
 
 
-def command(python: str, options: Sequence[str], port: int, script: str,
+def command(python: str, options: Sequence[str], port: int | str, script: str,
             args: Sequence[str]) -> list[str]:
-    """The step's command under debugpy: it connects to 127.0.0.1:``port`` and waits there.
+    """The step's command under debugpy: it connects to 127.0.0.1:``port`` and waits there
+    (in a container, ``port`` is a placeholder that the launcher there replaces in the words
+    before ``script``, which come last with ``args``).
     Processes the script starts are not debugged (``subProcess`` off): each would connect to
     the adapter's one-connection port, and their own steps are their business."""
     return [python, *options, "-c", BOOTSTRAP, "--connect", f"127.0.0.1:{port}",

@@ -74,11 +74,21 @@ class HostPython:
             emit(PythonUnavailable(i, f"step {name!r} runs without the Python debugger: {why}"))
             return plain
         assert isinstance(smap, ScriptMap)
-        python, options = self._resolved(i, env)
-        debugger = PythonDebugger(
-            i, name, smap, argv[0], source=self._source,
-            lines=lambda: plan.python_lines.get(name) or set(),
-            exceptions=plan.python_exceptions, emit=emit)
+        return self._debugged(step, smap, argv, env, plan, emit)
+
+    def _debugger(self, step: Step, smap: ScriptMap, script: str, plan: DebugPlan,
+                  emit: Callable[[RuntimeEvent], None], **where) -> PythonDebugger:
+        """The debugger of step ``step`` (``where``: how its debugpy reaches it)."""
+        name = step.debug_name
+        return PythonDebugger(step.index, name, smap, script, source=self._source,
+                              lines=lambda: plan.python_lines.get(name) or set(),
+                              exceptions=plan.python_exceptions, emit=emit, **where)
+
+    def _debugged(self, step: Step, smap: ScriptMap, argv: Sequence[str], env: Mapping[str, str],
+                  plan: DebugPlan, emit: Callable[[RuntimeEvent], None]) -> Launch:
+        """Step ``step`` started under debugpy, here on this host."""
+        python, options = self._resolved(step.index, env)
+        debugger = self._debugger(step, smap, argv[0], plan, emit)
         return Launch(debugpy_cli.command(python, options, debugger.port, argv[0], argv[1:]),
                       debugpy_cli.environment(env, debugpy_cli.python_path(self._run_dir)),
                       debugger)
@@ -119,16 +129,18 @@ class HostPython:
         return debugpy_cli.too_old(done.stdout.decode("ascii", "replace"))
 
 
-def python_steps(run: TaskRun, steps: Sequence[Step], run_dir: Path, ctx) -> HostPython | None:
+def python_steps(run: TaskRun, steps: Sequence[Step], run_dir: Path, ctx,
+                 kind: type[HostPython] = HostPython) -> HostPython | None:
     """The Python steps of ``run`` (None when it has none), their scripts' lines mapped through
-    the substitutions of ``ctx`` (a ``tekton.substitution.Context``)."""
+    the substitutions of ``ctx`` (a ``tekton.substitution.Context``); ``kind`` says where they
+    run (this host, or a subclass for containers)."""
     from tekton_debug.tekton.substitution import substitute
 
     source = run.source
     yaml = None
     if source is not None and source.file:
         yaml = {"name": os.path.basename(source.file), "path": os.path.abspath(source.file)}
-    host = HostPython(run_dir, yaml)
+    host = kind(run_dir, yaml)
     found = [host.prepare(step, source.text if source else None,
                           lambda text: substitute(text, ctx) or "") for step in steps]
     return host if any(found) else None

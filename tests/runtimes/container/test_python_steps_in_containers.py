@@ -1,30 +1,220 @@
-"""Python steps in containers: not yet under debugpy. A Python step with a breakpoint in its script
-runs plainly, and the run says why (its breakpoints turn unverified in the editor)."""
+"""Python steps in containers, over DAP: a breakpoint in a Python step's script stops the script
+in the step's own container (debugpy mounted read-only, a relay back through a shared socket, the
+tests' engine running containers with no network), with the same frames, locals, stepping,
+evaluate and exceptions as on the host. An image with no Python, or one too old, runs the step
+plainly and says why on the breakpoint."""
 
 from __future__ import annotations
 
-from tekton_debug.events import PythonUnavailable, RunFinished, StepStarted
-from tests.runtimes.container.conftest import WAIT
+import textwrap
+
+import pytest
+
+from tests import containers
+from tests.dap.conftest import line_of
+from tests.dap.dapclient import DapClient
+from tests.dap.test_python_steps import launch as host_launch
+from tests.dap.test_python_steps import locals_of, stopped
+from tests.dap.test_python_steps import top_frame as frames_of
+
+WAIT = 90  # seconds: only a hung run ever gets near this
+
+TASK = textwrap.dedent('''\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: python-in-containers
+    spec:
+      params:
+        - name: fail
+          default: "no"
+      workspaces:
+        - name: tools
+          optional: true
+      steps:
+        - name: shell
+          image: PYTHON
+          script: |
+            echo "shell step ran"
+        - name: count
+          image: PYTHON
+          securityContext:
+            runAsUser: 1234
+          script: |
+            #!/usr/bin/env python3
+            import os, sys
+            def weight(name):
+                size = len(name)
+                return size * 2
+            names = ["ada", "bo"]
+            total = 0
+            for name in names:
+                total += weight(name)
+            marker = open("/etc/only-in-image").read().strip()
+            print("total", total, "debugpy" in sys.modules, os.getuid(), marker)
+            if "$(params.fail)" == "yes":
+                raise ValueError("total is " + str(total))
+        - name: report
+          image: PYTHON
+          script: |
+            #!/usr/bin/env python3
+            greeting = "report"
+            print(greeting, "done")
+    ''')
 
 
-def test_a_python_step_with_a_breakpoint_runs_plainly_and_says_why(session, task_file):
-    path = task_file("""\
+@pytest.fixture(scope="module")
+def python_image(podman):
+    image = containers.python_image()
+    if image is None:
+        pytest.skip("this machine has no Debian Python to build the test's Python image from")
+    return image
+
+
+@pytest.fixture
+def task(tmp_path, python_image):
+    path = tmp_path / "python-in-containers.yaml"
+    path.write_text(TASK.replace("PYTHON", python_image))
+    return path
+
+
+@pytest.fixture
+def dap(tmp_path):
+    client = DapClient(cwd=str(tmp_path))
+    yield client
+    client.close()
+
+
+def launch(dap, task, lines, **config):
+    return host_launch(dap, task, lines, runtime="container", **config)
+
+
+def test_a_breakpoint_stops_the_script_in_its_container_with_locals_stepping_and_evaluate(
+        dap, task):
+    line = line_of(task, "total = 0")
+    bps = launch(dap, task, [line])
+    assert bps[0]["verified"] is True and bps[0]["line"] == line
+    body = stopped(dap)
+    assert body["reason"] == "breakpoint" and body["threadId"] == 2
+    assert body["hitBreakpointIds"] == [bps[0]["id"]]
+    assert "shell step ran" in dap.output("stdout")
+
+    frames = frames_of(dap)
+    assert frames[0]["line"] == line and frames[0]["source"]["path"] == str(task)
+    assert "count" in frames[0]["name"]
+    assert locals_of(dap, frames[0]["id"])["names"] == "['ada', 'bo']"
+    # Python in the step's container: its image's file, its user, debugpy from the mount only
+    evaluate = dict(frameId=frames[0]["id"], context="repl")
+    assert dap.request("evaluate", {"expression": "open('/etc/only-in-image').read().strip()",
+                                    **evaluate})["body"]["result"] == f"'{containers.MARKER_TEXT}'"
+    assert dap.request("evaluate", {"expression": "os.getuid()", **evaluate}
+                       )["body"]["result"] == "1234"
+    assert dap.request("evaluate", {
+        "expression": "sorted(os.listdir(os.environ['PYTHONPATH'].split(os.pathsep)[0]))",
+        **evaluate})["body"]["result"] == "['debugpy']"
+
+    dap.request("next", {"threadId": 2})
+    assert stopped(dap)["reason"] == "step"
+    dap.request("next", {"threadId": 2})
+    stopped(dap)
+    assert frames_of(dap)[0]["line"] == line_of(task, "total += weight")
+    dap.request("stepIn", {"threadId": 2})
+    assert stopped(dap)["reason"] == "step"
+    frames = frames_of(dap)
+    assert frames[0]["name"].endswith("weight") and frames[0]["line"] == line_of(task, "size =")
+    assert frames[1]["line"] == line_of(task, "total += weight")
+    assert locals_of(dap, frames[0]["id"]) == {"name": "'ada'"}
+    assert dap.request("evaluate", {"expression": "name.upper() * 2", "frameId": frames[0]["id"],
+                                    "context": "hover"})["body"]["result"] == "'ADAADA'"
+
+    dap.request("continue", {"threadId": 2})
+    dap.wait_event("terminated", timeout=WAIT)
+    assert f"total 10 True 1234 {containers.MARKER_TEXT}" in dap.output("stdout")
+    assert "report done" in dap.output("stdout")  # the next Python step ran plainly
+
+
+def test_an_uncaught_exception_stops_at_the_raising_line_then_the_step_pauses_failed(dap, task):
+    launch(dap, task, [], filters=("onFailure", "python"), params={"fail": "yes"})
+    body = stopped(dap)
+    assert body["reason"] == "exception" and body["threadId"] == 2
+    assert frames_of(dap)[0]["line"] == line_of(task, "raise ValueError")
+    info = dap.request("exceptionInfo", {"threadId": 2})["body"]
+    assert "total is 10" in info["description"]
+
+    dap.request("continue", {"threadId": 2})
+    failed = stopped(dap)  # the script exited non-zero: the on-failure pause follows
+    assert failed["reason"] == "exception" and "exit code 1" in failed["description"]
+    assert frames_of(dap)[0]["line"] == line_of(task, "- name: count")
+    dap.request("terminate")
+    dap.wait_event("terminated", timeout=WAIT)
+
+
+def test_a_breakpoint_set_once_the_step_container_exists_is_hit(dap, task):
+    # paused before the first step, the Python step's container is already up (one step ahead):
+    # debugpy is in it anyway, so a breakpoint set now still stops its script
+    launch(dap, task, [line_of(task, "- name: shell")])
+    assert stopped(dap)["threadId"] == 1
+    line = line_of(task, 'print(greeting')
+    bps = dap.request("setBreakpoints", {"source": {"path": str(task)},
+                                         "breakpoints": [{"line": line}]})["body"]["breakpoints"]
+    assert bps[0]["verified"] is True
+    dap.request("continue", {"threadId": 1})
+    body = stopped(dap)
+    assert body["reason"] == "breakpoint" and body["threadId"] == 3
+    frame = frames_of(dap, 3)[0]
+    assert frame["line"] == line and locals_of(dap, frame["id"])["greeting"] == "'report'"
+    assert "total 10 False" in dap.output("stdout")  # the step between ran without debugpy
+    dap.request("continue", {"threadId": 3})
+    dap.wait_event("terminated", timeout=WAIT)
+    assert "report done" in dap.output("stdout")
+
+
+NO_PYTHON = textwrap.dedent('''\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: no-python
+    spec:
+      steps:
         - name: py
           image: IMAGE
           script: |
             #!/usr/bin/env python3
             print("hello")
-        """)
-    line = next(n for n, text in enumerate(open(path).read().splitlines(), 1)
-                if 'print("hello")' in text)
-    def plan(plan):
-        plan.on_failure = False  # the step fails (no Python in this image): no pause wanted
-        plan.python_lines["py"] = {line}
+    ''')
 
-    s, rec = session(path, plan=plan)
-    unavailable = rec.wait_for(PythonUnavailable, timeout=WAIT)
-    assert unavailable.index == 0
-    assert "container runtime does not start Python steps under debugpy" in unavailable.reason
-    assert "local runtime" in unavailable.reason
-    rec.wait_for(RunFinished, timeout=WAIT)
-    assert rec.of(StepStarted)  # the step ran (plainly: this image has no Python, so it fails)
+
+def test_an_image_without_python_shows_the_breakpoint_unverified_and_runs_the_step(
+        dap, tmp_path, image):
+    task = tmp_path / "no-python.yaml"
+    task.write_text(NO_PYTHON.replace("IMAGE", image))
+    line = line_of(task, 'print("hello")')
+    assert launch(dap, task, [line], filters=())[0]["verified"] is True
+    changed = dap.wait_event("breakpoint", timeout=WAIT)["body"]["breakpoint"]
+    assert changed["verified"] is False and changed["line"] == line
+    assert "python3 is not on the step's PATH in its image" in changed["message"]
+    assert image in changed["message"]
+    dap.wait_event("terminated", timeout=WAIT)
+    # the step ran its script plainly, as it would without a debugger (and this image cannot)
+    assert "/tekton/scripts/script-0-" in dap.output("stderr")
+    assert "step py failed, exit code 127" in dap.output("console")
+
+
+def test_a_python_too_old_for_debugpy_runs_the_step_plainly_and_says_why(dap, task, tmp_path):
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    fake = tools / "python3"  # says it is 3.6 when asked, runs scripts with the image's Python
+    fake.write_text('#!/bin/sh\n[ "$1" = -E ] && { printf 3.6; exit 0; }\n'
+                    'exec /usr/bin/python3 "$@"\n')
+    fake.chmod(0o755)
+    text = task.read_text().replace(
+        "      securityContext:\n        runAsUser: 1234\n",
+        "      env:\n        - name: PATH\n          value: /workspace/tools:/usr/bin:/bin\n")
+    task.write_text(text)
+    line = line_of(task, "total = 0")
+    launch(dap, task, [line], workspaces={"tools": str(tools)})
+    changed = dap.wait_event("breakpoint", timeout=WAIT)["body"]["breakpoint"]
+    assert changed["verified"] is False and changed["line"] == line
+    assert "Python is 3.6" in changed["message"] and "3.8" in changed["message"]
+    dap.wait_event("terminated", timeout=WAIT)
+    assert "total 10 False" in dap.output("stdout")

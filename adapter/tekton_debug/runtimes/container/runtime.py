@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -32,13 +31,16 @@ from tekton_debug.errors import RuntimeUnavailable, UserError, WrongTime
 from tekton_debug.events import (ExecResult, Notice, Progress, Release, StepEnvironment,
                                  StepLog)
 from tekton_debug.options import LaunchOptions
+from tekton_debug.python.container import ContainerPython
+from tekton_debug.python.host import Launch, python_steps
 from tekton_debug.runtimes.container import resources
 from tekton_debug.runtimes.container.engine import (
     OWNER_LABEL, RUN_LABEL, TASKRUN_LABEL, Engine, ImageInfo, Watchdog, find_engine,
     process_identity, pull_once, sweep_once,
 )
 from tekton_debug.runtimes.container.shell import StaticShell, find_static_shell
-from tekton_debug.runtimes.container.step import TOKEN, WRAPPER, ControlShell, StepContainer
+from tekton_debug.runtimes.container.step import (TOKEN, WRAPPER, ControlShell, StepContainer,
+                                                  wrapper_args)
 from tekton_debug.runtimes.local.environment import (LocalStep, declared_env, expand,
                                                      write_step_script)
 from tekton_debug.runtimes.local.process import StepProcess, run_captured
@@ -49,6 +51,7 @@ from tekton_debug.tekton.model import Step, TaskRun
 TEKTON = "/tekton"
 SCRIPTS_SHOWN = f"{TEKTON}/debug/scripts"
 STATIC_SHELL = f"{TEKTON}/bin/sh"
+PYTHON_DIR = f"{TEKTON}/python"  # debugpy (mounted) and the sockets back to the adapter
 TOOLS = f"{TEKTON}/bin/tools"  # the static shell's applets, on PATH only for images with no shell
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 READY_FOR_EXEC = 120.0  # seconds exec and shells wait for a step's container to be up
@@ -65,14 +68,6 @@ class ImageUnavailable(UserError):
     """A step's image is not here and cannot be pulled."""
 
 
-@dataclass
-class Extra:
-    """What another room adds to every step container (e.g. a debugger mounted read-only)."""
-
-    mounts: Sequence[tuple[str, str]] = ()  # (host path, container path), read-only
-    env: Mapping[str, str] | None = None
-
-
 class ContainerRuntime(LocalRuntime):
     """Runs one TaskRun's steps in their images. Implements ``runtimes.base.Runtime``."""
 
@@ -80,14 +75,13 @@ class ContainerRuntime(LocalRuntime):
 
     def __init__(self, options: LaunchOptions | None = None, *, engine: Engine | None = None,
                  run_root: Path | str | None = None, keep_run_dir: bool = False,
-                 host_env: Mapping[str, str] | None = None, extra: Extra | None = None) -> None:
+                 host_env: Mapping[str, str] | None = None) -> None:
         options = options or LaunchOptions()
         super().__init__(run_root, workspaces=options.workspaces, params=options.params,
                          keep_run_dir=keep_run_dir, host_env=host_env)
         self._engine_name = getattr(options, "engine", None)
         self.network = getattr(options, "network", None)
         self.engine = engine
-        self.extra = extra or Extra()
         self.run_id = secrets.token_hex(4)
         self.owner = process_identity(os.getpid()) or str(os.getpid())
         self.shell: StaticShell | None = None
@@ -159,13 +153,18 @@ class ContainerRuntime(LocalRuntime):
             self.workspaces[w.name] = w.path
             if w.path != f"/workspace/{w.name}" or w.name in self._workspace_bindings:
                 mounts.append((host, w.path, w.read_only))
-        _open_up(layout.root)
 
         namespace = run.namespace or "default"
         ctx = substitution_context(run, self.params, results_dir=f"{TEKTON}/results",
                                    workspaces=self.workspaces, task_run_name=run.name,
                                    namespace=namespace, uid=self._uid,
                                    steps_dir=f"{TEKTON}/steps")
+        python = python_steps(run, steps, self.run_dir, ctx, kind=ContainerPython)
+        if isinstance(python, ContainerPython):
+            python.place(layout.tekton / "python", PYTHON_DIR)
+            python.probed = self._probed
+        self._python = python
+        _open_up(layout.root)
         self._steps = []
         self._run_args = []
         for step in steps:
@@ -341,7 +340,6 @@ class ContainerRuntime(LocalRuntime):
         image_env = dict(e.split("=", 1) for e in info.env if "=" in e)
         env = {**image_env, **declared}
         env["PATH"] = (env.get("PATH") or DEFAULT_PATH) + ":" + SCRIPTS_SHOWN
-        env.update(self.extra.env or {})
         wd = step.working_dir or ""
         if not wd:
             wd = "/workspace"
@@ -366,7 +364,9 @@ class ContainerRuntime(LocalRuntime):
                 "-v", f"{layout.step_info_dir(i)}:{TEKTON}/debug/info"]
         for host, inside, ro in mounts:
             args += ["-v", f"{host}:{inside}" + (":ro" if ro else "")]
-        for host, inside in self.extra.mounts:
+        python = (self._python.container_spec(step, argv, env, secret_env)
+                  if isinstance(self._python, ContainerPython) else None)
+        for host, inside in self._python.mounts() if python else []:
             args += ["-v", f"{host}:{inside}:ro"]
         for name in self._env_by_name[i]:
             args += ["-e", name]
@@ -377,7 +377,8 @@ class ContainerRuntime(LocalRuntime):
         args += resources.limits(step.raw.get("computeResources") or step.raw.get("resources"))
         if self.network:
             args += ["--network", self.network]
-        args += [info.id or step.image or "", f"{TEKTON}/bin/step", TOKEN, *argv]
+        args += [info.id or step.image or "", f"{TEKTON}/bin/step",
+                 *wrapper_args(TOKEN, argv, *(python or ()))]
         return local, args
 
     # ---- containers --------------------------------------------------------------------------
@@ -404,13 +405,20 @@ class ContainerRuntime(LocalRuntime):
             return None
         return {**os.environ, **by_name}
 
-    def _step_runner(self, i: int, st: _StepState, on_output, launch=None) -> StepContainer:
+    def _step_runner(self, i: int, st: _StepState, on_output,
+                     launch: Launch | None = None) -> StepContainer:
         c = self._launch(i, on_output)
         c.on_output = on_output
+        c.debugged = launch is not None and launch.debugger is not None
 
         if i + 1 < len(self._steps) and not self._plan.halt and self._cancel_reason is None:
             self._launch(i + 1)  # one step ahead: it starts while this one runs
         return c
+
+    def _probed(self, i: int) -> str | None:
+        """What the probe printed in step i's container (its Python); None if it did not start."""
+        c = self._launch(i)
+        return c.probe_output if c.wait_ready() else None
 
     def _debug_scripts_shown(self) -> str:
         return SCRIPTS_SHOWN

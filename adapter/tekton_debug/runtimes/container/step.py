@@ -4,9 +4,11 @@ after the command ends (a failed step's pause happens in it) until the step ends
 The container's main process is a small shell script (``/tekton/bin/step``, run by the static
 shell mounted at ``/tekton/bin/sh``):
 
-1. it says it is up, and whether the image has ``/bin/sh`` of its own (a marker on stdout);
-2. it waits for one line on stdin: ``go`` runs the step's command, anything else (or the end of
-   stdin) ends the container without running it;
+1. it runs the probe it was given, if any (shell code; its output goes in a marker on stdout),
+   then says it is up, and whether the image has ``/bin/sh`` of its own (another marker);
+2. it waits for one line on stdin: ``go`` runs the step's command, ``debug`` its other command
+   (the same step under a debugger, when it was given one), anything else (or the end of stdin)
+   ends the container without running it;
 3. it runs the command (found on PATH as ``execvp`` does, then exec'd by absolute path, so that
    the image's own programs run, never the static shell's built-ins), with stdin from /dev/null;
 4. it writes an end marker to stderr, then the exit code in a marker on stdout: every byte the
@@ -32,15 +34,29 @@ from tekton_debug.runtimes.container.engine import Engine
 
 CHUNK = 64 * 1024
 TOKEN = "\0token"  # in ``run_args``: where the wrapper's marker token goes
+
 END_GRACE = 1.0  # seconds an ended step's container stays, for an exec finishing in it
 READY_TIMEOUT = 600.0  # seconds a container may take to start (a slow engine, a big image)
 
 WRAPPER = r"""# tekton-debug: runs a step's command in its container, then keeps the container alive
-t="$1"; shift
+# arguments: TOKEN PROBE N COMMAND(N words) [DEBUG COMMAND]
+t="$1"; p="$2"; n="$3"; shift 3
+if [ -n "$p" ]; then printf '\036%s:probe:%s\036' "$t" "$(eval "$p" 2>/dev/null)"; fi
 if [ -x /bin/sh ]; then s=1; else s=0; fi
 printf '\036%s:ready:%s\036' "$t" "$s"
 read -r go || exit 0
-[ "$go" = go ] || exit 0
+if [ "$go" = debug ] && [ "$#" -gt "$n" ]; then
+	shift "$n"
+elif [ "$go" = go ] || [ "$go" = debug ]; then
+	c=$#; i=0
+	for a do
+		if [ "$i" -lt "$n" ]; then set -- "$@" "$a"; fi
+		i=$((i+1))
+	done
+	shift "$c"
+else
+	exit 0
+fi
 c="$1"
 case "$c" in
 */*) ;;
@@ -69,6 +85,12 @@ printf '\036%s:exit:%s\036' "$t" "$c"
 while read -r _; do :; done
 """
 
+
+def wrapper_args(token: str, argv: Sequence[str], probe: str = "",
+                 debug: Sequence[str] = ()) -> list[str]:
+    """The wrapper's arguments: the step's command ``argv``, and, for a step that can run under
+    a debugger, the shell code that checks for it (``probe``) and that other command."""
+    return [token, probe, str(len(argv)), *argv, *debug]
 
 class MarkerScanner:
     """Cuts ``\\x1e<token>:<what>\\x1e`` markers out of a byte stream fed in chunks."""
@@ -126,6 +148,8 @@ class StepContainer:
         self.on_go: Callable[[], None] | None = None  # called once the command has been started
         self.token = secrets.token_hex(8)
         self.has_shell: bool | None = None
+        self.probe_output: str | None = None  # what the probe printed, once ready
+        self.debugged = False  # ``run`` starts the command under the debugger
         self.proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -191,7 +215,9 @@ class StepContainer:
 
     def _marker(self, marker: str) -> None:
         with self._cond:
-            if marker.startswith("ready:"):
+            if marker.startswith("probe:"):
+                self.probe_output = marker[len("probe:"):]
+            elif marker.startswith("ready:"):
                 self._ready = True
                 self.has_shell = marker.endswith(":1")
             elif marker == "end":
@@ -244,7 +270,7 @@ class StepContainer:
             proc = self.proc
         assert proc is not None and proc.stdin is not None
         try:
-            proc.stdin.write(b"go\n")
+            proc.stdin.write(b"debug\n" if self.debugged else b"go\n")
             proc.stdin.flush()
         except OSError:
             pass

@@ -1,0 +1,162 @@
+"""Python steps in containers (the container runtime): debugpy mounted into the step's container,
+and a way back from the container to the adapter that needs no network.
+
+- **debugpy in the container.** The adapter's own debugpy package is bind-mounted read-only at
+  ``<dir>/path/debugpy`` into the container of every Python step, whether a breakpoint is set or
+  not: containers are created one step ahead, and a breakpoint set later (or the "Python
+  exceptions" filter turned on) must still find debugpy there. A read-only bind costs nothing at
+  run time, and the step's own Python sees it only when it runs under debugpy (``PYTHONPATH`` is
+  changed for that run alone).
+- **The step's Python, checked before it starts.** The container's wrapper runs ``probe()``
+  as it comes up: the path and version of the Python the shebang names, on the step's ``PATH``
+  and as its user. A missing or too old Python makes the step run plainly, with the reason on
+  its breakpoints.
+- **Plain or debugged, chosen when the step starts.** The container is made with both commands:
+  the plain one and, from ``container_spec()``, the shared ``debugpy_cli.command`` behind a
+  small launcher; the signal that starts the step picks one.
+- **The way back.** debugpy connects only over TCP (``--connect HOST:PORT``), and a step's
+  container may have no network at all (``--network none``) or one of its own. So the adapter
+  listens on a Unix socket in ``<dir>`` (a directory of the run shared with the container), and
+  the launcher, in the step's Python before debugpy starts, listens on a loopback port of the
+  container, forks a relay that joins that port's one connection to the Unix socket, and runs
+  debugpy's command with that port. This works with any network mode (none, the engine's default,
+  host, a sidecar's), with rootful and rootless podman and with docker on Linux, and costs no
+  ``exec``. It needs a shared file system for the socket: engines that run containers in a VM
+  (Docker Desktop, podman machine) do not pass Unix sockets through their bind mounts.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from tekton_debug.events import DebugPlan, RuntimeEvent
+from tekton_debug.python import debugpy_cli
+from tekton_debug.python.host import HostPython, Launch
+from tekton_debug.python.script import ScriptMap
+from tekton_debug.tekton.model import Step
+
+#: Stands for the relay's port in debugpy's command until the launcher knows it.
+PORT_SLOT = "@port@"
+
+#: Run by the step's Python: ``-c LAUNCHER SOCKET SLOT K N NAME=VALUE... COMMAND...``. Listens
+#: on a loopback port of the container, puts it for SLOT in the first K words of COMMAND, forks
+#: a relay between that port's one connection and the adapter's Unix socket SOCKET (half-closes
+#: passed on, so debugpy's last words still arrive), sets the N variables and runs COMMAND.
+LAUNCHER = """\
+import os, select, socket, sys
+path, slot, k, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+pairs, command = sys.argv[5:5 + n], sys.argv[5 + n:]
+server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+port = str(server.getsockname()[1])
+command[:k] = [word.replace(slot, port) for word in command[:k]]
+if os.fork() == 0:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    server.settimeout(60)
+    try:
+        inner = server.accept()[0]
+        server.close()
+        outer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        outer.connect(path)
+        peer = {inner: outer, outer: inner}
+        reading = [inner, outer]
+        while reading:
+            for s in select.select(reading, [], [])[0]:
+                data = s.recv(65536)
+                if data:
+                    peer[s].sendall(data)
+                else:
+                    reading.remove(s)
+                    peer[s].shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    os._exit(0)
+server.close()
+for pair in pairs:
+    name, _, value = pair.partition("=")
+    os.environ[name] = value
+os.execvp(command[0], command)
+"""
+
+
+def probe(program: str) -> str:
+    """Shell code that prints where ``program`` is on the step's PATH and its Python version
+    ("/usr/bin/python3 3.11"); only the path when it does not tell its version; nothing when it
+    is not there."""
+    version = shlex.quote(debugpy_cli.VERSION_PROBE)
+    return (f'p=$(command -v {shlex.quote(program)}) && '
+            f'echo "$p $("$p" -E -S -c {version} 2>/dev/null)"')
+
+
+class ContainerPython(HostPython):
+    """The Python steps of one run in containers. ``place()`` says where the shared directory is,
+    on this host and in the containers; ``probed(i)`` gives what ``probe()`` printed in step
+    ``i``'s container (None when the container did not come up)."""
+
+    probed: Callable[[int], str | None]
+
+    def place(self, outside: Path, inside: str) -> None:
+        self._outside = outside
+        self._inside = inside
+        self._path_dir = f"{inside}/path"
+        self._images: dict[int, str] = {}
+        self._refused: dict[int, str] = {}
+        # the mount point of debugpy, made here: the engine then creates nothing in the run's
+        # directory, and the directory lets a step of any user reach the socket
+        (outside / "path" / "debugpy").mkdir(parents=True, exist_ok=True)
+
+    def mounts(self) -> list[tuple[str, str]]:
+        """(host path, container path), read-only, for every Python step's container."""
+        return [(debugpy_cli.package_dir(), f"{self._path_dir}/debugpy")]
+
+    def container_spec(self, step: Step, argv: Sequence[str], env: Mapping[str, str],
+                       secret_env: frozenset[str]) -> tuple[str, list[str]] | None:
+        """(the probe, the command under debugpy) of step ``step`` when it is Python, else None.
+        ``argv`` and ``env`` are its plain command and environment in the container."""
+        i = step.index
+        if i not in self._interpreters:
+            return None
+        self._images[i] = step.image or "?"
+        program, options = self._interpreters[i]
+        changed = {k: v for k, v in debugpy_cli.environment(env, self._path_dir).items()
+                   if env.get(k) != v}
+        hidden = sorted(set(changed) & set(secret_env))
+        if hidden:  # values from secrets never go on a command line
+            self._refused[i] = (f"its {hidden[0]} comes from a secret, and the debugger would "
+                                f"have to change it")
+            return probe(program), []
+        command = debugpy_cli.command(program, options, PORT_SLOT, argv[0], argv[1:])
+        k = len(command) - len(argv)
+        assert command[k:] == list(argv), "debugpy's command ends with the step's own"
+        pairs = [f"{name}={value}" for name, value in changed.items()]
+        return probe(program), [program, *options, "-c", LAUNCHER, f"{self._inside}/{i}.sock",
+                                PORT_SLOT, str(k), str(len(pairs)), *pairs, *command]
+
+    def _unusable(self, i: int, env: Mapping[str, str]) -> str | None:
+        program, options = self._interpreters[i]
+        why = debugpy_cli.unusable_options(options) or self._refused.get(i)
+        if why:
+            return why
+        found = self.probed(i)
+        if found is None:
+            return "its container did not start"
+        path, _, version = found.strip().partition(" ")
+        if not path:
+            return f"{program} is not on the step's PATH in its image {self._images.get(i)}"
+        if not version:
+            return f"{path} in its image {self._images.get(i)} did not tell its version"
+        return debugpy_cli.too_old(version)
+
+    def _debugged(self, step: Step, smap: ScriptMap, argv: Sequence[str], env: Mapping[str, str],
+                  plan: DebugPlan, emit: Callable[[RuntimeEvent], None]) -> Launch:
+        """The container runs its command under debugpy (its ``launch_command``); the adapter
+        listens on the step's socket in the shared directory."""
+        socket_path = os.path.join(self._outside, f"{step.index}.sock")
+        debugger = self._debugger(step, smap, argv[0], plan, emit, unix_socket=socket_path)
+        return Launch(list(argv), dict(env), debugger)
