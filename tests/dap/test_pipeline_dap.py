@@ -220,7 +220,9 @@ class TcpClient:
         self.sock.close()
 
 
-def test_with_start_debugging_each_taskrun_is_a_child_session_of_its_own(dap):
+def connect_children(dap) -> dict[str, TcpClient]:
+    """Answer the adapter's startDebugging requests as an editor does: each child session is
+    connected, attached and configured; returns them by pipeline task, as they come."""
     children: dict[str, TcpClient] = {}
 
     def start_debugging(arguments):
@@ -234,6 +236,11 @@ def test_with_start_debugging_each_taskrun_is_a_child_session_of_its_own(dap):
         return {}
 
     dap.reverse_handlers["startDebugging"] = start_debugging
+    return children
+
+
+def test_with_start_debugging_each_taskrun_is_a_child_session_of_its_own(dap):
+    children = connect_children(dap)
     dap.start({"type": "tekton", "request": "launch", "task": str(PIPELINE),
                "params": {"break-tests": "true"}},
               client_capabilities={"supportsStartDebuggingRequest": True})

@@ -170,22 +170,11 @@ def test_a_pipelines_messages_show_no_secret(secret_dap, tmp_path):
 
 def test_a_pipelines_child_sessions_show_no_secret(secret_dap, tmp_path):
     import time
-    from tests.dap.test_pipeline_dap import TcpClient
+    from tests.dap.test_pipeline_dap import connect_children
     dap = secret_dap
     path = tmp_path / "pipeline.yaml"
     path.write_text(PIPELINE.replace("$API_LEAK", API))
-    children: dict[str, TcpClient] = {}
-
-    def start_debugging(arguments):
-        config = arguments["configuration"]
-        child = TcpClient(config["port"])
-        child.send("initialize", {"adapterID": "tekton"})
-        child.send("attach", config)
-        child.send("configurationDone")
-        children[config["pipelineTask"]] = child
-        return {}
-
-    dap.reverse_handlers["startDebugging"] = start_debugging
+    children = connect_children(dap)
     dap.start({"type": "tekton", "request": "launch", "task": str(path),
                "params": {"token": TOKEN}, "secrets": ["token"]},
               client_capabilities={"supportsStartDebuggingRequest": True})

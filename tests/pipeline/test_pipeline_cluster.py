@@ -16,9 +16,9 @@ from tekton_debug.errors import UserError
 from tekton_debug.events import (Notice, PauseKind, PipelineRunFinished, Release, StepPaused,
                                  TaskEnded)
 from tekton_debug.options import LaunchOptions
-from tekton_debug.pipeline.resolve import GROUP_LABEL
 from tekton_debug.pipeline.run import PipelineSession
 from tekton_debug.runtimes.kubernetes.claims import claim_name
+from tekton_debug.tekton.pipeline import GROUP_LABEL
 from tests.cluster.fixtures import cluster  # noqa: F401
 from tests.cluster.helpers import api_client
 from tests.pipeline.test_pipeline_run import Recorder, pipeline_file

@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
                           "network)")
     run.add_argument("--timeout", help='the TaskRun timeout, a Go duration ("1h", "0s" for none)')
     run.add_argument("--attach", metavar="TASKRUN", help="attach to an existing TaskRun (cluster)")
+    run.add_argument("--attach-pipeline", metavar="RUN",
+                     help="attach to the running TaskRuns of a PipelineRun that tekton-debug runs "
+                          "on a cluster: RUN is its id (label tekton-debug.dev/pipelinerun-uid) "
+                          "or its name")
     run.add_argument("--rerun", metavar="TASKRUN",
                      help="run a finished TaskRun of the cluster again, with debugging on")
     run.add_argument("--from-step", metavar="STEP",

@@ -26,6 +26,7 @@ from tekton_debug.events import (
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline.run import PipelineSession
 from tekton_debug.tekton.matrix import combination, shown
+from tekton_debug.tekton.pipeline import GROUP_LABEL
 
 _MARKS = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "✗", "timedOut": "✗"}
 
@@ -41,10 +42,13 @@ class TerminalPipelineRun(EndsOnSignal):
         self.printer = printer
         self.tty = stdin_is_tty
         self.events: queue.Queue = queue.Queue()
-        self.pipeline = PipelineSession(options, self._on_event)
+        self.pipeline = self._pipeline(options)
         printer.mask = self.pipeline.masker.mask
         self.shell = StepShell(stdin_is_tty)
         self._ending: int | None = None  # the signal that ends the run
+
+    def _pipeline(self, options: LaunchOptions):
+        return PipelineSession(options, self._on_event)
 
     # ---- events (runtime and scheduler threads) ------------------------------------------------
 
@@ -127,6 +131,14 @@ class TerminalPipelineRun(EndsOnSignal):
                    "itself and creates each TaskRun, following the Pipeline's graph")
         started = time.monotonic()
         ps.start()
+        if self.options.runtime == "kubernetes":
+            ns = f" -n {self.options.namespace}" if self.options.namespace else ""
+            p.line(f"  its TaskRuns are labelled {GROUP_LABEL}={ps.uid}; attach from elsewhere "
+                   f"with: tekton-debug run --attach-pipeline {ps.uid} --runtime kubernetes{ns}")
+        return self._until_finished(run.name, started)
+
+    def _until_finished(self, name: str, started: float) -> int:
+        p = self.printer
         while True:
             ev = self.events.get()
             if isinstance(ev, _Ending):
@@ -134,7 +146,7 @@ class TerminalPipelineRun(EndsOnSignal):
             if isinstance(ev, PipelineRunFinished):
                 self._table()
                 took = time.monotonic() - started
-                text = f"PipelineRun {run.name} {ev.reason} in {took:.2f} s: {ev.message}"
+                text = f"PipelineRun {name} {ev.reason} in {took:.2f} s: {ev.message}"
                 (p.good if ev.succeeded else p.bad)(text)
                 for name, value in ev.results.items():
                     p.line(f"  result {name}: {shown(value)}")
@@ -213,10 +225,47 @@ class TerminalPipelineRun(EndsOnSignal):
             self._release(task, release)
 
 
+class TerminalPipelineAttach(TerminalPipelineRun):
+    """`tekton-debug run --attach-pipeline RUN`: the TaskRuns of a PipelineRun that tekton-debug
+    runs on a cluster (found by its id or name), their states, and the running ones attached to,
+    a paused step's shell as in a launched run. Leaving leaves every TaskRun as it is."""
+
+    def _pipeline(self, options: LaunchOptions):
+        from tekton_debug.pipeline.attach import AttachedPipelineRun
+        return AttachedPipelineRun(options, self._on_event)
+
+    def execute(self) -> int:
+        ps = self.pipeline
+        ps.load()
+        g, p = ps.group, self.printer
+        p.header(f"PipelineRun {g.pipeline_run} (Pipeline {g.pipeline}) in namespace "
+                 f"{g.namespace}: {len(g.members)} TaskRuns, id {g.uid}")
+        if g.other_runs:
+            p.warn(f"note: {g.pipeline_run} was run {g.other_runs + 1} times here; this is the "
+                   f"latest run (attach to another by its id, the {GROUP_LABEL} label)")
+        width = max([len(m.task) for m in g.members] + [4])
+        run_width = max([len(m.task_run) for m in g.members] + [7])
+        p.line(f"  {'TASK':<{width}}  {'TASKRUN':<{run_width}}  STATUS")
+        for m in g.members:
+            state = m.status
+            if m.paused_step:
+                state += f", step {m.paused_step} paused ({m.paused_reason or 'onFailure'})"
+            p.line(f"  {m.task:<{width}}  {m.task_run:<{run_width}}  {state}")
+        if ps.following:
+            p.line("attaching to the TaskRuns still running: " + ", ".join(ps.following)
+                   + " (TaskRuns the run creates later are not followed)")
+        else:
+            p.line("none of its TaskRuns is running: nothing to attach to")
+        started = time.monotonic()
+        ps.start()
+        return self._until_finished(g.pipeline_run, started)
+
+
 def pipeline_main(options: LaunchOptions, *, on_failure: str, break_before: Sequence[str],
                   printer: Printer, stdin_is_tty: bool) -> int:
-    run = TerminalPipelineRun(options, on_failure=on_failure, break_before=break_before,
-                              printer=printer, stdin_is_tty=stdin_is_tty)
+    kind = TerminalPipelineAttach if options.pipeline_run else TerminalPipelineRun
+    run = kind(options, on_failure=on_failure, break_before=break_before,
+               printer=printer, stdin_is_tty=stdin_is_tty)
     endings.call_on_end_signals(run.signalled)  # nothing is raised into the cleanup below
     try:
         return run.execute()
@@ -224,7 +273,8 @@ def pipeline_main(options: LaunchOptions, *, on_failure: str, break_before: Sequ
         raise run.pipeline.masker.mask_error(exc) from None
     except (KeyboardInterrupt, endings.Ended) as exc:
         printer.warn(f"{'interrupted' if exc.args[:1] in ((), ('SIGINT',)) else exc}: "
-                     f"cancelling the PipelineRun")
+                     + ("leaving its TaskRuns as they are" if options.pipeline_run else
+                        "cancelling the PipelineRun"))
         return endings.exit_code(exc)
     finally:
         run.pipeline.close()

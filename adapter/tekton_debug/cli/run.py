@@ -456,16 +456,23 @@ def run_main(args) -> int:
         namespace=args.namespace, context=args.context,
         kubeconfig=args.kubeconfig, timeout=args.timeout, task_run=args.attach,
         secrets=tuple(args.secret), offline=args.offline, rerun=args.rerun,
-        from_step=args.from_step, keep_claims=args.keep_claims)
+        from_step=args.from_step, keep_claims=args.keep_claims,
+        pipeline_run=args.attach_pipeline)
     if args.rerun and (args.file or args.attach):
         raise UserError("--rerun copies a TaskRun from the cluster: give no file and no --attach",
                         fix=f"tekton-debug run --rerun {args.rerun} --runtime kubernetes")
-    if not args.file and not args.attach and not args.rerun:
+    if args.attach_pipeline:
+        if args.file or args.attach or args.rerun:
+            raise UserError("--attach-pipeline follows a PipelineRun already running on the "
+                            "cluster: give no file, --attach or --rerun with it",
+                            fix=f"tekton-debug run --attach-pipeline {args.attach_pipeline} "
+                                "--runtime kubernetes")
+    elif not args.file and not args.attach and not args.rerun:
         raise UserError("run: name a Task or TaskRun file", fix="tekton-debug run examples/failing-task.yaml")
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     printer = Printer(sys.stdout, sys.stderr, color=color)
     from tekton_debug.tekton.pipeline_loader import is_pipeline_file
-    if args.file and not args.attach and is_pipeline_file(args.file):
+    if args.attach_pipeline or args.file and not args.attach and is_pipeline_file(args.file):
         from tekton_debug.cli.pipeline import pipeline_main
         return pipeline_main(options, on_failure=on_failure, break_before=args.break_before,
                              printer=printer, stdin_is_tty=stdin_tty)

@@ -145,6 +145,9 @@ class DebugAdapter:
                             "adapter that launched them",
                             fix='use "request": "launch" for a local run, or set "runtime": '
                                 '"kubernetes" to attach to a TaskRun on a cluster')
+        if options.pipeline_run:
+            from tekton_debug.dap.pipeline import PipelineDebugAdapter
+            return PipelineDebugAdapter.take_over(self, request, attach=True)
         session = Session(options, self._on_event)
         self.conn.mask = session.masker.mask_data
         self._adopt(session)

@@ -44,6 +44,8 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
         raise UserError("launch configuration: the arguments must be an object")
     task = _field(args, "task", str, "the path of a Task or TaskRun YAML file")
     task_run = _field(args, "taskRun", str, "the name of a TaskRun")
+    pipeline_run = _field(args, "pipelineRun", str,
+                          "the id or name of a PipelineRun that tekton-debug runs on a cluster")
     params = _field(args, "params", dict, 'an object of param values, e.g. {"name": "value"}') or {}
     for key, value in params.items():
         if not isinstance(value, (str, list, dict, int, float)) or isinstance(value, bool):
@@ -101,8 +103,15 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
     from_step = _field(args, "fromStep", str, "the name of a step")
     cwd = _field(args, "cwd", str, "a directory")
     if attach:
-        if not task_run:
-            raise UserError('attach: "taskRun" is required', fix='name the TaskRun to attach to')
+        if task_run and pipeline_run:
+            raise UserError('attach: "taskRun" and "pipelineRun" exclude each other',
+                            fix='keep "taskRun" for one TaskRun, or "pipelineRun" for the '
+                                "TaskRuns of a PipelineRun")
+        if not task_run and not pipeline_run:
+            raise UserError('attach: "taskRun" is required (or "pipelineRun")',
+                            fix='name the TaskRun to attach to, or set "pipelineRun" to the id '
+                                "(label tekton-debug.dev/pipelinerun-uid) or name of a "
+                                "PipelineRun")
     elif rerun:
         if task:
             raise UserError('launch configuration: "rerun" and "task" exclude each other: a re-run '
@@ -124,5 +133,5 @@ def parse_launch(args: Mapping[str, Any], *, attach: bool = False) -> tuple[Laun
         namespace=args.get("namespace"), context=args.get("context"),
         kubeconfig=args.get("kubeconfig"), timeout=timeout, task_run=task_run,
         secrets=tuple(secrets), offline=offline, rerun=rerun, from_step=from_step,
-        keep_claims=keep_claims)
+        keep_claims=keep_claims, pipeline_run=pipeline_run if attach else None)
     return options, flags

@@ -71,12 +71,18 @@ class PipelineDebugAdapter(DebugAdapter):
     _token: str
 
     @classmethod
-    def take_over(cls, adapter: DebugAdapter, request: wire.Request) -> Any:
+    def take_over(cls, adapter: DebugAdapter, request: wire.Request, *,
+                  attach: bool = False) -> Any:
         """Launch the Pipeline of ``request`` on ``adapter``'s connection, which becomes this
         class (the wire keeps one handler object per connection). A launch that fails (a bad
-        file) leaves ``adapter`` as it was, ready for another launch."""
-        options, flags = parse_launch(request.arguments or {})
-        pipeline = PipelineSession(options, lambda ev: adapter._on_pipeline_event(ev))
+        file) leaves ``adapter`` as it was, ready for another launch. ``attach``: the TaskRuns of
+        a PipelineRun running on a cluster (``pipelineRun``), attached to."""
+        options, flags = parse_launch(request.arguments or {}, attach=attach)
+        if attach:
+            from tekton_debug.pipeline.attach import AttachedPipelineRun
+            pipeline: Any = AttachedPipelineRun(options, lambda ev: adapter._on_pipeline_event(ev))
+        else:
+            pipeline = PipelineSession(options, lambda ev: adapter._on_pipeline_event(ev))
         previous_mask, adapter.conn.mask = adapter.conn.mask, pipeline.masker.mask_data
         try:
             pipeline.load()  # bad files and params are reported now, before anything runs
@@ -120,6 +126,8 @@ class PipelineDebugAdapter(DebugAdapter):
             self.pipeline.plan.before_tasks |= {t.name for t in self.pipeline.run.pipeline.tasks
                                                 if not t.dependencies}
         run = self.pipeline.run
+        if getattr(self.pipeline, "attached", False):
+            return self._begin_attached()
         self.conn.send_event("output", {"category": "console", "output": (
             f"PipelineRun {run.name}: {len(run.pipeline.tasks)} tasks"
             + (f" + {len(run.pipeline.finally_tasks)} finally" if run.pipeline.finally_tasks
@@ -131,6 +139,26 @@ class PipelineDebugAdapter(DebugAdapter):
         if self.client.get("supportsStartDebuggingRequest"):
             self._serve_children()
         self.pipeline.start()
+        return {}
+
+    def _begin_attached(self) -> dict:
+        """Attached to a PipelineRun on a cluster: its TaskRuns and their states, then the
+        running ones attached to."""
+        g = self.pipeline.group
+        lines = [f"PipelineRun {g.pipeline_run} (Pipeline {g.pipeline}) in namespace "
+                 f"{g.namespace}, id {g.uid}: {len(g.members)} TaskRuns"]
+        for m in g.members:
+            paused = f", step {m.paused_step} paused ({m.paused_reason or 'onFailure'})" \
+                if m.paused_step else ""
+            lines.append(f"  {m.task:<24} {m.task_run:<40} {m.status}{paused}")
+        following = self.pipeline.following
+        lines.append("Attaching to the TaskRuns still running: " + ", ".join(following)
+                     + " (TaskRuns the run creates later are not followed)" if following else
+                     "None of its TaskRuns is running: nothing to attach to")
+        self.conn.send_event("output", {"category": "console", "output": "\n".join(lines) + "\n"})
+        if self.client.get("supportsStartDebuggingRequest"):
+            self._serve_children()
+        threading.Thread(target=self.pipeline.start, daemon=True, name="pipeline-attach").start()
         return {}
 
     # ---- child sessions (startDebugging) ---------------------------------------------------------
@@ -509,6 +537,12 @@ class PipelineDebugAdapter(DebugAdapter):
         return wire.DEFERRED
 
     def terminate_request(self, request: wire.Request) -> dict:
+        if getattr(self.pipeline, "attached", False):
+            self.conn.send_event("output", {"category": "console", "output": (
+                "Leaving the PipelineRun: its TaskRuns go on as they are\n")})
+            threading.Thread(target=self.pipeline.terminate, daemon=True,
+                             name="pipeline-leave").start()
+            return {}
         graceful = self.pipeline.finished is None and not self.pipeline.cancelling
         self.pipeline.terminate()
         self.conn.send_event("output", {"category": "console", "output": (

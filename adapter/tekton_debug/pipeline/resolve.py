@@ -18,14 +18,11 @@ from tekton_debug.pipeline.graph import TaskState, aggregate_status
 from tekton_debug.tekton import substitution
 from tekton_debug.tekton.matrix import MAX_COMBINATIONS, Combination, fan_out
 from tekton_debug.tekton.model import ParamValue, TaskRun, TaskSpec
-from tekton_debug.tekton.pipeline import (TASKS_STATUS, PipelineRun, PipelineTask,
+from tekton_debug.tekton.pipeline import (GROUP_LABEL, TASKS_STATUS, PipelineRun, PipelineTask,
                                           result_selector, task_references)
 from tekton_debug.tekton.variables import param_ref, references
 
 MEMBER_OF = "tekton.dev/memberOf"
-#: tekton-debug's own label on the TaskRuns of one PipelineRun it runs (no PipelineRun object
-#: exists on a cluster: this groups them, e.g. ``kubectl get taskruns -l`` with it)
-GROUP_LABEL = "tekton-debug.dev/pipelinerun-uid"
 #: the volume sources a PipelineRun's workspace binding may carry into its TaskRuns
 VOLUME_SOURCES = ("persistentVolumeClaim", "emptyDir", "configMap", "secret", "projected", "csi")
 

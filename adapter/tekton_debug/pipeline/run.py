@@ -205,7 +205,7 @@ class PipelineSession:
         shared by every TaskRun that binds it (as Tekton makes it); a claim named must exist; a
         workspace left unbound (or bound to a directory here, which a cluster cannot mount) gets
         a claim of ``DEFAULT_TEMPLATE``. Raises UserError."""
-        from tekton_debug.pipeline.resolve import GROUP_LABEL
+        from tekton_debug.tekton.pipeline import GROUP_LABEL
         from tekton_debug.runtimes.kubernetes.claims import DEFAULT_TEMPLATE
 
         assert self.run is not None and self._claims is not None

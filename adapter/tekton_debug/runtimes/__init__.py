@@ -40,6 +40,18 @@ def pipeline_claims(options: LaunchOptions):
     return PipelineClaims(options)
 
 
+def pipeline_group(options: LaunchOptions, wanted: str):
+    """The TaskRuns of a PipelineRun that tekton-debug runs on a cluster (``Group``), found by its
+    group label (its id) or its name. Raises UserError (also where there is no cluster)."""
+    if options.runtime != "kubernetes":
+        raise UserError(f"PipelineRun {wanted}: attaching to a PipelineRun needs the cluster it "
+                        "runs on (on this machine its TaskRuns live inside the process that runs "
+                        "them)", fix="add --runtime kubernetes (\"runtime\": \"kubernetes\"), "
+                                     "with --context / -n as needed")
+    from tekton_debug.runtimes.kubernetes.group import find_group
+    return find_group(options, wanted)
+
+
 class AutoRuntime:
     """Steps in their images when a container engine works and every image can be had (here or
     pulled); otherwise processes on this host, with a notice naming what was missing and what to

@@ -19,6 +19,10 @@ from tekton_debug.tekton.variables import references
 
 #: ``$(tasks.status)``: the aggregate status of the ``tasks`` entries, in ``finally`` only.
 TASKS_STATUS = "tasks.status"
+#: tekton-debug's own label on the TaskRuns of one PipelineRun it runs on a cluster (no PipelineRun
+#: object exists there: this groups them, e.g. ``kubectl get taskruns -l`` with it; its value is
+#: the run's id, ``$(context.pipelineRun.uid)``)
+GROUP_LABEL = "tekton-debug.dev/pipelinerun-uid"
 
 
 @dataclass(frozen=True)

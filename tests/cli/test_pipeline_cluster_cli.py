@@ -1,0 +1,81 @@
+"""`tekton-debug run --attach-pipeline RUN` against the test cluster: a PipelineRun run by another
+tekton-debug process (here, in the test's process) is found by its group label or its name, its
+TaskRuns are listed with their states, and the shell opens in the paused step."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from tekton_debug.events import PipelineRunFinished, StepPaused
+from tekton_debug.runtimes.kubernetes import annotate
+from tests.cli.test_cluster import env, run  # noqa: F401
+from tests.cluster.fixtures import cluster  # noqa: F401
+from tests.cluster.helpers import wait_annotation
+from tests.pipeline.test_pipeline_cluster import EXAMPLES, cluster_run
+
+EXAMPLE_RUN = os.path.join(EXAMPLES, "pipelinerun.yaml")
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_attach_lists_the_taskruns_and_opens_the_shell_in_the_paused_step(cluster, env,  # noqa: F811
+                                                                          tmp_path):
+    ps, rec = cluster_run(cluster, EXAMPLE_RUN, params={"break-tests": "true"})
+    ps.start()
+    try:
+        paused = rec.next(StepPaused, lambda ev: ev.task == "unit-tests", timeout=120)
+        wait_for(lambda: "lint" in rec.ended())
+        task_run = ps.sessions["unit-tests"].run.name
+        wait_annotation(cluster, task_run, annotate.STEP)
+        res = run(cluster, "--attach-pipeline", ps.uid, "--on-failure", "shell",
+                  stdin="echo attached-$(basename $(pwd))\ndebug-continue\n", env=env,
+                  cwd=tmp_path)
+        out = res.stdout
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert f"PipelineRun build-and-publish-run (Pipeline build-and-publish) in namespace " \
+            f"default: 4 TaskRuns, id {ps.uid}" in out
+        listing = out[out.index("  TASK "):out.index("attaching to")].splitlines()[1:]
+        rows = {line.split()[0]: line.split(None, 2)[1:] for line in listing}
+        assert rows["clone"][1] == "Succeeded" and rows["lint"][1] == "Succeeded"
+        assert rows["unit-tests"] == [task_run, "Running, step run-tests paused (onFailure)"]
+        assert "attaching to the TaskRuns still running: unit-tests" in out
+        # the shell is in the paused step's container, and its decision goes to the cluster
+        assert "⏸ unit-tests/run-tests failed" in out and "attached-workspace" in out
+        assert "✓ task unit-tests succeeded" in out
+        assert paused.event.index == 0
+        end = rec.next(PipelineRunFinished, timeout=120)
+    finally:
+        ps.close()
+    # the run itself went on once the step was released from the other process
+    assert (end.succeeded, end.reason) == (True, "Completed")
+    assert rec.ended()["unit-tests"].status == "succeeded"
+
+
+def test_attach_by_name_to_a_finished_run_shows_it_and_attaches_to_nothing(cluster, env,  # noqa: F811
+                                                                           tmp_path):
+    ps, rec = cluster_run(cluster, EXAMPLE_RUN)
+    ps.start()
+    try:
+        rec.next(PipelineRunFinished, timeout=120)
+    finally:
+        ps.close()
+    res = run(cluster, "--attach-pipeline", "build-and-publish-run", stdin="", env=env,
+              cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"5 TaskRuns, id {ps.uid}" in res.stdout
+    assert "none of its TaskRuns is running: nothing to attach to" in res.stdout
+
+
+def test_attach_to_a_run_no_taskrun_belongs_to_is_a_clear_error(cluster, env, tmp_path):  # noqa: F811
+    res = run(cluster, "--attach-pipeline", "nowhere", stdin="", env=env, cwd=tmp_path)
+    assert res.returncode == 2
+    assert "error: no TaskRun in namespace 'default'" in res.stderr
+    assert "belongs to a PipelineRun 'nowhere'" in res.stderr
+    assert "fix: no PipelineRun run by tekton-debug has TaskRuns there" in res.stderr
+    assert "Traceback" not in res.stderr
