@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tekton_debug.events import (PauseKind, PipelineRunFinished, Release, StepLog,
-                                 StepPaused, TaskEnded, TaskEvent, TaskStarted)
+from tekton_debug.events import (Notice, PauseKind, PipelineRunFinished, Progress, Release,
+                                 StepLog, StepPaused, TaskEnded, TaskEvent, TaskStarted)
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline.run import PipelineSession
 
@@ -344,3 +344,24 @@ def test_each_taskrun_is_named_and_labelled_as_tekton_does(tmp_path):
     assert labels["tekton.dev/pipelineTask"] == "build"
     assert labels["tekton.dev/pipeline"] == "build-and-publish"
     assert labels["tekton.dev/memberOf"] == "tasks"
+
+
+def test_auto_asks_about_an_image_once_for_the_whole_pipeline_run(tmp_path):
+    # three tasks of an image that cannot be had: one pull is tried, not one per TaskRun, and
+    # every task runs on this host, saying why
+    image = "localhost:1/tekton-debug-test/absent:1"
+    tasks = "".join(f"""
+      - name: t{i}
+        taskSpec: {{steps: [{{name: s, image: "{image}", script: "echo ran t{i}"}}]}}"""
+                    for i in range(3))
+    ps, rec = start(pipeline_file(tmp_path, "tasks:" + tasks), runtime="auto")
+
+    assert finish(ps, rec).succeeded
+    pulls = [e for e in rec.events if isinstance(e, TaskEvent) and isinstance(e.event, Progress)
+             and e.event.message == f"pulling image {image}"]
+    assert len(pulls) == 1, pulls
+    for i in range(3):
+        assert f"ran t{i}" in rec.output(f"t{i}")
+        notices = [e.event.message for e in rec.events if isinstance(e, TaskEvent)
+                   and e.task == f"t{i}" and isinstance(e.event, Notice)]
+        assert any("not in their images" in n and image in n for n in notices), notices

@@ -25,7 +25,6 @@ import logging
 import os
 import queue
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -104,6 +103,7 @@ class PipelineSession:
         self._done = threading.Event()
         self._scheduler: threading.Thread | None = None
         self._run_dir: str | None = None
+        self._shared = None  # runtimes.SharedStart, once started
         self._old_sessions: list[Session] = []
         self._stopping: str | None = None  # why no new `tasks` entry starts: a skipping reason
         self._stopped: str | None = None  # "Cancelled" or "PipelineRunTimeout"
@@ -184,7 +184,12 @@ class PipelineSession:
         if self._claims is not None:
             self._prepare_claims()
             return
-        self._run_dir = tempfile.mkdtemp(prefix=f"tekton-debug-{self.run.name[:40]}-")
+        from tekton_debug.runtimes import SharedStart
+        from tekton_debug.runtimes.local import rundir
+        # the TaskRuns' run directories go in the PipelineRun's: swept with it if this process
+        # is killed, and each TaskRun's start looks through its siblings only
+        self._run_dir = str(rundir.create(None, self.run.name))
+        self._shared = SharedStart(self._run_dir)
         for w in self.run.pipeline.workspaces:
             if w.name in self.options.workspaces:
                 self.workspaces[w.name] = os.path.abspath(self.options.workspaces[w.name])
@@ -405,7 +410,8 @@ class PipelineSession:
                                       workspaces=bindings, timeout=None, task_run=None)
         attempt = st.attempt
         session = Session(options, lambda ev, n=st.key, a=attempt: self._on_event(n, a, ev),
-                          runtime_factory=self._runtime_factory, masker=self.masker,
+                          runtime_factory=self._runtime_factory or self._create_runtime,
+                          masker=self.masker,
                           reload=lambda st=st: self._task_run_as_now(st))
         session.adopt(task_run)
         from tekton_debug.tekton.params import resolve_params
@@ -429,6 +435,12 @@ class PipelineSession:
         # creates their TaskRuns, instead of one after another's run directory and processes
         threading.Thread(target=self._start_session, args=(st.key, attempt, session),
                          daemon=True, name=f"start-{st.key}").start()
+
+    def _create_runtime(self, options: LaunchOptions):
+        """A TaskRun's runtime, by name: what ``auto`` probes (engine, images) is probed once
+        for the whole PipelineRun."""
+        from tekton_debug.runtimes import create_runtime
+        return create_runtime(options, self._shared)
 
     def _start_session(self, name: str, attempt: int, session: Session) -> None:
         try:

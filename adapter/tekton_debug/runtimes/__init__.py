@@ -2,29 +2,63 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+from typing import Callable, TypeVar
+
 from tekton_debug.errors import RuntimeUnavailable, UserError
 from tekton_debug.runtimes.base import Runtime
 from tekton_debug.options import LaunchOptions
 
 RUNTIMES = ("auto", "container", "local", "kubernetes")
+T = TypeVar("T")
 
 
-def create_runtime(options: LaunchOptions) -> Runtime:
+class SharedStart:
+    """What the runs that start together (a PipelineRun's TaskRuns) find out once: whether a
+    container engine works, whether an image is here (``auto`` then chooses for every TaskRun
+    from the same answers), each asked by the first run that needs it while the others wait; and
+    the directory their run directories go in."""
+
+    def __init__(self, run_root: Path | str | None = None) -> None:
+        self.run_root = run_root
+        self._lock = threading.Lock()
+        self._answers: dict[object, list] = {}  # key -> [lock, (value, error) or None]
+
+    def once(self, key: object, compute: Callable[[], T]) -> T:
+        """``compute()``'s value (or exception) for ``key``, computed by the first caller."""
+        with self._lock:
+            entry = self._answers.setdefault(key, [threading.Lock(), None])
+        with entry[0]:
+            if entry[1] is None:
+                try:
+                    entry[1] = (compute(), None)
+                except (UserError, OSError) as exc:
+                    entry[1] = (None, exc)
+        value, error = entry[1]
+        if error is not None:
+            raise error
+        return value
+
+
+def create_runtime(options: LaunchOptions, shared: SharedStart | None = None) -> Runtime:
     """"auto" (the default: containers when they can run, else this host), "container",
     "local" or "kubernetes". Each is imported only when chosen: the kubernetes client costs
-    ~340 ms to import and is needed only on a cluster."""
+    ~340 ms to import and is needed only on a cluster. ``shared``: what runs started together
+    find out once."""
     name = options.runtime or "auto"
     if name == "kubernetes":
         from tekton_debug.runtimes.kubernetes import KubernetesRuntime
         return KubernetesRuntime(options)
     if name == "local":
         from tekton_debug.runtimes.local.runtime import LocalRuntime
-        return LocalRuntime(workspaces=options.workspaces, params=options.params)
+        return LocalRuntime(shared.run_root if shared else None, workspaces=options.workspaces,
+                            params=options.params)
     if name == "container":
         from tekton_debug.runtimes.container import ContainerRuntime
-        return ContainerRuntime(options)
+        return ContainerRuntime(options, shared=shared)
     if name == "auto":
-        return AutoRuntime(options)
+        return AutoRuntime(options, shared)
     raise UserError(f"unknown runtime {name!r}",
                     fix='set "runtime" to "auto" (the default), "container" (steps in their '
                         'images), "local" (processes on this machine) or "kubernetes" (TaskRuns '
@@ -57,8 +91,9 @@ class AutoRuntime:
     pulled); otherwise processes on this host, with a notice naming what was missing and what to
     install. Decided at ``start``; then every call goes to the runtime chosen."""
 
-    def __init__(self, options: LaunchOptions) -> None:
+    def __init__(self, options: LaunchOptions, shared: SharedStart | None = None) -> None:
         self.options = options
+        self.shared = shared
         self.chosen: Runtime | None = None
 
     @property
@@ -70,7 +105,7 @@ class AutoRuntime:
         from tekton_debug.runtimes.container.runtime import ImageUnavailable
         from tekton_debug.runtimes.local.runtime import LocalRuntime
 
-        containers = ContainerRuntime(self.options)
+        containers = ContainerRuntime(self.options, shared=self.shared)
         try:
             containers.start(run, plan, listener)
             self.chosen = containers
@@ -82,7 +117,8 @@ class AutoRuntime:
         finally:
             if self.chosen is None:
                 containers.close()
-        local = LocalRuntime(workspaces=self.options.workspaces, params=self.options.params,
+        local = LocalRuntime(self.shared.run_root if self.shared else None,
+                             workspaces=self.options.workspaces, params=self.options.params,
                              not_in_images=f"{why}. {fix[:1].upper() + fix[1:]}" if fix else why)
         self.chosen = local
         local.start(run, plan, listener)

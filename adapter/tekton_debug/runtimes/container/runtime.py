@@ -33,6 +33,7 @@ from tekton_debug.events import (ExecResult, Notice, Progress, Release, StepEnvi
 from tekton_debug.options import LaunchOptions
 from tekton_debug.python.container import ContainerPython
 from tekton_debug.python.host import Launch, python_steps
+from tekton_debug.runtimes import SharedStart
 from tekton_debug.runtimes.container import resources
 from tekton_debug.runtimes.container.engine import (
     OWNER_LABEL, RUN_LABEL, TASKRUN_LABEL, Engine, ImageInfo, Watchdog, find_engine,
@@ -75,10 +76,14 @@ class ContainerRuntime(LocalRuntime):
 
     def __init__(self, options: LaunchOptions | None = None, *, engine: Engine | None = None,
                  run_root: Path | str | None = None, keep_run_dir: bool = False,
-                 host_env: Mapping[str, str] | None = None) -> None:
+                 host_env: Mapping[str, str] | None = None,
+                 shared: SharedStart | None = None) -> None:
+        """``shared``: the engine, the static shell and the images, found out once for the runs
+        started together (and where their run directories go, unless ``run_root``)."""
         options = options or LaunchOptions()
-        super().__init__(run_root, workspaces=options.workspaces, params=options.params,
-                         keep_run_dir=keep_run_dir, host_env=host_env)
+        self._shared = shared or SharedStart()
+        super().__init__(run_root or self._shared.run_root, workspaces=options.workspaces,
+                         params=options.params, keep_run_dir=keep_run_dir, host_env=host_env)
         self._engine_name = getattr(options, "engine", None)
         self.network = getattr(options, "network", None)
         self.engine = engine
@@ -108,9 +113,10 @@ class ContainerRuntime(LocalRuntime):
     def check(self) -> None:
         """Find the engine and the static shell; raises RuntimeUnavailable."""
         if self.engine is None:
-            self.engine = find_engine(self._engine_name)
+            self.engine = self._shared.once(("engine", self._engine_name),
+                                            lambda: find_engine(self._engine_name))
         if self.shell is None:
-            self.shell = find_static_shell()
+            self.shell = self._shared.once("static shell", find_static_shell)
 
     def start(self, run: TaskRun, plan, listener) -> None:
         self.check()
@@ -285,21 +291,29 @@ class ContainerRuntime(LocalRuntime):
                 wanted.setdefault(str(sc["image"]), []).append(
                     Step(-1, f"sidecar {sc.get('name')}", pos=run.task.pos))
         for ref, users in wanted.items():
-            policy = {str(s.raw.get("imagePullPolicy") or "") for s in users}
-            info = None if "Always" in policy else self.engine.image(ref)
-            if info is None and "Never" in policy and "Always" not in policy:
-                raise self._image_error(ref, users, "it is not here and imagePullPolicy is Never",
-                                        f"{self.engine.name} pull {ref}, or build it")
+            policy = frozenset(str(s.raw.get("imagePullPolicy") or "") for s in users)
+            found = self._shared.once(("image", self.engine.name, ref, policy),
+                                      lambda: self._find_image(ref, policy))
+            if isinstance(found, tuple):  # (why, fix): not here, and not pulled
+                raise self._image_error(ref, users, *found)
+            self.images[ref] = found
+
+    def _find_image(self, ref: str, policy: frozenset[str]) -> ImageInfo | tuple[str, str]:
+        """The image ``ref`` as here or pulled now under ``policy``, else (why, fix)."""
+        assert self.engine is not None
+        info = None if "Always" in policy else self.engine.image(ref)
+        if info is None and "Never" in policy and "Always" not in policy:
+            return ("it is not here and imagePullPolicy is Never",
+                    f"{self.engine.name} pull {ref}, or build it")
+        if info is None:
+            error = self._pull(ref)
+            info = self.engine.image(ref) if error is None else None
             if info is None:
-                error = self._pull(ref)
-                info = self.engine.image(ref) if error is None else None
-                if info is None:
-                    raise self._image_error(
-                        ref, users, f"{self.engine.name} could not pull it: "
+                return (f"{self.engine.name} could not pull it: "
                         f"{error or 'the image is still missing after the pull'}",
                         f"check the name and your registry access ({self.engine.name} pull "
                         f"{ref}), or build or load it locally ({self.engine.name} load / build)")
-            self.images[ref] = info
+        return info
 
     def _pull(self, ref: str) -> str | None:
         assert self.engine is not None
