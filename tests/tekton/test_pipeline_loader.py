@@ -252,3 +252,18 @@ def test_when_expressions_and_task_fields_are_checked():
     assert one(found, "onError")
     assert one(found, "when operator")
     assert one(found, "no values")
+
+
+def test_a_pipeline_in_a_pipeline_is_refused_at_its_line_as_not_supported_yet():
+    text = """
+        apiVersion: tekton.dev/v1
+        kind: Pipeline
+        metadata: {name: p}
+        spec:
+          tasks:
+            - name: scans
+              pipelineRef: {name: security-scans}
+        """
+    inner = one(problems(text), "Pipelines in Pipelines")
+    assert "pipelineRef in a pipeline task" in inner.message and "alpha" in inner.message
+    assert yaml_text(text).splitlines()[inner.line - 1].strip().startswith("pipelineRef:")

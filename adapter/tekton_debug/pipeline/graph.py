@@ -89,7 +89,8 @@ def decide(task: PipelineTask, states: Mapping[str, TaskState],
     """None to run the task, or the reason it is skipped. Its dependencies have all ended.
 
     ``when`` holds its expressions with input and values substituted (None when a reference in
-    them could not be resolved: a result that is missing)."""
+    them could not be resolved: a result that is missing); a CEL expression's input is what it
+    gave ("true" or "false"), its values ``["true"]``."""
     for dep in task.dependencies:
         parent = states.get(dep)
         # when-expressions guard the task only (TEP-0059): a task ordered after a task skipped
@@ -105,7 +106,8 @@ def decide(task: PipelineTask, states: Mapping[str, TaskState],
             return MISSING_RESULTS_SKIP
     if when is None:
         return MISSING_RESULTS_SKIP
-    if not all(when_holds(w.operator, value, values) for w, value, values in when):
+    if not all(when_holds(w.operator if w.cel is None else "in", value, values)
+               for w, value, values in when):
         return WHEN_SKIP
     return None
 

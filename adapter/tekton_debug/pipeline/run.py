@@ -43,6 +43,7 @@ from tekton_debug.pipeline.resolve import (MissingResult, matrix_combinations, p
                                            resolve_value, task_run_for, typed_results)
 from tekton_debug.session.masking import Masker, secret_strings
 from tekton_debug.session.session import RuntimeFactory, Session
+from tekton_debug.tekton import cel
 from tekton_debug.tekton.matrix import EMPTY_ARRAY_SKIP
 from tekton_debug.tekton.model import ParamValue, TaskRun, TaskSpec
 from tekton_debug.tekton.pipeline import PipelineRun, PipelineTask
@@ -321,11 +322,14 @@ class PipelineSession:
         ctx = pipeline_context(self.run, self.params, self.states, uid=self.uid, task=st.task)
         try:
             when = [(w, str(resolve_value(w.input, ctx)), list(resolve_value(list(w.values), ctx)))
+                    if w.cel is None else
+                    (w, str(cel.evaluate(str(resolve_value(w.cel, ctx)))).lower(), ["true"])
                     for w in st.task.when]
         except MissingResult:
             when = None
-        except UserError as exc:  # e.g. an index past the end of an array result
-            self._end(st, "failed", "Failed", str(exc))
+        except UserError as exc:  # an index past the end of an array result; a CEL error
+            self._end(st, "failed", "CELEvaluationFailed" if isinstance(exc, cel.CelError)
+                      else "Failed", str(exc))
             return
         reason = graph.decide(st.task, self.states, when)
         if reason is not None:

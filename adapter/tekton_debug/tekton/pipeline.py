@@ -79,12 +79,14 @@ def _strings(value: Any) -> Iterator[str]:
 
 @dataclass
 class WhenExpression:
-    """``when: [{input, operator, values}]``: the task runs only when every one holds."""
+    """``when: [{input, operator, values}]`` or ``[{cel}]``: the task runs only when every one
+    holds."""
 
     input: str
-    operator: str  # "in" or "notin"
+    operator: str  # "in" or "notin" ("" with cel)
     values: list[str]
     pos: Pos | None = None
+    cel: str | None = None  # a CEL expression, in place of input, operator and values
 
 
 @dataclass
@@ -126,6 +128,8 @@ class PipelineTask:
         for w in self.when:
             values.append(w.input)
             values.extend(w.values)
+            if w.cel is not None:
+                values.append(w.cel)
         return list(task_references(values))
 
     @property

@@ -282,9 +282,9 @@ def _task(sources: PipelineSources, doc: YamlDoc, path: Path, pt: dict,
         task = task_spec_at(doc, path + ("taskSpec",), raw)
         source = Document(doc.file, doc.text) if doc.located else None
         task_name = None
-    when = [WhenExpression(yaml_text(w.get("input")), w.get("operator"),
+    when = [WhenExpression(yaml_text(w.get("input")), w.get("operator") or "",
                            [yaml_text(v) for v in w.get("values") or []],
-                           doc.pos(path + ("when", i)))
+                           doc.pos(path + ("when", i)), w.get("cel"))
             for i, w in enumerate(pt.get("when") or [])]
     return PipelineTask(
         name=pt["name"], task=task, task_name=task_name, source=source,

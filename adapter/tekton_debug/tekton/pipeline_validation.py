@@ -297,7 +297,8 @@ class PipelineChecker:
         name = pt["name"]
         for f in ("pipelineRef", "pipelineSpec"):
             if pt.get(f) is not None:
-                c.add(path + (f,), f"{f} (Pipelines in Pipelines) is not supported yet",
+                c.add(path + (f,), f"{f} in a pipeline task (Pipelines in Pipelines, an alpha "
+                      "feature of Tekton) is not supported yet",
                       "put the inner Pipeline's tasks in this Pipeline", key=True)
         has_ref, has_spec = pt.get("taskRef") is not None, pt.get("taskSpec") is not None
         task_spec: Any = None
@@ -552,8 +553,7 @@ class PipelineChecker:
                     continue
                 c.known_fields(wpath, w, _WHEN_FIELDS, "a when expression")
                 if w.get("cel") is not None:
-                    c.add(wpath + ("cel",), "CEL when expressions are not supported yet",
-                          "write it as input / operator (in, notin) / values", key=True)
+                    self._cel(wpath, w)
                     continue
                 if not isinstance(w.get("input"), str):
                     c.add(wpath, "the when expression has no input (a string)",
@@ -568,6 +568,23 @@ class PipelineChecker:
                           "the when expression has no values", "add `values: [a, b]`")
                 else:
                     c.string_list(wpath + ("values",), values, "when values")
+
+    def _cel(self, wpath: Path, w: dict) -> None:
+        """A CEL when expression: alone in its entry, and CEL as written (Tekton's webhook
+        compiles it before substituting references)."""
+        from tekton_debug.tekton.cel import compile_error
+
+        c = self.c
+        if not c.expect(wpath + ("cel",), w["cel"], str, "a string (a CEL expression)"):
+            return
+        if any(w.get(k) is not None for k in ("input", "operator", "values")):
+            c.add(wpath + ("cel",), "cel and input / operator / values cannot be set in one "
+                  "when expression", "keep the CEL expression, or write input, operator and "
+                  "values in a when expression of their own", key=True)
+        error = compile_error(w["cel"])
+        if error:
+            c.add(wpath + ("cel",), f"invalid CEL expression: {error}",
+                  "a Tekton variable goes inside a CEL string: '$(params.branch)' == 'main'")
 
     # ---- references ---------------------------------------------------------------------------
 
@@ -777,7 +794,7 @@ def _values(pt: dict) -> list[Any]:
     if isinstance(pt.get("when"), list):
         for w in pt["when"]:
             if isinstance(w, dict):
-                out += [w.get("input"), w.get("values")]
+                out += [w.get("input"), w.get("values"), w.get("cel")]
     out += [value for _, _, value in _matrix_params(pt)]
     return out
 
@@ -821,5 +838,6 @@ def _strings_at(pt: dict) -> Iterable[tuple[Path, str]]:
             if isinstance(w, dict):
                 yield from _value_strings(w.get("input"), ("when", i, "input"))
                 yield from _value_strings(w.get("values"), ("when", i, "values"))
+                yield from _value_strings(w.get("cel"), ("when", i, "cel"))
     for where, i, value in _matrix_params(pt):
         yield from _value_strings(value, where + (i, "value"))
