@@ -112,3 +112,21 @@ async def test_go_to_definition_from_a_result_reference_and_from_taskref(client,
     assert at_ref.uri == deployer_uri
     assert at_ref.range.start.line == line_of(DEPLOYER, "name: deployer")
     assert isinstance(at_ref, types.Location)
+
+
+async def test_completion_after_a_matrixed_task_offers_its_results_whole_and_matrix(client,
+                                                                                   editor):
+    await editor.open(DEPLOYER, "deployer.yaml")
+    matrixed = PIPELINE.replace("    - name: build\n      taskSpec:",
+                                "    - name: build\n      matrix:\n        params:\n"
+                                "          - {name: arch, value: [amd64, arm64]}\n"
+                                "      taskSpec:\n        params: [{name: arch}]")
+    assert "matrix:" in matrixed
+    for typed, expected in (("$(tasks.build.", {"results.", "matrix."}),
+                            ("$(tasks.build.results.", {"image-digest[*]"}),
+                            ("$(tasks.build.matrix.", {"length", "image-digest.length"})):
+        text = matrixed.replace("$(tasks.build.results.image-digest)", typed)
+        uri, _ = await editor.open(text, "pipeline.yaml")
+        items = await complete(client, uri, position_of(text, typed, len(typed)))
+        assert set(items) == expected, typed
+    assert items["length"].text_edit.new_text == "length)"

@@ -224,3 +224,32 @@ def test_an_array_result_that_is_not_json_fails_its_taskrun_as_tekton_does(tmp_p
     assert (end.succeeded, gen.status, gen.reason) == (False, "failed", "TaskRunValidationFailed")
     assert "Provided results don't match declared results" in gen.message
     assert '"files"' in gen.message and json.dumps("array") in gen.message
+
+
+def test_each_combination_is_retried_on_its_own(tmp_path):
+    path = pipeline_file(tmp_path, """
+        workspaces: [{name: ws}]
+        tasks:
+          - name: flaky
+            retries: 1
+            workspaces: [{name: ws}]
+            matrix:
+              params: [{name: n, value: ["1", "2", "3"]}]
+            taskSpec:
+              params: [{name: n}]
+              workspaces: [{name: ws}]
+              steps:
+                - name: s
+                  image: alpine
+                  script: |
+                    echo "n=$(params.n)"
+                    [ "$(params.n)" != 2 ] || [ -e $(workspaces.ws.path)/tried ] || \\
+                      { touch $(workspaces.ws.path)/tried; exit 1; }
+        """)
+    ps, rec = start(path, runtime="local")
+    end = finish(ps, rec)
+    assert end.succeeded, end
+    starts = [(e.task, e.attempt) for e in rec.events if isinstance(e, TaskStarted)]
+    assert sorted(starts) == [("flaky[0]", 0), ("flaky[1]", 0), ("flaky[1]", 1), ("flaky[2]", 0)]
+    assert rec.output("flaky[1]") == "n=2\nn=2\n" and rec.output("flaky[0]") == "n=1\n"
+    assert [u.attempt for u in ps.states["flaky"].children] == [0, 1, 0]

@@ -136,7 +136,8 @@ def pipeline_lenses(source: Source) -> list[types.CodeLens] | None:
 def pipeline_completion(source: Source, line0: int,
                         column0: int) -> list[types.CompletionItem] | None:
     """After ``$(tasks.``: the tasks a task may refer to, then ``results.`` / ``status`` /
-    ``reason``, then the results its Task declares. None elsewhere."""
+    ``reason`` (and ``matrix.`` for a matrixed task), then the results its Task declares (with
+    ``[*]`` for a matrixed task's, which are arrays). None elsewhere."""
     before = source.line(line0)[:column0]
     start = before.rfind("$(")
     if start < 0 or ")" in before[start:]:
@@ -165,14 +166,26 @@ def pipeline_completion(source: Source, line0: int,
                           types.CompletionItemKind.Constant))
     elif len(parts) == 2 and parts[0] in tasks:
         items = [("results.", "a result of this task", types.CompletionItemKind.Field)]
+        if _matrixed(tasks[parts[0]]):
+            items.append(("matrix.", "how many TaskRuns its matrix made, or results gathered",
+                          types.CompletionItemKind.Field))
         if in_finally:
             items += [("status)", "Succeeded, Failed or None", types.CompletionItemKind.Constant),
                       ("reason)", "why it ended that way", types.CompletionItemKind.Constant)]
     elif len(parts) == 3 and parts[0] in tasks and parts[1] == "results":
         spec = pipeline.task_spec_of(tasks[parts[0]])
+        whole = "[*]" if _matrixed(tasks[parts[0]]) else ""
         for d in spec.results if spec else []:
-            items.append((d.name + ")", d.spec.description or f"result of task {parts[0]}",
+            items.append((d.name + whole + ")", (f"every TaskRun's {d.name}, an array" if whole
+                                                 else d.spec.description
+                                                 or f"result of task {parts[0]}"),
                           types.CompletionItemKind.Field))
+    elif len(parts) == 3 and parts[0] in tasks and parts[1] == "matrix" and \
+            _matrixed(tasks[parts[0]]):
+        spec = pipeline.task_spec_of(tasks[parts[0]])
+        items = [("length)", "how many TaskRuns its matrix made", types.CompletionItemKind.Constant)]
+        items += [(f"{d.name}.length)", f"how many TaskRuns gave {d.name}",
+                   types.CompletionItemKind.Constant) for d in (spec.results if spec else [])]
     partial = parts[-1]
     after = source.line(line0)[column0:]
     rng = source.range(line0, column0 - len(partial), line0, column0)
@@ -183,6 +196,11 @@ def pipeline_completion(source: Source, line0: int,
                                         sort_text=f"{i:04d}", filter_text=label.rstrip(")"),
                                         text_edit=types.TextEdit(range=rng, new_text=text)))
     return out
+
+
+def _matrixed(t: _PipelineTask) -> bool:
+    m = t.raw.get("matrix")
+    return isinstance(m, dict) and bool(m.get("params") or m.get("include"))
 
 
 # ---- go to definition ------------------------------------------------------------------------
