@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import queue
 import textwrap
+import threading
 import time
 
 import pytest
@@ -365,3 +366,41 @@ def test_auto_asks_about_an_image_once_for_the_whole_pipeline_run(tmp_path):
         notices = [e.event.message for e in rec.events if isinstance(e, TaskEvent)
                    and e.task == f"t{i}" and isinstance(e.event, Notice)]
         assert any("not in their images" in n and image in n for n in notices), notices
+
+
+def test_other_tasks_output_goes_on_while_a_pause_is_being_handed_on(tmp_path):
+    # a front end that takes its time over a pause (a step's end goes before other output)
+    # must not hold up the output of the tasks that go on
+    path = pipeline_file(tmp_path, f"""
+        tasks:
+          - name: fails
+            taskSpec: {step("exit 3")}
+          - name: logs
+            taskSpec: {step("for i in $(seq 400); do echo line $i; sleep 0.005; done")}
+    """)
+    seen_meanwhile = []
+    handled = threading.Event()
+
+    class Slow(Recorder):
+        def __call__(self, ev) -> None:
+            super().__call__(ev)
+            if isinstance(ev, TaskEvent) and isinstance(ev.event, StepPaused):
+                before = len(self.output("logs"))
+                deadline = time.monotonic() + WAIT
+                while len(self.output("logs")) == before and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                seen_meanwhile.append(len(self.output("logs")) > before)
+                handled.set()
+
+    rec = Slow()
+    ps = PipelineSession(LaunchOptions(task_file=path), rec)
+    ps.load()
+    ps.start()
+    try:
+        assert handled.wait(2 * WAIT)
+        assert seen_meanwhile == [True]
+        ps.session_of("fails").release(Release.FAIL_CONTINUE)
+        rec.next(PipelineRunFinished)
+    finally:
+        ps.close()
+    assert "line 400" in rec.output("logs")

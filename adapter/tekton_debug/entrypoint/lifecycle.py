@@ -225,12 +225,12 @@ class Entrypointer:
             code = exit_code if exit_code is not None else 1
             if start_error:
                 self.log(f"Error executing command: {start_error}")
-            too_long = self._write_results_and_termination(output)
-            if too_long is None:
-                return self._pause_on_failure(code, start_error)
+            termination = self._results_and_termination(output)
+            if isinstance(termination, str):
+                return self._pause_on_failure(code, start_error, termination)
             # Tekton exits here without a post file and the next step waits forever; write one.
             self._write_post_file(failed=True)
-            return too_long
+            return termination
         elif self.on_error == CONTINUE_ON_ERROR and exit_code is not None:
             output.append(_internal("ExitCode", str(exit_code)))
             self._write_post_file(failed=False)
@@ -249,11 +249,15 @@ class Entrypointer:
         return too_long or end
 
     # ---- pieces --------------------------------------------------------------------------
-    def _pause_on_failure(self, code: int, start_error: str) -> StepEnd:
+    def _pause_on_failure(self, code: int, start_error: str, termination: str) -> StepEnd:
+        """Pause after a failure; ``termination`` (the message) is written once the pause is
+        told: a file written on a busy disk would delay the pause, not change it."""
         kind = PauseKind.ON_FAILURE
         self._banner(ON_FAILURE_BANNER, "debug-continue", "debug-fail-continue")
         if self.on_pause:
             self.on_pause(kind, code)
+        if self.termination_path:
+            self.post_writer.write(self.termination_path, termination)
         exit_file = self.post_file + BREAKPOINT_EXIT_SUFFIX
         try:
             self.waiter.wait(exit_file, expect_content=False, breakpoint_on_failure=False)
@@ -315,6 +319,16 @@ class Entrypointer:
     def _write_results_and_termination(self, output: list[dict]) -> StepEnd | None:
         """Write the termination message (results first, as Tekton's file ends up); a StepEnd
         (exit 1) when it is longer than Kubernetes allows, else None."""
+        termination = self._results_and_termination(output)
+        if isinstance(termination, StepEnd):
+            return termination
+        if self.termination_path:
+            self.post_writer.write(self.termination_path, termination)
+        return None
+
+    def _results_and_termination(self, output: list[dict]) -> str | StepEnd:
+        """The termination message (results first, as Tekton's file ends up), or a StepEnd
+        (exit 1) when it is longer than Kubernetes allows."""
         from tekton_debug.errors import UserError
         from tekton_debug.tekton.files import read_regular
 
@@ -333,12 +347,13 @@ class Entrypointer:
                 continue
             results.append({"key": name, "value": value.decode("utf-8", "replace"),
                             "type": TASK_RUN_RESULT_TYPE})
-        if not self._write_termination(results + output):
+        text = json.dumps(results + output, separators=(",", ":"), ensure_ascii=False)
+        if self.termination_path and len(text.encode()) > MAX_TERMINATION_MESSAGE_LENGTH:
             message = (f"Termination message is above max allowed size "
                        f"{MAX_TERMINATION_MESSAGE_LENGTH}, caused by large task result.")
             self.log(message)
             return StepEnd(1, "Failed", message=message)
-        return None
+        return text
 
     def _write_termination(self, output: list[dict]) -> bool:
         if not self.termination_path:

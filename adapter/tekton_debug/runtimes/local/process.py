@@ -33,6 +33,7 @@ from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepT
 from tekton_debug.entrypoint.stepresults import apply_step_results
 from tekton_debug.events import MAX_EXEC_OUTPUT
 from tekton_debug.runtimes.local import watchdog
+from tekton_debug.runtimes.urgency import URGENCY
 from tekton_debug.runtimes.watchdog_pipe import SharedWatchdog, WatchdogPipe
 from tekton_debug.runtimes.local.watchdog import find_marked
 
@@ -222,8 +223,9 @@ class StepProcess:
                     if fd != exited_fd:
                         self._read(fd)
                 if exited_fd in readable:
-                    code = proc.wait()
-                    self._read_available()
+                    with URGENCY.urgent():  # the step's end goes before other runs' output
+                        code = proc.wait()
+                        self._read_available()
                     break
         finally:
             cleanup()

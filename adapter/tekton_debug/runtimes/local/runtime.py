@@ -38,6 +38,7 @@ from tekton_debug.events import (
     StepResumed, StepStarted,
 )
 from tekton_debug.runtimes.local import rundir
+from tekton_debug.runtimes.urgency import URGENCY
 from tekton_debug.runtimes.local.environment import LocalStep, host_secret_values, prepare_step
 from tekton_debug.runtimes.local.process import (MARK_ENV, GroupReaper, StepProcess, mark_of,
                                                  run_captured)
@@ -57,6 +58,7 @@ _SCRIPTS = {
     (PauseKind.BEFORE_STEP, Release.FAIL_CONTINUE): debug_scripts.BEFORE_STEP_FAIL_CONTINUE,
 }
 _STOP = object()
+_URGENT = object()  # (_URGENT, event): see _emit_urgent
 _SH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -110,6 +112,7 @@ class LocalRuntime:
         self._steps: list[_StepState] = []
         self._python: HostPython | None = None  # the run's Python steps, if it has any
         self._scripts_written = False  # the debug scripts (see _debug_view)
+        self._urgent = 0  # urgent events not yet handed on (this run's output goes on meanwhile)
         self._views: set[int] = set()
         self._lock = threading.RLock()
         self._starting = threading.Lock()
@@ -260,22 +263,47 @@ class LocalRuntime:
 
     # ---- events ----------------------------------------------------------------------------
     def _emit(self, event: RuntimeEvent) -> None:
+        if isinstance(event, StepLog) and not self._urgent:
+            URGENCY.give_way()  # another run's step end goes first
         self._events.put(event)
+
+    def _emit_urgent(self, event: RuntimeEvent) -> None:
+        """Emit an event the front end waits for (a pause): other runs' output gives way until
+        it has been handed on."""
+        with self._lock:
+            self._urgent += 1
+        URGENCY.begin()
+        self._events.put((_URGENT, event))
 
     def _dispatch(self) -> None:
         while True:
             event = self._events.get()
             if event is _STOP:
                 return
+            urgent = isinstance(event, tuple) and event[0] is _URGENT
+            if urgent:
+                event = event[1]
+            elif isinstance(event, StepLog) and not self._urgent:
+                URGENCY.give_way()
             listener = self._listener
-            if listener is not None:
-                try:
+            try:
+                if listener is not None:
                     listener(event)
-                except Exception:  # a listener's bug must not stop the run's events
-                    import logging
-                    logging.getLogger(__name__).exception("runtime listener failed")
+            except Exception:  # a listener's bug must not stop the run's events
+                import logging
+                logging.getLogger(__name__).exception("runtime listener failed")
+            finally:
+                if urgent:
+                    self._urgent_done()
             if isinstance(event, RunFinished):
                 return
+
+    def _urgent_done(self, count: int = 1) -> None:
+        with self._lock:
+            count = min(count, self._urgent)
+            self._urgent -= count
+        for _ in range(count):
+            URGENCY.end()
 
     # ---- the driver ------------------------------------------------------------------------
     def _drive(self) -> None:
@@ -412,7 +440,7 @@ class LocalRuntime:
             st.status = "paused"
             st.paused = PauseKind(kind.value)
             st.resumed.clear()
-        self._emit(StepPaused(i, PauseKind(kind.value), code))
+        self._emit_urgent(StepPaused(i, PauseKind(kind.value), code))
 
     def _resumed(self, i: int, kind: lifecycle.PauseKind, how: str) -> None:
         st = self._steps[i]
@@ -673,6 +701,7 @@ class LocalRuntime:
         if self._dispatcher and self._dispatcher is not threading.current_thread():
             self._events.put(_STOP)
             self._dispatcher.join(5)
+        self._urgent_done(self._urgent)  # never handed on: other runs' output waits no more
         self._reaper.close()
         self._token.cancel()
         if not (self._driver and self._driver.is_alive()):
