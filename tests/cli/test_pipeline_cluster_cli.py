@@ -9,10 +9,13 @@ import time
 
 from tekton_debug.events import PipelineRunFinished, StepPaused
 from tekton_debug.runtimes.kubernetes import annotate
+from tekton_debug.runtimes.kubernetes.claims import claim_name
+from tekton_debug.tekton.pipeline import GROUP_LABEL
 from tests.cli.test_cluster import env, run  # noqa: F401
 from tests.cluster.fixtures import cluster  # noqa: F401
 from tests.cluster.helpers import wait_annotation
-from tests.pipeline.test_pipeline_cluster import EXAMPLES, cluster_run
+from tests.pipeline.test_pipeline_cluster import (EXAMPLES, claims, cluster_run,
+                                                  missing_claim_run)
 
 EXAMPLE_RUN = os.path.join(EXAMPLES, "pipelinerun.yaml")
 
@@ -78,4 +81,26 @@ def test_attach_to_a_run_no_taskrun_belongs_to_is_a_clear_error(cluster, env, tm
     assert "error: no TaskRun in namespace 'default'" in res.stderr
     assert "belongs to a PipelineRun 'nowhere'" in res.stderr
     assert "fix: no PipelineRun run by tekton-debug has TaskRuns there" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_a_cluster_run_says_how_to_attach_and_deletes_its_claim(cluster, env, tmp_path):  # noqa: F811
+    res = run(cluster, EXAMPLE_RUN, stdin="", env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = res.stdout
+    uid = out.split(f"{GROUP_LABEL}=", 1)[1].split(";", 1)[0]
+    assert f"attach from elsewhere with: tekton-debug run --attach-pipeline {uid} --runtime " \
+        "kubernetes -n default" in out
+    claim = claim_name({}, "source", uid)
+    assert f"workspace 'source': claim {claim} made for this run; it is deleted at the end" in out
+    assert "PipelineRun build-and-publish-run Completed" in out
+    assert claims(cluster) == []
+
+
+def test_a_missing_claim_exits_2_naming_the_file_and_line(cluster, env, tmp_path):  # noqa: F811
+    path, line = missing_claim_run(tmp_path)
+    res = run(cluster, path, stdin="", env=env, cwd=tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert f"error: {path}:{line}: workspace 'source' binds the claim 'sources', which does not " \
+        "exist in namespace 'default'" in res.stderr
     assert "Traceback" not in res.stderr

@@ -111,6 +111,8 @@ def test_the_example_pipeline_runs_on_the_cluster_sharing_one_claim(cluster):  #
                       "unit-tests": "succeeded", "publish": "skipped", "notify": "succeeded"}
     runs = group_taskruns(cluster, ps.uid)
     assert set(runs) == {"clone", "build", "lint", "unit-tests", "notify"}
+    # named as Tekton names a PipelineRun's TaskRuns, <pipelinerun>-<task>, with a debug suffix
+    assert runs["build"]["metadata"]["name"].startswith("build-and-publish-run-build-debug-")
     for task in ("clone", "build", "lint", "unit-tests"):
         bound = runs[task]["spec"]["workspaces"][0]
         assert bound["persistentVolumeClaim"] == {"claimName": name}, task
@@ -192,13 +194,20 @@ def test_results_decide_a_when_on_the_cluster(cluster, tmp_path):  # noqa: F811
     assert set(runs) == {"check", "deploy"}
 
 
-def test_a_missing_claim_is_refused_before_any_taskrun_is_made(cluster, tmp_path):  # noqa: F811
+def missing_claim_run(tmp_path) -> tuple[str, int]:
+    """The example PipelineRun with its workspace bound to a claim that does not exist, beside
+    the example's Pipeline and Tasks: its path and the line naming the claim."""
     path = tmp_path / "run.yaml"
     text = open(os.path.join(EXAMPLES, "pipelinerun.yaml")).read()
-    path.write_text(text[:text.index("      volumeClaimTemplate:")]
-                    + "      persistentVolumeClaim: {claimName: sources}\n")
-    shutil.copy(os.path.join(EXAMPLES, "pipeline.yaml"), tmp_path / "pipeline.yaml")
-    shutil.copy(os.path.join(EXAMPLES, "tasks.yaml"), tmp_path / "tasks.yaml")
+    binding = "      persistentVolumeClaim: {claimName: sources}"
+    path.write_text(text[:text.index("      volumeClaimTemplate:")] + binding + "\n")
+    for name in ("pipeline.yaml", "tasks.yaml"):
+        shutil.copy(os.path.join(EXAMPLES, name), tmp_path / name)
+    return str(path), path.read_text().splitlines().index(binding) + 1
+
+
+def test_a_missing_claim_is_refused_before_any_taskrun_is_made(cluster, tmp_path):  # noqa: F811
+    path, claim_line = missing_claim_run(tmp_path)
     ps, rec = cluster_run(cluster, str(path))
     try:
         with pytest.raises(UserError) as caught:
@@ -208,7 +217,8 @@ def test_a_missing_claim_is_refused_before_any_taskrun_is_made(cluster, tmp_path
     text = str(caught.value)
     assert "workspace 'source' binds the claim 'sources', which does not exist in namespace " \
         "'default'" in text
-    assert "fix: create it first" in text and str(path) in text
+    assert text.startswith(f"{path}:{claim_line}: workspace 'source' binds the claim")
+    assert "fix: create it first" in text
     assert group_taskruns(cluster, ps.uid) == {}
 
 

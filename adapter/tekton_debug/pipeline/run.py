@@ -236,7 +236,15 @@ class PipelineSession:
         labels = {"tekton.dev/pipeline": run.pipeline.name[:63],
                   "tekton.dev/pipelineRun": run.name[:63], GROUP_LABEL: self.uid}
         file = run.source.file if run.source else None
-        self.bindings = self._claims.prepare(wanted, uid=self.uid, labels=labels, file=file)
+        lines = {}  # where each named claim is written, for the error that it does not exist
+        text = run.source.text.splitlines() if run.source else []
+        for ws, binding in wanted.items():
+            claim = (binding.get("persistentVolumeClaim") or {}).get("claimName") \
+                if isinstance(binding.get("persistentVolumeClaim"), dict) else None
+            lines[ws] = next((i for i, line in enumerate(text, 1)
+                              if claim and "claimName" in line and str(claim) in line), None)
+        self.bindings = self._claims.prepare(wanted, uid=self.uid, labels=labels, file=file,
+                                             lines=lines)
         for ws, claim in self._claims.made.items():
             self._tell(Notice(f"workspace {ws!r}: claim {claim} made for this run; it is "
                               + ("kept at the end (--keep-claims)" if self.options.keep_claims

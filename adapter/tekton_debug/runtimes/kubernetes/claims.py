@@ -59,10 +59,12 @@ class PipelineClaims:
         return client.CoreV1Api(self._cluster.api)
 
     def prepare(self, bindings: Mapping[str, dict], *, uid: str, labels: Mapping[str, str],
-                file: str | None = None) -> dict[str, dict]:
+                file: str | None = None,
+                lines: Mapping[str, int | None] | None = None) -> dict[str, dict]:
         """The TaskRuns' binding of each workspace of ``bindings`` (the PipelineRun's: name ->
         binding): a ``volumeClaimTemplate`` becomes the claim made for it; a claim named by
-        ``persistentVolumeClaim`` must exist. Raises UserError (nothing is left made then)."""
+        ``persistentVolumeClaim`` must exist (``file`` and ``lines``: where each binding is
+        written, for the error). Raises UserError (nothing is left made then)."""
         api = self._api()
         cluster = self._cluster
         assert cluster is not None
@@ -78,7 +80,8 @@ class PipelineClaims:
                 claim = (binding.get("persistentVolumeClaim") or {}).get("claimName") \
                     if isinstance(binding.get("persistentVolumeClaim"), dict) else None
                 if "persistentVolumeClaim" in binding:
-                    self._check(api, cluster, workspace, str(claim or ""), file)
+                    self._check(api, cluster, workspace, str(claim or ""), file,
+                                (lines or {}).get(workspace))
                 out[workspace] = dict(binding)
         except BaseException:
             self.release(keep=False)
@@ -109,10 +112,10 @@ class PipelineClaims:
         return name
 
     def _check(self, api: client.CoreV1Api, cluster: Cluster, workspace: str, claim: str,
-               file: str | None) -> None:
+               file: str | None, line: int | None) -> None:
         if not claim:
             raise UserError(f"workspace {workspace!r}: persistentVolumeClaim has no claimName",
-                            file=file, fix="name the claim: persistentVolumeClaim: "
+                            file=file, line=line, fix="name the claim: persistentVolumeClaim: "
                                            "{claimName: NAME}")
         try:
             call(cluster, f"read claim {claim}", lambda: api.read_namespaced_persistent_volume_claim(
@@ -121,7 +124,7 @@ class PipelineClaims:
             if e.status == 404:
                 raise UserError(
                     f"workspace {workspace!r} binds the claim {claim!r}, which does not exist in "
-                    f"namespace {cluster.namespace!r} ({cluster.where})", file=file,
+                    f"namespace {cluster.namespace!r} ({cluster.where})", file=file, line=line,
                     fix=f"create it first (kubectl create -f claim.yaml -n {cluster.namespace}), "
                         "or bind the workspace with a volumeClaimTemplate to have a claim made "
                         "for this run") from None

@@ -41,8 +41,12 @@ class Built:
 
 
 def generate_name(run: TaskRun) -> str:
-    """``<task>-debug-``, a DNS label short enough for ``<name>-pod`` to fit in 63 characters."""
-    base = run.task_name or run.task_ref or _meta(run.raw).get("name") or "task"
+    """``<task>-debug-``, a DNS label short enough for ``<name>-pod`` to fit in 63 characters; a
+    pipeline task's TaskRun starts with its name as Tekton gives it, ``<pipelinerun>-<task>``."""
+    meta = _meta(run.raw)
+    in_pipeline = "tekton.dev/pipelineTask" in (meta.get("labels") or {})
+    base = (meta.get("name") if in_pipeline else None) or run.task_name or run.task_ref or \
+        meta.get("name") or "task"
     base = re.sub(r"[^a-z0-9-]+", "-", str(base).lower()).strip("-") or "task"
     return base[:47].rstrip("-") + "-debug-"
 
