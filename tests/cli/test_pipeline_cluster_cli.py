@@ -104,3 +104,16 @@ def test_a_missing_claim_exits_2_naming_the_file_and_line(cluster, env, tmp_path
     assert f"error: {path}:{line}: workspace 'source' binds the claim 'sources', which does not " \
         "exist in namespace 'default'" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_attach_pipeline_with_a_file_or_on_this_machine_is_refused(capsys, tmp_path):
+    from tekton_debug.cli.main import main
+
+    assert main(["run", "--attach-pipeline", "build-run", "p.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "error: --attach-pipeline follows a PipelineRun already running on the cluster: " \
+        "give no file" in err
+    assert main(["run", "--attach-pipeline", "build-run", "--runtime", "local"]) == 2
+    err = capsys.readouterr().err
+    assert "attaching to a PipelineRun needs the cluster it runs on" in err
+    assert "fix: add --runtime kubernetes" in err

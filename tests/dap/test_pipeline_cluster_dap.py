@@ -110,3 +110,22 @@ def test_attach_with_start_debugging_shows_the_paused_taskrun_as_a_child_session
             child.close()
         ps.close()
     assert (end.succeeded, end.reason) == (True, "Completed")
+
+
+def test_the_cluster_fields_of_a_configuration_are_checked():
+    from tekton_debug.dap.launch_config import parse_launch
+    from tekton_debug.errors import UserError
+
+    options, _ = parse_launch({"task": "p.yaml", "runtime": "kubernetes", "keepClaims": True})
+    assert options.keep_claims is True
+    with pytest.raises(UserError) as err:
+        parse_launch({"task": "p.yaml", "keepClaims": "yes"})
+    assert str(err.value).startswith('launch configuration: "keepClaims" must be true or false')
+    options, _ = parse_launch({"pipelineRun": "build-run", "runtime": "kubernetes"}, attach=True)
+    assert options.pipeline_run == "build-run" and options.task_run is None
+    with pytest.raises(UserError) as err:
+        parse_launch({"pipelineRun": "a", "taskRun": "b"}, attach=True)
+    assert 'attach: "taskRun" and "pipelineRun" exclude each other' in str(err.value)
+    with pytest.raises(UserError) as err:
+        parse_launch({"runtime": "kubernetes"}, attach=True)
+    assert 'attach: "taskRun" is required (or "pipelineRun")' in str(err.value)
