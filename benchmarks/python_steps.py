@@ -25,11 +25,12 @@ from pathlib import Path
 from dap import ADAPTER, Dap, ms, p90, write_task
 
 
-def python_task(hits: int) -> tuple[str, int, int]:
-    """(a Task of one Python step, the line of a breakpoint never hit, the line hit ``hits``
-    times, each time just after ``stamp = time.time()``)."""
+def python_task(hits: int, python: str = sys.executable,
+                image: str = "python") -> tuple[str, int, int]:
+    """(a Task of one Python step in ``image``, run by ``python``, the line of a breakpoint never
+    hit, the line hit ``hits`` times, each time just after ``stamp = time.time()``)."""
     script = "\n".join([
-        f"#!{sys.executable}",
+        f"#!{python}",
         "import time",
         "def never():",
         "    return 'never called'",  # line 4 of the script
@@ -42,21 +43,21 @@ def python_task(hits: int) -> tuple[str, int, int]:
     ])
     text = ("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: bench-python\nspec:\n"
             "  params:\n    - name: hits\n      default: \"0\"\n  steps:\n"
-            "    - name: py\n      image: python\n      script: |\n")
+            f"    - name: py\n      image: {image}\n      script: |\n")
     first = text.count("\n") + 1
     text += "".join(f"        {line}\n" if line else "\n" for line in script.split("\n")[:-1])
     return text, first + 3, first + 7
 
 
 def _run(task: str, cwd: str, lines: list[int], hits: int,
-         on_stop=None) -> float:
+         on_stop=None, runtime: str = "local") -> float:
     """configurationDone -> terminated (ms), calling ``on_stop(dap, after, t, body)`` per stop."""
     dap = Dap(ADAPTER, cwd=cwd)
     try:
         dap.request("initialize", {"adapterID": "tekton", "clientID": "bench",
                                    "linesStartAt1": True, "columnsStartAt1": True})
         launch = dap.send("launch", {"type": "tekton", "request": "launch", "task": task,
-                                     "runtime": "local",
+                                     "runtime": runtime,
                                      "params": {"hits": str(hits)}})
         dap.event("initialized")
         dap.request("setBreakpoints", {"source": {"path": task},
@@ -80,16 +81,18 @@ def _run(task: str, cwd: str, lines: list[int], hits: int,
         dap.close()
 
 
-def measure_never_hit(runs: int) -> tuple[list[float], list[float]]:
-    """(with a breakpoint never hit, plainly): configurationDone -> terminated, in ms."""
+def measure_never_hit(runs: int, runtime: str = "local",
+                      **where: str) -> tuple[list[float], list[float]]:
+    """(with a breakpoint never hit, plainly): configurationDone -> terminated, in ms
+    (``where``: ``python_task``'s python and image)."""
     debugged, plain = [], []
     with tempfile.TemporaryDirectory(prefix="bench-python-") as tmp:
-        text, never, _ = python_task(0)
+        text, never, _ = python_task(0, **where)
         task = write_task(Path(tmp), "task.yaml", text)
-        _run(task, tmp, [never], 0)  # warm up (compiled files of debugpy, page cache)
+        _run(task, tmp, [never], 0, runtime=runtime)  # warm up (debugpy's files, page cache)
         for _ in range(runs):  # interleaved, so that the machine's load falls on both alike
-            debugged.append(_run(task, tmp, [never], 0))
-            plain.append(_run(task, tmp, [], 0))
+            debugged.append(_run(task, tmp, [never], 0, runtime=runtime))
+            plain.append(_run(task, tmp, [], 0, runtime=runtime))
     return debugged, plain
 
 
@@ -108,11 +111,11 @@ def measure_import_floor(runs: int) -> list[float]:
     return out[1:]
 
 
-def measure_hits(hits: int) -> list[float]:
+def measure_hits(hits: int, runtime: str = "local", **where: str) -> list[float]:
     """The script stamps its clock, the next line holds a breakpoint: stamp -> `stopped` (ms)."""
     out: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-python-") as tmp:
-        text, _, hit = python_task(hits)
+        text, _, hit = python_task(hits, **where)
         task = write_task(Path(tmp), "task.yaml", text)
 
         def on_stop(dap: Dap, t: float, body: dict) -> None:
@@ -120,7 +123,7 @@ def measure_hits(hits: int) -> list[float]:
             out.append(ms(t - float(stamp["body"]["result"])))
             dap.send("continue", {"threadId": body["threadId"]})
 
-        _run(task, tmp, [hit], hits, on_stop)
+        _run(task, tmp, [hit], hits, on_stop, runtime=runtime)
     return out
 
 

@@ -6,6 +6,7 @@ plainly and says why on the breakpoint."""
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
 
 import pytest
@@ -16,6 +17,7 @@ from tests.dap.dapclient import DapClient
 from tests.dap.test_python_steps import launch as host_launch
 from tests.dap.test_python_steps import locals_of, stopped
 from tests.dap.test_python_steps import top_frame as frames_of
+from tests.runtimes.container.test_docker_engine import docker_host  # noqa: F401 (a fixture)
 
 WAIT = 90  # seconds: only a hung run ever gets near this
 
@@ -218,3 +220,40 @@ def test_a_python_too_old_for_debugpy_runs_the_step_plainly_and_says_why(dap, ta
     assert "Python is 3.6" in changed["message"] and "3.8" in changed["message"]
     dap.wait_event("terminated", timeout=WAIT)
     assert "total 10 False" in dap.output("stdout")
+
+
+def test_stop_while_stopped_in_python_leaves_no_container_behind(dap, task):
+    launch(dap, task, [line_of(task, "total = 0")])
+    stopped(dap)
+    run = dap.request("evaluate", {"expression": "open('/etc/hostname').read().strip()",
+                                   "frameId": frames_of(dap)[0]["id"], "context": "repl"})
+    assert run["body"]["result"]  # a live container, under debugpy
+    assert _containers_of_the_run()  # the stopped step's, and the next one's
+    dap.request("terminate")
+    dap.wait_event("terminated", timeout=WAIT)
+    dap.close()  # the adapter has ended
+    assert _containers_of_the_run() == []
+
+
+def _containers_of_the_run() -> list[str]:
+    out = subprocess.run(["podman", "ps", "-a", "--filter",
+                          "label=io.tekton-debug.taskrun=python-in-containers-run",
+                          "--format", "{{.Names}}"], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_the_docker_engine_stops_in_a_python_step_too(docker_host, task, tmp_path):
+    client = DapClient(cwd=str(tmp_path), env={"DOCKER_HOST": docker_host})
+    try:
+        line = line_of(task, "total = 0")
+        assert launch(client, task, [line], engine="docker")[0]["verified"] is True
+        body = stopped(client)
+        assert body["reason"] == "breakpoint" and body["threadId"] == 2
+        frame = frames_of(client)[0]
+        assert frame["line"] == line
+        assert locals_of(client, frame["id"])["names"] == "['ada', 'bo']"
+        client.request("continue", {"threadId": 2})
+        client.wait_event("terminated", timeout=WAIT)
+        assert f"total 10 True 1234 {containers.MARKER_TEXT}" in client.output("stdout")
+    finally:
+        client.close()
