@@ -11,22 +11,25 @@ and a way back from the container to the adapter that needs no network.
   as it comes up: the path and version of the Python the shebang names, on the step's ``PATH``
   and as its user. A missing or too old Python makes the step run plainly, with the reason on
   its breakpoints.
-- **Plain or debugged, chosen when the step starts.** The container is made with both commands:
-  the plain one and, from ``container_spec()``, the shared ``debugpy_cli.command`` behind a
-  small launcher; the signal that starts the step picks one.
-- **The way back.** debugpy connects only over TCP (``--connect HOST:PORT``), and a step's
-  container may have no network at all (``--network none``) or one of its own. So the adapter
-  listens on a Unix socket in ``<dir>`` (a directory of the run shared with the container), and
-  the launcher, in the step's Python before debugpy starts, listens on a loopback port of the
-  container, forks a relay that joins that port's one connection to the Unix socket, and runs
+- **Plain or debugged, chosen when the step starts.** The container is made with two commands:
+  the step's own, and a small launcher (``container_spec()``); the signal that starts the step
+  picks one. For the launcher, the adapter first writes debugpy's command, from the same
+  ``debugpy_cli.command`` as on the host, with the breakpoints known at that moment.
+- **The way back.** debugpy connects only over TCP (``HOST:PORT``), and a step's container may
+  have no network at all (``--network none``) or one of its own. So the adapter listens on a
+  Unix socket in ``<dir>`` (a directory of the run shared with the container), and the launcher,
+  in the step's Python before debugpy starts, listens on a loopback port of the container, forks
+  a relay that joins each connection to that port with one to the Unix socket, and runs
   debugpy's command with that port. This works with any network mode (none, the engine's default,
   host, a sidecar's), with rootful and rootless podman and with docker on Linux, and costs no
-  ``exec``. It needs a shared file system for the socket: engines that run containers in a VM
+  ``exec`` (the alternatives: a port published to the host needs a network; a relay through
+  ``<engine> exec`` costs one, 165-320 ms here). It needs a shared file system for the socket: engines that run containers in a VM
   (Docker Desktop, podman machine) do not pass Unix sockets through their bind mounts.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from pathlib import Path
@@ -41,46 +44,61 @@ from tekton_debug.tekton.model import Step
 #: Stands for the relay's port in debugpy's command until the launcher knows it.
 PORT_SLOT = "@port@"
 
-#: Run by the step's Python: ``-c LAUNCHER SOCKET SLOT K N NAME=VALUE... COMMAND...``. Listens
-#: on a loopback port of the container, puts it for SLOT in the first K words of COMMAND, forks
-#: a relay between that port's one connection and the adapter's Unix socket SOCKET (half-closes
-#: passed on, so debugpy's last words still arrive), sets the N variables and runs COMMAND.
+#: Run by the step's Python: ``-c LAUNCHER SOCKET COMMAND_FILE``. The command file (JSON, written
+#: by the adapter as the step starts) holds debugpy's command ``argv``, the placeholder ``slot``
+#: of the port in its first ``k`` words, and variables to set (``env``). The launcher listens on
+#: a loopback port of the container, puts it in place of the slot, forks a relay that joins each
+#: connection to that port with a new connection to the adapter's Unix socket SOCKET (half-closes
+#: passed on, so that last words still arrive; it ends once the step's Python has ended and its
+#: connections are closed), sets the variables and runs the command in its own place.
 LAUNCHER = """\
-import os, select, socket, sys
-path, slot, k, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-pairs, command = sys.argv[5:5 + n], sys.argv[5 + n:]
+import json, os, select, socket, sys
+path = sys.argv[1]
+with open(sys.argv[2]) as f:
+    spec = json.load(f)
 server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 server.bind(("127.0.0.1", 0))
-server.listen(1)
+server.listen(4)
 port = str(server.getsockname()[1])
-command[:k] = [word.replace(slot, port) for word in command[:k]]
+command, k = spec["argv"], spec["k"]
+command[:k] = [word.replace(spec["slot"], port) for word in command[:k]]
+parent = os.getpid()
 if os.fork() == 0:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    server.settimeout(60)
-    try:
-        inner = server.accept()[0]
-        server.close()
-        outer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        outer.connect(path)
-        peer = {inner: outer, outer: inner}
-        reading = [inner, outer]
-        while reading:
-            for s in select.select(reading, [], [])[0]:
+    peer, reading = {}, set()
+    while os.getppid() == parent or reading:
+        ready = select.select([server, *reading], [], [], 1.0)[0]
+        for s in ready:
+            if s is server:
+                inner = server.accept()[0]
+                outer = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    outer.connect(path)
+                except OSError:
+                    inner.close()
+                    continue
+                peer.update({inner: outer, outer: inner})
+                reading.update((inner, outer))
+                continue
+            try:
                 data = s.recv(65536)
                 if data:
                     peer[s].sendall(data)
-                else:
-                    reading.remove(s)
-                    peer[s].shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
+                    continue
+                peer[s].shutdown(socket.SHUT_WR)
+            except OSError:
+                reading.discard(peer[s])
+            reading.discard(s)
+            if peer[s] not in reading:
+                other = peer.pop(s)
+                del peer[other]
+                s.close()
+                other.close()
     os._exit(0)
 server.close()
-for pair in pairs:
-    name, _, value = pair.partition("=")
-    os.environ[name] = value
+os.environ.update(spec["env"])
 os.execvp(command[0], command)
 """
 
@@ -115,28 +133,29 @@ class ContainerPython(HostPython):
         """(host path, container path), read-only, for every Python step's container."""
         return [(debugpy_cli.package_dir(), f"{self._path_dir}/debugpy")]
 
-    def container_spec(self, step: Step, argv: Sequence[str], env: Mapping[str, str],
+    def container_spec(self, step: Step, env: Mapping[str, str],
                        secret_env: frozenset[str]) -> tuple[str, list[str]] | None:
-        """(the probe, the command under debugpy) of step ``step`` when it is Python, else None.
-        ``argv`` and ``env`` are its plain command and environment in the container."""
+        """(the probe, the command that starts it under debugpy) of step ``step`` when it is
+        Python, else None. ``env`` is its environment in the container. The command reads
+        debugpy's own command from a file written when the step starts (``_debugged``): by then
+        the breakpoints are known."""
         i = step.index
         if i not in self._interpreters:
             return None
         self._images[i] = step.image or "?"
         program, options = self._interpreters[i]
-        changed = {k: v for k, v in debugpy_cli.environment(env, self._path_dir).items()
-                   if env.get(k) != v}
+        changed = self._changed_env(env)
         hidden = sorted(set(changed) & set(secret_env))
-        if hidden:  # values from secrets never go on a command line
+        if hidden:  # values from secrets are never written out
             self._refused[i] = (f"its {hidden[0]} comes from a secret, and the debugger would "
                                 f"have to change it")
-            return probe(program), []
-        command = debugpy_cli.command(program, options, PORT_SLOT, argv[0], argv[1:])
-        k = len(command) - len(argv)
-        assert command[k:] == list(argv), "debugpy's command ends with the step's own"
-        pairs = [f"{name}={value}" for name, value in changed.items()]
         return probe(program), [program, *options, "-c", LAUNCHER, f"{self._inside}/{i}.sock",
-                                PORT_SLOT, str(k), str(len(pairs)), *pairs, *command]
+                                f"{self._inside}/{i}.json"]
+
+    def _changed_env(self, env: Mapping[str, str]) -> dict[str, str]:
+        """The variables debugpy's command needs changed in ``env`` (its path first)."""
+        return {k: v for k, v in debugpy_cli.environment(env, self._path_dir).items()
+                if env.get(k) != v}
 
     def _unusable(self, i: int, env: Mapping[str, str]) -> str | None:
         program, options = self._interpreters[i]
@@ -155,8 +174,15 @@ class ContainerPython(HostPython):
 
     def _debugged(self, step: Step, smap: ScriptMap, argv: Sequence[str], env: Mapping[str, str],
                   plan: DebugPlan, emit: Callable[[RuntimeEvent], None]) -> Launch:
-        """The container runs its command under debugpy (its ``launch_command``); the adapter
-        listens on the step's socket in the shared directory."""
-        socket_path = os.path.join(self._outside, f"{step.index}.sock")
-        debugger = self._debugger(step, smap, argv[0], plan, emit, unix_socket=socket_path)
+        """The adapter listens on the step's socket in the shared directory, and writes debugpy's
+        command for the launcher (the container then gets the signal to run it)."""
+        i = step.index
+        program, options = self._interpreters[i]
+        debugger = self._debugger(step, smap, argv[0], plan, emit,
+                                  unix_socket=os.path.join(self._outside, f"{i}.sock"))
+        command = debugpy_cli.command(program, options, PORT_SLOT, argv[0], argv[1:])
+        k = len(command) - len(argv)
+        assert command[k:] == list(argv), "debugpy's command ends with the step's own"
+        spec = {"argv": command, "k": k, "slot": PORT_SLOT, "env": self._changed_env(env)}
+        (self._outside / f"{i}.json").write_text(json.dumps(spec))
         return Launch(list(argv), dict(env), debugger)

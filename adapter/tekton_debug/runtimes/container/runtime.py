@@ -378,7 +378,7 @@ class ContainerRuntime(LocalRuntime):
                 "-v", f"{layout.step_info_dir(i)}:{TEKTON}/debug/info"]
         for host, inside, ro in mounts:
             args += ["-v", f"{host}:{inside}" + (":ro" if ro else "")]
-        python = (self._python.container_spec(step, argv, env, secret_env)
+        python = (self._python.container_spec(step, env, secret_env)
                   if isinstance(self._python, ContainerPython) else None)
         for host, inside in self._python.mounts() if python else []:
             args += ["-v", f"{host}:{inside}:ro"]
