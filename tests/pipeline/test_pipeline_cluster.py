@@ -247,3 +247,18 @@ def test_keep_claims_leaves_the_claim_and_says_how_to_delete_it(cluster, tmp_pat
         f"delete pvc {name} -n default" in notices
     where = cluster.call(lambda: cluster.cluster.claim_dir("default", name))
     assert open(os.path.join(where, "f")).read() == "kept\n"
+
+
+def test_closing_a_paused_run_cancels_its_taskruns_and_deletes_its_claim(cluster):  # noqa: F811
+    ps, rec = cluster_run(cluster, os.path.join(EXAMPLES, "pipelinerun.yaml"),
+                          params={"break-tests": "true"})
+    ps.start()
+    try:
+        rec.next(StepPaused, lambda ev: ev.task == "unit-tests", timeout=120)
+        assert len(claims(cluster)) == 1
+    finally:
+        ps.close()  # as Ctrl-C or a disconnect ends it
+    assert claims(cluster) == []
+    condition = next(c for c in group_taskruns(cluster, ps.uid)["unit-tests"]["status"]
+                     ["conditions"] if c["type"] == "Succeeded")
+    assert (condition["status"], condition["reason"]) == ("False", "TaskRunCancelled")
