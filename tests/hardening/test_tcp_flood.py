@@ -1,8 +1,9 @@
 """The TCP server (``tekton-debug dap --port``) against clients that never give the token.
 
-A flood of connections neither ends the listener nor the sessions: connections over the caps are
-closed at once, an untrusted client is closed after its deadline, and running out of file
-descriptors makes the server wait and accept again. Every loop here is bounded in count and
+A flood of connections neither ends the listener nor the sessions nor locks a real client out:
+when the caps are reached the oldest client without the token is closed to make room, an
+untrusted client is closed after its deadline, and running out of file descriptors makes the
+server wait and accept again. Every loop here is bounded in count and
 time, and every socket is on 127.0.0.1.
 """
 
@@ -139,7 +140,67 @@ def test_thousands_of_silent_connections_hold_a_bounded_number_of_threads(server
         assert launch_with_token(s)["body"] == {"launched": ["task"]}
     finally:
         close_all(held)
-    assert "too many clients; closing new ones" in s.log()
+    assert "too many clients without the token; closing the oldest ones" in s.log()
+
+
+def held_by_server(s: Server, threads: int) -> None:
+    """Wait until the server runs ``threads`` threads (its sessions took the connections)."""
+    assert wait_for(lambda: s.threads() == threads), (s.threads(), threads)
+
+
+def test_a_real_client_gets_through_while_silent_connections_fill_every_slot(server):
+    # the silent clients are not closed at a deadline while the test runs
+    s = server(untrusted_deadline=600)
+    baseline = s.threads()
+    held = flood(s, 100, 20.0)
+    try:
+        assert len(held) == 100
+        held_by_server(s, baseline + 16)
+        # every slot is taken by a silent client that is still connected: the real one is served
+        assert launch_with_token(s)["body"] == {"launched": ["task"]}
+        # to make room, the oldest was closed: the newest 15 are still served, the one before not
+        for sock in held[-15:]:
+            client = Client(sock)
+            assert client.response(client.request("initialize", {}))["success"] is True
+        assert Client(held[-16]).read() is None
+        assert Client(held[0]).read() is None
+        assert s.threads() <= baseline + 16
+    finally:
+        close_all(held)
+    assert s.process.poll() is None
+
+
+def test_clients_with_the_token_are_never_closed_to_make_room(server):
+    s = server(untrusted_deadline=600, max_connections=6)
+    trusted = []
+    try:
+        for _ in range(3):
+            trusted.append(Client(s.connect(timeout=20)))
+            launch = trusted[-1].request("launch", {"token": "s3cret"})
+            assert trusted[-1].response(launch)["success"] is True
+        held = flood(s, 50, 20.0)
+        try:
+            # the whole cap (6) is reached before the untrusted one (16): the oldest silent
+            # clients make room, not the sessions with the token
+            assert launch_with_token(s)["success"] is True
+            for _ in range(3):
+                trusted.append(Client(s.connect(timeout=20)))
+                launch = trusted[-1].request("launch", {"token": "s3cret"})
+                assert trusted[-1].response(launch)["success"] is True
+        finally:
+            close_all(held)
+        # six sessions with the token: a seventh client is closed, the six are still served
+        late = Client(s.connect(timeout=20))
+        assert late.read() is None
+        late.close()
+        for client in trusted:
+            assert client.response(client.request("threads"))["body"] == {"threads": []}
+    finally:
+        for client in trusted:
+            client.close()
+    log = s.log()
+    assert "closing the oldest ones to make room" in log
+    assert "6 clients with the token are connected; closing new ones" in log
 
 
 def test_running_out_of_descriptors_does_not_end_the_listener(server):

@@ -37,9 +37,11 @@ TOKEN_REQUIRED = 5
 UNTRUSTED_BODY_LIMIT = 1024 * 1024
 #: ... the seconds it has to give it (from connecting to a launch/attach with the token) ...
 UNTRUSTED_DEADLINE = 10.0
-#: ... and how many such clients may be connected at once (more are closed when accepted).
+#: ... and how many such clients may be connected at once: when a new client comes and this many
+#: are connected (or the whole cap below is reached), the oldest of them is closed to make room.
 MAX_UNTRUSTED = 16
-#: Connected clients at most, trusted or not (each is a session on a thread of its own).
+#: Connected clients at most, trusted or not (each is a session on a thread of its own). Clients
+#: with the token are never closed to make room: a new client is closed when they are this many.
 MAX_CONNECTIONS = 64
 #: When accepting fails for want of descriptors or memory: the longest wait before retrying.
 _MAX_BACKOFF = 1.0
@@ -81,7 +83,11 @@ class TcpServer:
 
     With a token, a client is untrusted until its launch/attach gives it: meanwhile its messages
     are limited to ``UNTRUSTED_BODY_LIMIT`` bytes, it is closed ``untrusted_deadline`` seconds
-    after connecting, and no more than ``max_untrusted`` such clients are served at once. The
+    after connecting, and no more than ``max_untrusted`` such clients are served at once. When a
+    new client comes and a cap is reached, the oldest untrusted client (the one that had the most
+    time to give the token) is closed, and the new one is accepted once its session has ended: a
+    flood of silent connections never locks a real client out, and the threads and descriptors
+    stay bounded, since a closed session still holds its slot until its thread ends. The
     listener outlives running out of descriptors: it waits, says so once, and accepts again.
     """
 
@@ -106,17 +112,25 @@ class TcpServer:
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._connections: set[Connection] = set()
-        #: the connections that have not given the token yet, with their deadlines
+        #: the connections that have not given the token yet, with their deadlines, oldest first
         self._untrusted: dict[Connection, float] = {}
+        #: untrusted connections the server closed (late, or to make room) whose sessions have
+        #: not ended yet: they keep their slot, so that threads and descriptors stay bounded
+        self._closing: set[Connection] = set()
+        #: session threads that have ended their work, to be joined before new ones start
+        self._ended: list[threading.Thread] = []
         self._untrusted_deadline = untrusted_deadline
         self._max_untrusted = max_untrusted
         self._max_connections = max_connections
         self._starved = False  # accepting failed for want of resources (said once)
-        self._refused = 0  # clients closed at once because of the caps, since the last report
+        self._refused = 0  # new clients closed at once (all slots trusted), since the last report
+        self._pushed_out = 0  # untrusted clients closed to make room, since the last report
         self._threads: list[threading.Thread] = []
         self._stopped = False
         self._accepting = False
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake_r, self._wake_w = os.pipe()  # shutdown() and ending sessions wake the loop
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         log.info("DAP server listening on %s port %d", address, self.port)
 
     def serve_forever(self) -> None:
@@ -125,20 +139,33 @@ class TcpServer:
             if self._stopped:
                 return
             self._accepting = True
+        listener = self._listener.fileno()
         poll = select.poll()
-        poll.register(self._listener.fileno(), select.POLLIN)
         poll.register(self._wake_r, select.POLLIN)
+        listening = False
         backoff = 0.0
         try:
             while not self._stopped:
                 timeout = self._close_late()
+                self._join_ended()
                 if backoff:  # out of descriptors: wait (for shutdown only) before accepting again
                     if self._wait_wake(backoff):
                         break
+                # while a closed session still holds the slot a new client needs, the new client
+                # waits in the backlog: the loop wakes when that session ends
+                waiting = self._waiting_for_room()
+                if listening == waiting:
+                    if waiting:
+                        poll.unregister(listener)
+                    else:
+                        poll.register(listener, select.POLLIN)
+                    listening = not waiting
                 ready = dict(poll.poll(None if timeout is None else max(timeout, 0) * 1000))
-                if self._wake_r in ready or self._stopped:
+                if self._wake_r in ready:
+                    self._drain_wake()
+                if self._stopped:
                     break
-                if not ready:
+                if listener not in ready:
                     continue
                 if self._accept_one():
                     backoff = 0.0
@@ -160,15 +187,51 @@ class TcpServer:
 
     def _wait_wake(self, seconds: float) -> bool:
         """Sleep ``seconds`` unless shutdown() comes first (then True)."""
-        ready, _, _ = select.select([self._wake_r], [], [], seconds)
-        return bool(ready) or self._stopped
+        poll = select.poll()
+        poll.register(self._wake_r, select.POLLIN)
+        deadline = time.monotonic() + seconds
+        while not self._stopped:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if poll.poll(left * 1000):  # shutdown(), or a session ended
+                self._drain_wake()
+        return self._stopped
+
+    def _wake(self) -> None:
+        """Called with the lock held: wake serve_forever()."""
+        if self._wake_w >= 0:
+            try:
+                os.write(self._wake_w, b"x")
+            except BlockingIOError:  # the pipe is full: the loop will wake anyway
+                pass
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _join_ended(self) -> None:
+        """Join the session threads that ended their work, so that no more than the caps are
+        alive when the next one starts."""
+        with self._lock:
+            ended, self._ended = self._ended, []
+        for thread in ended:
+            thread.join()
 
     def _accept_one(self) -> bool:
-        """Accept one client and start its session; False when resources ran out."""
+        """Accept one client and start its session, or first close the oldest untrusted client
+        to make room for it; False when resources ran out."""
+        pushed_out, refuse = self._make_room()
+        if pushed_out is not None:
+            pushed_out.close()  # the new client is accepted once this session has ended
+            return True
         sock = None
         try:
             sock, peer = self._listener.accept()
-            if self._refuse():
+            if refuse:
                 sock.close()
                 return True
             self._start_session(sock, peer)
@@ -188,22 +251,50 @@ class TcpServer:
             log.warning("DAP server: accepting clients again")
         return True
 
-    def _refuse(self) -> bool:
-        """Whether a new client is over the caps (it is closed at once, nothing read)."""
+    def _full(self) -> bool:
+        """Called with the lock held: whether a new client is over a cap."""
+        return len(self._connections) >= self._max_connections or (
+            self._token is not None
+            and len(self._untrusted) + len(self._closing) >= self._max_untrusted)
+
+    def _waiting_for_room(self) -> bool:
+        """Whether a new client must wait for a closed session to end before it is accepted."""
         with self._lock:
-            over = len(self._connections) >= self._max_connections or (
-                self._token is not None and len(self._untrusted) >= self._max_untrusted)
-            if not over:
-                if self._refused:
-                    log.warning("DAP server: closed %d clients over the limits (%d connected, "
-                                "%d without the token at most)", self._refused,
-                                self._max_connections, self._max_untrusted)
-                    self._refused = 0
-                return False
+            return bool(self._closing) and self._full()
+
+    def _make_room(self) -> tuple[Connection | None, bool]:
+        """For a client waiting to be accepted: the oldest untrusted client to close first if
+        a cap is reached (None if there is room), and whether to close the new client instead
+        (every slot is taken by a client with the token)."""
+        with self._lock:
+            if not self._full():
+                self._report_caps()
+                return None, False
+            if self._untrusted:
+                oldest = next(iter(self._untrusted))  # dicts keep the order of connecting
+                del self._untrusted[oldest]
+                self._closing.add(oldest)
+                self._pushed_out += 1
+                if self._pushed_out == 1:
+                    log.warning("DAP server: too many clients without the token; closing the "
+                                "oldest ones to make room for new ones")
+                return oldest, False
             self._refused += 1
             if self._refused == 1:
-                log.warning("DAP server: too many clients; closing new ones until some leave")
-            return True
+                log.warning("DAP server: %d clients with the token are connected; closing new "
+                            "ones until some leave", len(self._connections))
+            return None, True
+
+    def _report_caps(self) -> None:
+        """Called with the lock held when a client fits again: how many were closed meanwhile."""
+        if self._pushed_out:
+            log.warning("DAP server: closed %d clients without the token to make room (%d of "
+                        "them at most)", self._pushed_out, self._max_untrusted)
+            self._pushed_out = 0
+        if self._refused:
+            log.warning("DAP server: closed %d new clients over the limit of %d connected",
+                        self._refused, self._max_connections)
+            self._refused = 0
 
     def _close_late(self) -> float | None:
         """Close the untrusted clients past their deadline; seconds to the next deadline."""
@@ -212,6 +303,7 @@ class TcpServer:
             late = [c for c, deadline in self._untrusted.items() if deadline <= now]
             for connection in late:
                 del self._untrusted[connection]
+                self._closing.add(connection)
             nearest = min(self._untrusted.values(), default=None)
         if late:
             log.warning("DAP server: %s gave no token within %g s; closing %s",
@@ -245,6 +337,7 @@ class TcpServer:
             with self._lock:
                 self._connections.discard(connection)
                 self._untrusted.pop(connection, None)
+                self._threads.remove(thread)
             connection.close()
             raise
 
@@ -263,6 +356,9 @@ class TcpServer:
             with self._lock:
                 self._connections.discard(connection)
                 self._untrusted.pop(connection, None)
+                self._closing.discard(connection)
+                self._ended.append(threading.current_thread())
+                self._wake()
 
     def shutdown(self) -> None:
         """Stop accepting, close the listening socket and every client connection.
@@ -271,7 +367,7 @@ class TcpServer:
             self._stopped = True
             connections = list(self._connections)
             if self._accepting:
-                os.write(self._wake_w, b"x")  # serve_forever() closes the listener
+                self._wake()  # serve_forever() closes the listener
             else:
                 self._close_listener()
         for connection in connections:
