@@ -45,6 +45,11 @@ SERVER = textwrap.dedent("""
 """)
 
 
+#: A session thread that returned may stay in the process's thread list for an instant after the
+#: server joined it (Python's join() does not wait for the system thread to be gone).
+LEAVING = 3
+
+
 class Server:
     def __init__(self, tmp_path, fd_limit: int = 0, **kwargs) -> None:
         script = tmp_path / "server.py"
@@ -132,7 +137,7 @@ def test_thousands_of_silent_connections_hold_a_bounded_number_of_threads(server
     try:
         for _ in range(10):  # 2,000 connections, at most 16 of them served at once
             held += flood(s, 200, 10.0)
-            assert s.threads() <= baseline_threads + 16
+            assert s.threads() <= baseline_threads + 16 + LEAVING
             assert s.fds() <= baseline_fds + 16 * 3 + 8  # a socket, a wake-up pipe each
             close_all(held[:-100])
             held = held[-100:]
@@ -164,7 +169,7 @@ def test_a_real_client_gets_through_while_silent_connections_fill_every_slot(ser
             assert client.response(client.request("initialize", {}))["success"] is True
         assert Client(held[-16]).read() is None
         assert Client(held[0]).read() is None
-        assert s.threads() <= baseline + 16
+        assert s.threads() <= baseline + 16 + LEAVING
     finally:
         close_all(held)
     assert s.process.poll() is None

@@ -147,7 +147,6 @@ class TcpServer:
         try:
             while not self._stopped:
                 timeout = self._close_late()
-                self._join_ended()
                 if backoff:  # out of descriptors: wait (for shutdown only) before accepting again
                     if self._wait_wake(backoff):
                         break
@@ -214,8 +213,7 @@ class TcpServer:
             pass
 
     def _join_ended(self) -> None:
-        """Join the session threads that ended their work, so that no more than the caps are
-        alive when the next one starts."""
+        """Join the session threads that freed their slots (they are returning)."""
         with self._lock:
             ended, self._ended = self._ended, []
         for thread in ended:
@@ -228,6 +226,9 @@ class TcpServer:
         if pushed_out is not None:
             pushed_out.close()  # the new client is accepted once this session has ended
             return True
+        # a session frees its slot and says its thread ends in one step: joined here, after
+        # the room was seen, no such thread is still alive when the new one starts
+        self._join_ended()
         sock = None
         try:
             sock, peer = self._listener.accept()
