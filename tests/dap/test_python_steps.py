@@ -5,14 +5,16 @@ uncaught exceptions are Python's, at the Task's lines."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import textwrap
+import time
 
 import pytest
 
 from tests.dap.conftest import line_of
 from tests.dap.dapclient import DapClient, DapError
-from tests.processes import processes_with, wait_until_gone
+from tests.processes import processes_with
 
 TASK = textwrap.dedent('''\
     apiVersion: tekton.dev/v1
@@ -306,10 +308,15 @@ def test_the_python_threads_of_a_step_show_under_it(dap, tmp_path):
 def test_stop_while_stopped_in_python_ends_the_run_and_its_python(dap, task):
     launch(dap, task, [line_of(task, "total = 0")])
     stopped(dap)
-    assert processes_with("--wait-for-client")  # the step's Python, under debugpy
+    pid = dap.request("evaluate", {"expression": "os.getpid()", "frameId": top_frame(dap)[0]["id"],
+                                   "context": "repl"})["body"]["result"]
+    assert pid in processes_with("step_bootstrap")  # the step's Python, under debugpy
     dap.request("terminate")
     dap.wait_event("terminated")
-    assert wait_until_gone("--wait-for-client") == []
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{pid}")
     threads = {t["id"]: t["name"] for t in dap.request("threads")["body"]["threads"]}
     assert "cancelled" in threads[2] or "failed" in threads[2]
 
@@ -349,3 +356,158 @@ def test_pause_stops_a_running_python_step_where_it_is(dap, tmp_path):
     assert int(dap.request("evaluate", {"expression": "globals().get('rounds', 0)",
                                         "frameId": frame["id"],
                                         "context": "watch"})["body"]["result"]) < 600
+
+
+def test_restart_frame_runs_the_retried_python_step_under_its_debugger_again(dap, task):
+    line = line_of(task, "import subprocess")
+    launch(dap, task, [line], params={"fail": "yes"})
+    assert stopped(dap)["reason"] == "breakpoint"  # the first run, stopped in its Python
+    dap.request("continue", {"threadId": 2})
+    failed = stopped(dap)
+    assert failed["reason"] == "exception" and "exit code 1" in failed["description"]
+
+    task.write_text(task.read_text().replace('== "yes"', '== "never"'))  # the fix
+    frame = top_frame(dap)[0]["id"]
+    dap.request("restartFrame", {"frameId": frame})
+    body = stopped(dap)  # the retry stops at the same breakpoint, in its own Python
+    assert body["reason"] == "breakpoint" and body["threadId"] == 2
+    frames = top_frame(dap)
+    assert frames[0]["line"] == line and "count" in frames[0]["name"]
+    assert locals_of(dap, frames[0]["id"])["total"] == "6"
+    dap.request("next", {"threadId": 2})
+    assert stopped(dap)["reason"] == "step"
+    assert top_frame(dap)[0]["line"] == line + 1
+    dap.request("continue", {"threadId": 2})
+    assert dap.wait_event("exited")["body"]["exitCode"] == 0
+    output = dap.output()
+    assert "step count, retry 1" in output and "report done" in output
+
+
+SILENT_DEBUGPY = '''\
+#!{real}
+# python3 whose debugpy connects to the adapter and never answers: it reads what the adapter
+# sends until the adapter gives up and closes, then runs the script plainly
+import os, socket, sys
+if len(sys.argv) > 2 and sys.argv[1] == "-c" and "step_bootstrap" in sys.argv[2]:
+    port, script, args = int(sys.argv[3]), sys.argv[4], sys.argv[5:]
+    control = socket.create_connection(("127.0.0.1", port))
+    silent = socket.create_connection(("127.0.0.1", port))
+    while silent.recv(65536):
+        pass
+    os.execv("{real}", ["{real}", script, *args])
+os.execv("{real}", ["{real}", *sys.argv[1:]])
+'''
+
+
+def test_a_debugpy_that_never_finishes_its_handshake_is_given_up_with_a_notice(tmp_path, task):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python3"
+    fake.write_text(SILENT_DEBUGPY.format(real=os.path.realpath(shutil.which("python3"))))
+    fake.chmod(0o755)
+    client = DapClient(cwd=str(tmp_path), env={"PYTHONPATH": str(tmp_path / "lib"),
+                                               "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    try:
+        line = line_of(task, "total = 0")
+        launch(client, task, [line])
+        changed = client.wait_event("breakpoint", timeout=60)["body"]["breakpoint"]
+        assert changed["verified"] is False and changed["line"] == line
+        assert "did not finish its handshake" in changed["message"]
+        assert "runs on without the Python debugger" in changed["message"]
+        assert client.wait_event("exited", timeout=60)["body"]["exitCode"] == 0
+        output = client.output()
+        assert "did not finish its handshake" in output  # said in the Debug Console too
+        assert "total 6 False" in output and "report done" in output  # the step went on
+    finally:
+        client.close()
+
+
+LAZY = textwrap.dedent('''\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: lazy
+    spec:
+      params:
+        - name: outcome
+          default: fine
+      steps:
+        - name: check
+          image: python:3.12
+          script: |
+            #!/usr/bin/env python3
+            import os, sys, threading, time
+            def never():
+                return "never called"
+            here = os.path.dirname(os.path.realpath(__file__))
+            print(__name__, sys.argv[1:], sys.path[0] == here, threading.active_count())
+            print("debugpy before", "debugpy" in sys.modules, flush=True)
+            rounds = 0
+            while "$(params.outcome)" == "spin" and rounds < 600:
+                rounds += 1
+                time.sleep(0.05)
+            if "$(params.outcome)" == "raise":
+                raise ValueError("the check failed")
+            print("done")
+    ''')
+
+
+@pytest.fixture
+def lazy_task(tmp_path):
+    path = tmp_path / "lazy.yaml"
+    path.write_text(LAZY)
+    return path
+
+
+def step_output(dap):
+    """What the step printed on stdout and on stderr, the run's own names made neutral (its
+    directory, its script file's suffix)."""
+    return {stream: re.sub(r"/tekton-debug-[^/\s\"']+|(script-\d+)-[0-9a-f]+", r"\1",
+                           dap.output(stream)) for stream in ("stdout", "stderr")}
+
+
+@pytest.mark.parametrize("outcome", ["fine", "raise"])
+def test_a_breakpoint_never_hit_leaves_the_steps_output_and_exit_code_as_plain(
+        tmp_path, lazy_task, outcome):
+    runs = []
+    for lines in ([line_of(lazy_task, 'return "never called"')], []):
+        client = DapClient(cwd=str(tmp_path))
+        try:
+            launch(client, lazy_task, lines, filters=(), params={"outcome": outcome})
+            runs.append((client.wait_event("exited", timeout=60)["body"]["exitCode"],
+                         step_output(client)))
+        finally:
+            client.close()
+    hooked, plain = runs
+    assert hooked == plain
+    text = "".join(plain[1].values())
+    assert "__main__ [] True 1" in text and "debugpy before False" in text
+    if outcome == "raise":
+        assert plain[0] == 1
+        assert "Traceback (most recent call last)" in text and "ValueError: the check failed" in text
+        assert "<string>" not in text and "step_bootstrap" not in text
+    else:
+        assert plain[0] == 0 and "done" in text
+
+
+def test_a_breakpoint_set_while_the_script_runs_starts_debugpy_there(dap, lazy_task):
+    never = line_of(lazy_task, 'return "never called"')
+    launch(dap, lazy_task, [never], params={"outcome": "spin"})  # the step is hooked
+    # (the output may come in pieces: what the step printed so far, as a whole)
+    dap.wait_event("output", lambda b: "debugpy before False" in dap.output("stdout"), timeout=60)
+    line = line_of(lazy_task, "rounds += 1")
+    bps = dap.request("setBreakpoints", {"source": {"path": str(lazy_task)},
+                                         "breakpoints": [{"line": never}, {"line": line}]}
+                      )["body"]["breakpoints"]
+    body = stopped(dap)
+    assert body["reason"] == "breakpoint" and body["hitBreakpointIds"] == [bps[1]["id"]]
+    frame = top_frame(dap, 1)[0]
+    assert frame["line"] == line
+    rounds = int(locals_of(dap, frame["id"])["rounds"])
+    assert dap.request("evaluate", {"expression": "'debugpy' in sys.modules", "frameId": frame["id"],
+                                    "context": "watch"})["body"]["result"] == "True"
+    dap.request("continue", {"threadId": 1})
+    assert stopped(dap)["reason"] == "breakpoint"  # the next round, at the same line
+    assert int(locals_of(dap, top_frame(dap, 1)[0]["id"])["rounds"]) == rounds + 1
+    dap.request("terminate")
+    dap.wait_event("terminated")

@@ -1,17 +1,36 @@
-"""How a step's Python is started under debugpy, and which Pythons cannot be."""
+"""How a step's Python is started with the bootstrap that starts debugpy when needed, and which
+Pythons cannot be."""
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 
 from tekton_debug.python import debugpy_cli
 
 
-def test_the_command_connects_to_the_adapter_and_waits_before_running_the_script():
-    argv = debugpy_cli.command("/usr/bin/python3", ["-u"], 4711, "/run/script-1", ["a", "b"])
-    assert argv == ["/usr/bin/python3", "-u", "-c", debugpy_cli.BOOTSTRAP,
-                    "--connect", "127.0.0.1:4711", "--configure-subProcess", "false",
-                    "--wait-for-client", "/run/script-1", "a", "b"]
+def test_the_command_runs_the_bootstrap_with_the_port_script_and_args():
+    argv = debugpy_cli.command("/usr/bin/python3", ["-u"], "@port@", "/run/script-1", ["a", "b"])
+    assert argv == ["/usr/bin/python3", "-u", "-c", debugpy_cli.bootstrap_source(),
+                    "@port@", "/run/script-1", "a", "b"]
+    assert debugpy_cli.configuration([8, 3, 8], True) == b"exceptions 1\nlines 3 8\n"
+    assert debugpy_cli.lines_message([]) == b"lines\n"
+
+
+def test_the_bootstrap_runs_the_script_as_python_would_when_the_adapter_is_unreachable(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nprint(__name__, sys.argv, sys.path[0] == %r)\n"
+                      "raise SystemExit(3)\n" % str(tmp_path))
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    argv = debugpy_cli.command(sys.executable, [], port, str(script), ["x"])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert done.stdout == f"__main__ {[str(script), 'x']} True\n"
+    assert "cannot be reached" in done.stderr and "runs without it" in done.stderr
 
 
 def test_only_debugpy_is_added_to_the_path_of_the_steps_python(tmp_path):

@@ -2,8 +2,11 @@
 
 The step's Python connects to the port this debugger listens on (loopback; for a step in a
 container, a Unix socket in a directory the container shares, reached through a relay inside
-it: see ``container``), and the adapter talks DAP to it with its own wire code (``dap.wire``, here as the client side). Everything that comes
-back is translated for the session's client:
+it: see ``container``) twice: first ``debugpy_cli.step_bootstrap``'s control channel (it gets
+the breakpoint lines, the exception filter and pause requests while debugpy is not started),
+then debugpy itself, once the script needs it. The adapter talks DAP to debugpy with its own
+wire code (``dap.wire``, here as the client side). Everything that comes back is translated for
+the session's client:
 
 - lines and paths: a frame in the step's script file stands at its line of the Task YAML
   (``script.ScriptMap``); frames in other files (imported modules) keep theirs;
@@ -13,8 +16,8 @@ back is translated for the session's client:
 - stops and resumes become the events ``PythonStopped`` / ``PythonResumed`` of the step, through
   the runtime's ``emit`` so that they keep their order with the step's other events.
 
-Threads: one accepts the connection and sends the configuration, the wire's reader thread hands
-events over; requests made while stopped (``stack_frames``, ``variables``...) block their caller
+Threads: one accepts the connections and configures debugpy (within
+``debugpy_cli.HANDSHAKE_SECONDS``), the wire's reader thread hands events over; requests made while stopped (``stack_frames``, ``variables``...) block their caller
 until debugpy answers (``ANSWER_TIMEOUT``).
 """
 
@@ -24,11 +27,14 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any, Callable, Iterable
 
 from tekton_debug.dap import wire
 from tekton_debug.errors import UserError, WrongTime
-from tekton_debug.events import PythonResumed, PythonStarted, PythonStopped, RuntimeEvent
+from tekton_debug.events import (
+    PythonResumed, PythonStarted, PythonStopped, PythonUnavailable, RuntimeEvent,
+)
 from tekton_debug.python import REF_BASE
 from tekton_debug.python import debugpy_cli
 from tekton_debug.python.script import ScriptMap
@@ -36,11 +42,14 @@ from tekton_debug.python.script import ScriptMap
 log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT = 15.0  # seconds a request to debugpy may take
-CONNECT_TIMEOUT = 60.0  # seconds the step's Python may take to start and connect
 
 
 class PythonDebugger:
-    """debugpy in step ``index``, from its connection to the end of the step."""
+    """debugpy in step ``index``, from the bootstrap's connection to the end of the step.
+
+    The step's Python connects twice to ``port``: first the bootstrap's control channel (it
+    hears the breakpoint lines and pause requests while debugpy is not started), then, once the
+    script needs it, debugpy itself, configured here in DAP."""
 
     def __init__(self, index: int, step_name: str, smap: ScriptMap, script_path: str, *,
                  source: dict | None, lines: Callable[[], Iterable[int]], exceptions: bool,
@@ -51,9 +60,10 @@ class PythonDebugger:
         self.script_path = os.path.realpath(script_path)
         self.source = source  # the Task YAML as a DAP Source
         self._lines = lines
-        self._exceptions = exceptions
+        self.exceptions = exceptions
         self._emit = emit
         self._lock = threading.RLock()
+        self._control: socket.socket | None = None  # the bootstrap's channel
         self._conn: wire.Connection | None = None
         self._closed = False
         self._stopped: dict | None = None  # debugpy's stopped body while stopped
@@ -70,18 +80,34 @@ class PythonDebugger:
         else:
             self._server = _unix_server(unix_socket)
             self.port = 0
-        self._server.listen(1)
+        self._server.listen(2)  # the bootstrap's channel, then debugpy
         self._accepter = threading.Thread(target=self._accept, name=f"debugpy-{index}",
                                           daemon=True)
         self._accepter.start()
 
+    def file_lines(self) -> list[int]:
+        """The breakpoint lines of the script's file now (from the YAML lines)."""
+        return sorted({n for n in (self.smap.to_file(line) for line in self._lines())
+                       if n is not None})
+
     # ---- connection and configuration --------------------------------------------------------
 
     def _accept(self) -> None:
-        self._server.settimeout(CONNECT_TIMEOUT)
+        """The bootstrap's control channel, then debugpy's connection (until the step ends)."""
+        try:
+            control, _ = self._server.accept()
+        except OSError:  # closed: the step ended first
+            return
+        with self._lock:
+            if self._closed:
+                control.close()
+                return
+            self._control = control
+        self._tell(debugpy_cli.configuration(self.file_lines(), self.exceptions))
+        self._emit(PythonStarted(self.index, self))
         try:
             sock, _ = self._server.accept()
-        except OSError:  # closed (the step ended first) or timed out
+        except OSError:
             return
         finally:
             self._server.close()
@@ -93,18 +119,43 @@ class PythonDebugger:
             conn = self._conn = wire.Connection.from_socket(sock, name=f"debugpy step {self.index}")
         threading.Thread(target=conn.serve, args=(self,), name=f"debugpy-read-{self.index}",
                          daemon=True).start()
+        self._configure()
+
+    def _configure(self) -> None:
+        """The handshake with debugpy, within ``HANDSHAKE_SECONDS``: past it (or refused), the
+        step goes on without its Python debugger and the user is told."""
+        deadline = time.monotonic() + debugpy_cli.HANDSHAKE_SECONDS
         try:
             self._call("initialize", {"clientID": "tekton-debug", "adapterID": "tekton",
                                       "linesStartAt1": True, "columnsStartAt1": True,
-                                      "pathFormat": "path", "supportsVariableType": True})
-            self._emit(PythonStarted(self.index, self))
+                                      "pathFormat": "path", "supportsVariableType": True},
+                       deadline - time.monotonic())
             self._send("attach", dict(debugpy_cli.ATTACH_ARGUMENTS))
             self.update_breakpoints()
             self._send("setExceptionBreakpoints",
-                       {"filters": [debugpy_cli.UNCAUGHT] if self._exceptions else []})
-            self._call("configurationDone", {})
+                       {"filters": [debugpy_cli.UNCAUGHT] if self.exceptions else []})
+            self._call("configurationDone", {}, deadline - time.monotonic())
         except UserError as exc:
+            if self._closed:
+                return
             log.warning("step %s: debugpy could not be configured: %s", self.step_name, exc)
+            self._emit(PythonUnavailable(
+                self.index, f"step {self.step_name!r} runs on without the Python debugger: "
+                            f"debugpy connected but did not finish its handshake within "
+                            f"{debugpy_cli.HANDSHAKE_SECONDS:g} s ({exc.first.message}); its "
+                            f"Python breakpoints stop nothing in this run"))
+            self.close()
+
+    def _tell(self, message: bytes) -> bool:
+        """Send a control message to the bootstrap; False when there is no channel (any more)."""
+        control = self._control
+        if control is None:
+            return False
+        try:
+            control.sendall(message)
+            return True
+        except OSError:
+            return False
 
     def _send(self, command: str, arguments: dict,
               on_answer: Callable[[bool, Any], None] | None = None) -> None:
@@ -119,8 +170,9 @@ class PythonDebugger:
                 log.info("step %s: debugpy refused %s: %s", self.step_name, command, body)
         return answered
 
-    def _call(self, command: str, arguments: dict) -> dict:
-        """Send a request to debugpy and wait for its answer's body. Raises UserError."""
+    def _call(self, command: str, arguments: dict, timeout: float = ANSWER_TIMEOUT) -> dict:
+        """Send a request to debugpy and wait for its answer's body (``timeout`` seconds at
+        most). Raises UserError."""
         done = threading.Event()
         answer: list = []
 
@@ -129,9 +181,9 @@ class PythonDebugger:
             done.set()
 
         self._send(command, arguments, answered)
-        if not done.wait(ANSWER_TIMEOUT):
+        if not done.wait(max(0.0, timeout)):
             raise UserError(f"the Python debugger of step {self.step_name!r} did not answer "
-                            f"{command} within {ANSWER_TIMEOUT:g} s")
+                            f"{command} within {timeout:g} s")
         success, body = answer
         if not success:  # a Python error comes with its traceback: its last line says it
             lines = [line for line in str(body).strip().splitlines() if line.strip()]
@@ -141,8 +193,9 @@ class PythonDebugger:
     def update_breakpoints(self) -> None:
         """Send the breakpoints of the step's script (YAML lines) as lines of its file."""
         wanted = sorted({line for line in self._lines() if self.smap.to_file(line) is not None})
-        if self._conn is None:
-            return  # sent on connection
+        if self._conn is None:  # debugpy not started: the bootstrap starts it at these lines
+            self._tell(debugpy_cli.lines_message(self.file_lines()))
+            return
 
         def answered(success: bool, body: Any) -> None:
             if success and isinstance(body, dict):
@@ -161,12 +214,17 @@ class PythonDebugger:
         with self._lock:
             self._closed = True
             conn, self._conn = self._conn, None
+            control, self._control = self._control, None
             self._stopped = None
             self._refs.clear()
-        try:
-            self._server.close()
-        except OSError:
-            pass
+        for sock in (self._server, control):
+            if sock is None:
+                continue
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+            except OSError:
+                pass
+            sock.close()
         if self.unix_socket is not None:
             try:
                 os.unlink(self.unix_socket)
@@ -268,8 +326,8 @@ class PythonDebugger:
         body = self._call("stackTrace", {"threadId": thread})
         frames = []
         theirs = [f for f in body.get("stackFrames") or [] if isinstance(f, dict)]
-        if theirs and debugpy_cli.is_bootstrap_frame(theirs[-1]):
-            theirs.pop()  # where debugpy was started from, not the step's
+        while theirs and debugpy_cli.is_bootstrap_frame(theirs[-1]):
+            theirs.pop()  # where the script was started from, not the step's
         for f in theirs:
             frame = {"id": self._ref("frame", f.get("id")), "name": str(f.get("name", "?")),
                      "line": f.get("line", 0), "column": f.get("column", 0)}
@@ -337,9 +395,16 @@ class PythonDebugger:
         return {**body, "details": details}
 
     def pause(self) -> None:
-        """Stop the running script where it is (every thread)."""
-        if self._stopped is None:
-            self._call("pause", {"threadId": "*"})
+        """Stop the running script where it is (every thread); before debugpy is started, where
+        the script next runs a line of its own file."""
+        if self._stopped is not None:
+            return
+        if self._conn is None:
+            if not self._tell(f"{debugpy_cli.PAUSE}\n".encode("ascii")):
+                raise WrongTime(f"the Python of step {self.step_name!r} has not started yet",
+                                fix="pause again in a moment")
+            return
+        self._call("pause", {"threadId": "*"})
 
     def resume(self, how: str, thread: int | None = None) -> None:
         """``continue``, ``next``, ``stepIn`` or ``stepOut`` the stopped thread."""

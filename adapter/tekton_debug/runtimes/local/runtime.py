@@ -22,7 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from tekton_debug.entrypoint import lifecycle
 from tekton_debug.entrypoint import scripts as debug_scripts
@@ -77,6 +77,7 @@ class _StepState:
     resumed: threading.Event = field(default_factory=threading.Event)
     process: StepProcess | None = None
     retry: StepProcess | None = None  # the step's new definition, running while it is paused
+    retry_python: Any = None  # the retry's Python debugger (tekton_debug.python), if it has one
 
 
 class LocalRuntime:
@@ -356,13 +357,7 @@ class LocalRuntime:
         def on_output(stream: str, data: bytes) -> None:
             self._emit(StepLog(i, stream, data))
 
-        launch = Launch(local.argv, local.env)
-        if self._python is not None and not skipped:
-            launch = self._python.launch(local.step, local.argv, local.env, self._plan, self._emit)
-        elif not skipped and self._plan.python_lines.get(local.step.debug_name):
-            why = python_unsupported(self.name)  # a runtime of steps elsewhere (containers)
-            if why:
-                self._emit(PythonUnavailable(i, why))
+        launch = Launch(local.argv, local.env) if skipped else self._launch_of(local, self._python)
         self._step_dirs(i, st)
         process = self._step_runner(i, st, on_output, launch)
         with self._lock:
@@ -400,6 +395,17 @@ class LocalRuntime:
             st.resumed.set()
         self._emit(self._finished_event(i, end))
         return end
+
+    def _launch_of(self, local: LocalStep, python: HostPython | None) -> Launch:
+        """How step ``local`` starts: under its Python debugger when ``python`` (the Python
+        steps of its run) decides so for the breakpoints and filters of now."""
+        if python is not None:
+            return python.launch(local.step, local.argv, local.env, self._plan, self._emit)
+        if self._plan.python_lines.get(local.step.debug_name):
+            why = python_unsupported(self.name)  # a runtime of steps elsewhere (containers)
+            if why:
+                self._emit(PythonUnavailable(local.index, why))
+        return Launch(local.argv, local.env)
 
     # ---- what a runtime of steps elsewhere (containers) replaces -----------------------------
     def _step_dirs(self, i: int, st: _StepState) -> None:
@@ -642,6 +648,9 @@ class LocalRuntime:
             process.end()
             with self._lock:
                 st.retry = None
+                python, st.retry_python = st.retry_python, None
+            if python is not None:
+                python.close()
         if code != 0:
             self._emit(StepPaused(index, PauseKind.ON_FAILURE, code))
         return code
@@ -649,9 +658,15 @@ class LocalRuntime:
     def _retry_process(self, index: int, run: TaskRun, params: Mapping[str, ParamValue]
                        ) -> tuple[StepProcess, LocalStep]:
         """The process that runs step ``index`` of ``run`` where the paused step runs, and the
-        step as prepared for it."""
-        local = self._prepare_step(run, params, run.task.steps[index])
-        return StepProcess(local.argv, env=local.env, cwd=local.working_dir, reaper=self._reaper,
+        step as prepared for it. A Python step runs under its debugger as a first run would
+        (its script's lines mapped from the edited file)."""
+        step = run.task.steps[index]
+        local = self._prepare_step(run, params, step)
+        python = python_steps(run, [step], self.run_dir, self._context(run, params))
+        launch = self._launch_of(local, python)
+        self._steps[index].retry_python = launch.debugger
+        return StepProcess(launch.argv, env=launch.env, cwd=local.working_dir,
+                           reaper=self._reaper,
                            on_output=lambda stream, data: self._emit(StepLog(index, stream, data))
                            ), local
 
