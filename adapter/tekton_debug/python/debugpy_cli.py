@@ -12,7 +12,8 @@ debugpy's ways.
   not debugpy's start (most of it importing its debugger).
 - Once started, debugpy connects to the same port (documented: ``debugpy.connect``), the adapter
   configures it in DAP and the bootstrap waits for that (``debugpy.wait_for_client``, bounded by
-  ``HANDSHAKE_SECONDS``: past it, the script goes on without a debugger).
+  ``HANDSHAKE_SECONDS`` with ``debugpy.wait_for_client.cancel``: past it, the script goes on
+  without a debugger).
 - debugpy's private API, used by the bootstrap only (hence the exact pin in pyproject.toml):
   ``debugpy.common.log.describe_environment`` is turned off (it reads the metadata of every
   package the Python can see: 0.5 to 1 s); pydevd is told not to use ``sys.monitoring``
@@ -22,7 +23,8 @@ debugpy's ways.
   stops at that very line (its own breakpoint, id and all) and steps from there; a pause is
   ``PyDB.set_suspend`` with ``CMD_THREAD_SUSPEND`` before that line event. An uncaught exception
   goes to ``debugpy.trigger_exception_handler`` (documented), which stops at the raising line
-  with the frames' locals, after the fact.
+  with the frames' locals, after the fact; ``debugpy.trace_this_thread(False)`` (documented)
+  then keeps the exit that follows from stopping again.
 - Beyond that, the adapter relies on how pydevd answers DAP in this version: the attach
   arguments below, "uncaught" as the filter of uncaught exceptions, ``pause`` with thread "*",
   and that it closes its side once the client closes after ``terminated``.
@@ -76,7 +78,8 @@ def step_bootstrap() -> None:  # pragma: no cover - runs in the step's Python (t
     host, port, script = "127.0.0.1", int(sys.argv[1]), sys.argv[2]
     sys.argv = sys.argv[2:]
     import os
-    sys.path[0] = os.path.dirname(os.path.realpath(script))  # as `python script` has it
+    if sys.path and sys.path[0] == "":  # as `python script` has it (none with -P)
+        sys.path[0] = os.path.dirname(os.path.realpath(script))
     state = {"lines": frozenset(), "exceptions": False, "pause": False, "started": False,
              "hooked": False, "reachable": False, "debugpy": None}
     monitoring = getattr(sys, "monitoring", None)
