@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tekton_debug.session.masking import Masker
+
+MASK = Masker.MASK.encode()
 
 
 def test_secret_values_are_masked_longest_first():
@@ -12,24 +17,69 @@ def test_secret_values_are_masked_longest_first():
 def test_a_secret_split_across_chunks_is_still_masked():
     m = Masker()
     m.add_secrets(["s3cr3t-value"])
-    shown = m.mask_stream("out", "token: s3cr") + m.mask_stream("out", "3t-value!\n")
-    assert shown == f"token: {Masker.MASK}!\n"
+    shown = m.mask_stream("out", b"token: s3cr") + m.mask_stream("out", b"3t-value!\n")
+    assert shown == f"token: {Masker.MASK}!\n".encode()
 
 
 def test_held_back_text_that_was_no_secret_comes_out_whole():
     m = Masker()
     m.add_secrets(["s3cr3t-value"])
-    first = m.mask_stream("out", "ends with s3")
-    assert first == "ends with "
-    assert first + m.flush("out") == "ends with s3"
+    first = m.mask_stream("out", b"ends with s3")
+    assert first == b"ends with "
+    assert first + m.flush("out") == b"ends with s3"
 
 
 def test_streams_are_held_apart():
     m = Masker()
     m.add_secrets(["abcdef"])
-    assert m.mask_stream("a", "xabc") == "x"
-    assert m.mask_stream("b", "def") == "def"
-    assert m.mask_stream("a", "def") == Masker.MASK
+    assert m.mask_stream("a", b"xabc") == b"x"
+    assert m.mask_stream("b", b"def") == b"def"
+    assert m.mask_stream("a", b"def") == MASK
+
+
+def test_a_whole_secret_at_a_chunks_end_is_not_cut_for_another_that_may_begin_inside_it():
+    # "secretive" may begin at "secret": the whole "hunter2secret" before it is masked all the same
+    m = Masker()
+    m.add_secrets(["hunter2secret", "secretive"])
+    shown = m.mask_stream("out", b"pw hunter2secret") + m.mask_stream("out", b"ive\n")
+    assert shown == b"pw " + MASK + b"ive\n"
+    assert b"hunter2" not in shown
+
+
+def test_a_secret_that_begins_a_longer_one_waits_for_the_next_chunk():
+    m = Masker()
+    m.add_secrets(["abc", "abcdef"])
+    first = m.mask_stream("out", b"x abc")
+    assert first == b"x "
+    assert first + m.mask_stream("out", b"def y") == b"x " + MASK + b" y"
+    assert m.mask_stream("out", b"abc") == b""
+    assert m.flush("out") == MASK
+
+
+def test_a_secret_split_inside_a_character_is_masked_and_the_text_decodes():
+    m = Masker()
+    m.add_secrets(["pässwörd"])
+    data = "id: pässwörd ünd\n".encode()
+    at = data.index("ö".encode()) + 1  # between the two bytes of "ö"
+    shown = m.mask_stream("out", data[:at]) + m.mask_stream("out", data[at:])
+    assert shown.decode() == f"id: {Masker.MASK} ünd\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["ab", "abc", "abcab", "bca", "cab", "xabcx", "\n", "é"]),
+                max_size=30),
+       st.lists(st.integers(min_value=0, max_value=60), max_size=8))
+def test_masked_in_chunks_is_masked_whole(words, cuts):
+    secrets = ["abc", "abcab", "bcab", "cabé"]
+    data = "".join(words).encode()
+    whole = Masker()
+    whole.add_secrets(secrets)
+    expected = whole.mask(data.decode()).encode()
+    m = Masker()
+    m.add_secrets(secrets)
+    points = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
+    shown = b"".join(m.mask_stream("k", data[a:b]) for a, b in zip(points, points[1:]))
+    assert shown + m.flush("k") == expected
 
 
 def test_a_multi_line_secret_is_masked_whole_and_line_by_line():

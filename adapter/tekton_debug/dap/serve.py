@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from tekton_debug import pipes
 from tekton_debug.dap.wire import DEFERRED, MAX_BODY_SIZE, UNKNOWN_REQUEST, Connection, Request
 from tekton_debug.errors import UserError
 
@@ -58,6 +59,7 @@ def serve_stdio(make_handler: MakeHandler) -> bool:
     """
     sys.stdout.flush()
     wire_out = os.dup(1)  # os.dup() makes non-inheritable descriptors: children never see them
+    pipes.widen(wire_out)  # an output event of a whole chunk of step output goes in one write
     wire_in = os.dup(0)
     os.dup2(2, 1)
     null = os.open(os.devnull, os.O_RDONLY)

@@ -7,15 +7,21 @@ still masked). Front ends apply it in one place each: the DAP wire masks every m
 (:meth:`Masker.mask_data`), the terminal front end every line it prints, the log file every record
 (:class:`LogFilter`); the session masks step output as it arrives (:meth:`Masker.mask_stream`),
 before it keeps any part of it, so that nothing cut short later can leave a secret's prefix.
+
+The secrets are searched for all at once, as UTF-8, by one Aho-Corasick automaton built when they
+change (``ahocorasick_rs``, leftmost-longest: what an alternation of them, longest first, matches).
+Step output is masked as the bytes it arrives in, before it is decoded: one pass over a chunk,
+however many secrets there are, and none at all while the run has no secret.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import weakref
 from typing import Any, Iterable
+
+import ahocorasick_rs
 
 from tekton_debug.errors import Problem, UserError
 
@@ -34,6 +40,69 @@ def secret_strings(value: Any) -> list[str]:
     return [str(value)]
 
 
+class _Search:
+    """One set of secrets, ready to search for: never changed once built, so that a reader on
+    another thread needs no lock (:meth:`Masker.add_secrets` builds a new one)."""
+
+    __slots__ = ("automaton", "shortest", "longest", "by_first")
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        patterns = sorted({s.encode("utf-8", "surrogatepass") for s in secrets},
+                          key=len, reverse=True)
+        self.automaton = ahocorasick_rs.BytesAhoCorasick(
+            patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+        self.shortest = len(patterns[-1])
+        self.longest = len(patterns[0])
+        #: the secrets by their first byte: where a secret may begin at the end of a chunk
+        self.by_first: dict[bytes, list[bytes]] = {}
+        for p in patterns:
+            self.by_first.setdefault(p[:1], []).append(p)
+
+    def find(self, data: bytes) -> list[tuple[int, int, int]]:
+        """(secret, start, end) of each secret in ``data``, leftmost-longest, not overlapping."""
+        if len(data) < self.shortest:
+            return []
+        return self.automaton.find_matches_as_indexes(data)
+
+    def cut(self, data: bytes, found: list[tuple[int, int, int]]) -> int:
+        """Where the end of ``data`` that the next chunk may complete into a secret begins
+        (``len(data)``: nowhere). Only the last ``longest - 1`` bytes can: each position there
+        whose rest is a proper prefix of a secret, unless a secret found in ``data`` that began
+        before it covers it (that one is whole already, and the masking goes on after it)."""
+        n = len(data)
+        region = max(0, n - self.longest + 1)
+        starts = []
+        for first, secrets in self.by_first.items():
+            at = data.find(first, region)
+            while at >= 0:
+                rest = data[at:]
+                if any(len(rest) < len(s) and s.startswith(rest) for s in secrets):
+                    starts.append(at)
+                at = data.find(first, at + 1)
+        j = 0
+        for at in sorted(starts):
+            while j < len(found) and found[j][2] <= at:
+                j += 1
+            if j < len(found) and found[j][1] < at:
+                continue  # inside a secret found whole
+            return at
+        return n
+
+
+def _replace(data: bytes, found: list[tuple[int, int, int]], upto: int | None = None) -> bytes:
+    """``data[:upto]`` with the ``found`` secrets that begin before ``upto`` replaced."""
+    out = []
+    at = 0
+    for _, start, end in found:
+        if upto is not None and start >= upto:
+            break
+        out.append(data[at:start])
+        out.append(_MASK)
+        at = end
+    out.append(data[at:upto])
+    return b"".join(out)
+
+
 class Masker:
     MASK = "********"
     MIN_LENGTH = 3  # shorter values would mask ordinary text everywhere
@@ -41,9 +110,8 @@ class Masker:
     def __init__(self) -> None:
         # replaced whole (never mutated) so that readers on other threads need no lock
         self._secrets: frozenset[str] = frozenset()
-        self._pattern: re.Pattern[str] | None = None
-        self._longest = 0
-        self._held: dict[object, str] = {}
+        self._search: _Search | None = None
+        self._held: dict[object, bytes] = {}
         self._lock = threading.Lock()
         _LIVE.add(self)
 
@@ -63,26 +131,26 @@ class Masker:
             if not new:
                 return
             secrets = self._secrets | new
-            # longest first, so a secret that contains another is masked whole
-            alternatives = sorted(secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in alternatives))
-            self._longest = len(alternatives[0])
+            self._search = _Search(secrets)
             self._secrets = frozenset(secrets)
 
     def mask(self, text: str) -> str:
-        pattern = self._pattern
-        if pattern is None or not text:
+        search = self._search
+        if search is None or len(text) < search.shortest // 4:  # 4: the most bytes per char
             return text
-        # most text holds no secret: a substring search per secret is far cheaper than the regex
-        if not any(s in text for s in self._secrets):
+        data = text.encode("utf-8", "surrogatepass")
+        found = search.find(data)
+        if not found:
             return text
-        return pattern.sub(self.MASK, text)
+        return _replace(data, found).decode("utf-8", "surrogatepass")
 
     @property
     def longest(self) -> int:
-        """The length of the longest secret: read this much past a limit, then
-        :meth:`mask_then_cut`, and no secret that begins before the limit leaves a prefix."""
-        return self._longest
+        """The length of the longest secret (in UTF-8 bytes, so at least its length in
+        characters): read this much past a limit, then :meth:`mask_then_cut`, and no secret that
+        begins before the limit leaves a prefix."""
+        search = self._search
+        return search.longest if search is not None else 0
 
     def mask_then_cut(self, text: str, limit: int) -> str:
         """The first ``limit`` characters of ``text``, masked before the cut."""
@@ -91,7 +159,7 @@ class Masker:
     def mask_data(self, data: Any) -> Any:
         """``data`` (a JSON-like value: dicts, lists, strings...) with every string masked, keys
         included. The same object comes back when nothing needed masking."""
-        if self._pattern is None:
+        if self._search is None:
             return data
         return self._walk(data)
 
@@ -110,7 +178,7 @@ class Masker:
 
     def mask_error(self, error: UserError) -> UserError:
         """The same error (same class) with its messages and fixes masked."""
-        if self._pattern is None:
+        if self._search is None:
             return error
         problems = [Problem(self.mask(p.message), p.file, p.line, p.column,
                             self.mask(p.fix) if p.fix else p.fix, p.end_line, p.end_column)
@@ -121,31 +189,38 @@ class Masker:
         UserError.__init__(masked, problems[0].message if problems else "", problems=problems)
         return masked
 
-    def mask_stream(self, key: object, text: str) -> str:
-        """Mask a chunk of a stream whose chunks may split a secret: the end of ``text`` that could
-        begin a secret is held back and masked with the next chunk of the same ``key``."""
-        text = self._held.pop(key, "") + text
-        secrets = self._secrets
-        if not secrets:
-            return text
-        cut = len(text)
-        for k in range(min(len(text), self._longest - 1), 0, -1):
-            tail = text[-k:]
-            if any(secret.startswith(tail) for secret in secrets):
-                cut = len(text) - k
-                break
-        if cut < len(text):
-            self._held[key] = text[cut:]
-        return self.mask(text[:cut])
+    def mask_stream(self, key: object, data: bytes) -> bytes:
+        """Mask a chunk of a stream (UTF-8 bytes, before they are decoded) whose chunks may split
+        a secret: the end of ``data`` that could begin a secret is held back and masked with the
+        next chunk of the same ``key``. What comes out is what masking the whole stream at once
+        would give, in pieces."""
+        held = self._held.pop(key, None)
+        if held:
+            data = held + data
+        search = self._search
+        if search is None:
+            return data
+        found = search.find(data)
+        cut = search.cut(data, found)
+        if cut < len(data):
+            self._held[key] = data[cut:]
+            return _replace(data, found, cut)
+        return _replace(data, found) if found else data
 
-    def flush(self, key: object) -> str:
+    def flush(self, key: object) -> bytes:
         """What ``mask_stream`` still holds for ``key`` (the stream ended), masked."""
-        return self.mask(self._held.pop(key, ""))
+        held = self._held.pop(key, b"")
+        search = self._search
+        if not held or search is None:
+            return held
+        found = search.find(held)
+        return _replace(held, found) if found else held
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
 
 
+_MASK = Masker.MASK.encode()
 _LIVE: "weakref.WeakSet[Masker]" = weakref.WeakSet()
 
 

@@ -33,6 +33,7 @@ from tekton_debug.tekton.model import TaskRun
 log = logging.getLogger(__name__)
 
 TAIL_LINES = 20
+LINE_LIMIT = 4096  # characters kept of each of those lines
 WARN_BEFORE_TIMEOUT = 300.0  # seconds
 
 
@@ -101,11 +102,18 @@ class StepState:
     def add_output(self, text: str) -> None:
         """Remember the last lines of (already masked) output and show ``text`` as the latest."""
         self.last_text = text
-        # only the last lines are kept: split no more than needed (this runs per 64 KB chunk)
-        lines = (self._partial + text).rsplit("\n", TAIL_LINES + 1)
-        self._partial = lines.pop()[-4096:]
-        for line in lines[-TAIL_LINES:]:
-            self.tail.append(line[:4096])
+        # only the last lines are kept, each up to LINE_LIMIT: split no more than needed and copy
+        # no more than is kept (this runs for every chunk, up to 256 KB)
+        pieces = text.rsplit("\n", TAIL_LINES + 1)
+        rest = pieces.pop()  # after the last newline: the start of a line to come
+        if not pieces:  # no newline: the line that was partial goes on
+            self._partial = (self._partial + rest[-LINE_LIMIT:])[-LINE_LIMIT:]
+            return
+        if len(pieces) <= TAIL_LINES:  # the first piece ends the line that was partial (kept)
+            pieces[0] = (self._partial + pieces[0][:LINE_LIMIT])
+        for line in pieces[-TAIL_LINES:]:
+            self.tail.append(line[:LINE_LIMIT])
+        self._partial = rest[-LINE_LIMIT:]
 
     def last_lines(self, n: int = 10) -> list[str]:
         lines = list(self.tail)
@@ -353,16 +361,17 @@ class Session:
         for stream in ("stdout", "stderr"):
             held = self.masker.flush((index, stream))
             if held:
-                st.add_output(held)
+                st.add_output(st.decode(stream, held))
                 self._tell(StepLog(index, stream, b""))
 
     def _apply(self, ev: RuntimeEvent) -> None:
         if isinstance(ev, StepLog):
             st = self.steps[ev.index]
-            text = st.decode(ev.stream, ev.data)
             # front ends show last_text: masked here, once, for all of them, and before anything
-            # of it is kept (the last lines are cut to a length: a cut must not leave a prefix)
-            st.add_output(self.masker.mask_stream((ev.index, ev.stream), text))
+            # of it is kept (the last lines are cut to a length: a cut must not leave a prefix);
+            # masked as bytes, then decoded (split characters kept whole)
+            st.add_output(st.decode(ev.stream, self.masker.mask_stream((ev.index, ev.stream),
+                                                                       ev.data)))
         elif isinstance(ev, SecretValues):
             self.masker.add_secrets(ev.values)
             self._learn_all_secrets()

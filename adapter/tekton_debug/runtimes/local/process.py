@@ -19,7 +19,6 @@ the whole run when this process dies.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import select
 import signal
@@ -29,6 +28,7 @@ import threading
 import time
 from typing import Callable, Mapping, Sequence
 
+from tekton_debug import pipes
 from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepTimedOut
 from tekton_debug.entrypoint.stepresults import apply_step_results
 from tekton_debug.events import MAX_EXEC_OUTPUT
@@ -37,11 +37,10 @@ from tekton_debug.runtimes.urgency import URGENCY
 from tekton_debug.runtimes.watchdog_pipe import SharedWatchdog, WatchdogPipe
 from tekton_debug.runtimes.local.watchdog import find_marked
 
-#: A step's output is read this much at a time from pipes of PIPE_SIZE bytes: fewer, larger output
-#: events cost the adapter less per byte (each event is one decode, one mask, one JSON encoding).
+#: A step's output is read this much at a time from pipes of pipes.PIPE_SIZE bytes: fewer, larger
+#: output events cost the adapter less per byte (each event is one decode, one mask, one JSON
+#: encoding).
 CHUNK = 256 * 1024
-PIPE_SIZE = 1024 * 1024
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; Python 3.10+ names it
 TEXT_BUSY_RETRIES = 20
 CANCEL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a run is cancelled
 MARK_ENV = "TEKTON_DEBUG_STEP"  # "<run id>/<step index>" in the environment of a step's processes
@@ -200,10 +199,7 @@ class StepProcess:
         self._streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
         for fd in self._streams:
             os.set_blocking(fd, False)
-            try:  # the step writes on while the adapter relays (best effort: Linux, a quota)
-                fcntl.fcntl(fd, _F_SETPIPE_SZ, PIPE_SIZE)
-            except OSError:
-                pass
+            pipes.widen(fd)  # the step writes on while the adapter relays
         exited_fd, cleanup = _exit_notifier(proc)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
