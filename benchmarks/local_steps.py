@@ -3,6 +3,8 @@
   (i)   step exit -> StepPaused event     vs  a bare Popen + pipe noticing the same exit
   (ii)  release() -> next StepStarted      vs  running the same debug script with a bare subprocess
   (iii) per-step cost of 100 trivial steps vs  plain `sh -c CMD` run one after another
+  (iv)  the search for a step's marked processes when it ends (its PIDs only) vs the same search
+        through every process in /proc (how it was done before)
 
 Run: .venv/bin/python benchmarks/local_steps.py [--pauses N]
 """
@@ -131,6 +133,29 @@ def measure_steps(count: int) -> tuple[float, float]:
     return end[0] - first[0], bare
 
 
+def measure_sweeps(n: int) -> tuple[list[float], list[float]]:
+    """(the step-end search for marked processes among the PIDs handed out since the step
+    began, the same search through every process), ms each, over ``n`` trivial steps: each step
+    is `sh -c true` marked as a step's processes are."""
+    import os
+    from tekton_debug.runtimes.local.process import MARK_ENV, PidWindow, kill_marked, mark_of
+
+    windowed, full = [], []
+    env = dict(os.environ)
+    for i in range(n):
+        mark = mark_of("bench", i)
+        window = PidWindow()
+        env[MARK_ENV] = mark.decode()[len(MARK_ENV) + 1:-1]
+        subprocess.run(["sh", "-c", "true"], env=env, check=True)
+        t = time.perf_counter()
+        kill_marked(mark, windows=[window])
+        windowed.append(ms(time.perf_counter() - t))
+        t = time.perf_counter()
+        kill_marked(mark)
+        full.append(ms(time.perf_counter() - t))
+    return windowed, full
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pauses", type=int, default=30)
@@ -141,6 +166,7 @@ def main() -> int:
     bare_exit = measure_bare_exit(args.pauses)
     bare_script = measure_bare_script(args.pauses)
     local, bare = measure_steps(args.steps)
+    windowed, full = measure_sweeps(args.steps)
     med = statistics.median
     rows = [
         ("(i) step exit -> StepPaused (median ms)", med(to_pause), med(bare_exit)),
@@ -149,6 +175,7 @@ def main() -> int:
         ("(ii) release -> next StepStarted (max ms)", max(to_start), max(bare_script)),
         (f"(iii) per step, {args.steps} trivial steps (ms)", ms(local / args.steps),
          ms(bare / args.steps)),
+        ("(iv) search for marked processes (median ms)", med(windowed), med(full)),
     ]
     print(f"{'figure':48} {'local':>9} {'baseline':>9} {'ratio':>7}")
     for name, value, base in rows:

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import fcntl
 
+#: A step's output is read this much at a time, from pipes of PIPE_SIZE bytes: fewer, larger output
+#: events cost the adapter less per byte (each event is one mask, one decode, one JSON encoding);
+#: a read takes what the pipe holds, so a step that prints a line now and then still gets it out
+#: at once.
+CHUNK = 256 * 1024
 PIPE_SIZE = 1024 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux; Python 3.10+ names it
 

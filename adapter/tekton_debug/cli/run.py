@@ -26,6 +26,7 @@ from tekton_debug.events import (
     Notice, PauseKind, Progress, Release, RunFinished, RuntimeEvent, StepFinished, StepLog,
     StepOutcome, StepPaused, StepResumed, StepRetrying, StepStarted,
 )
+from tekton_debug.session.lines import PrefixedLines
 from tekton_debug.session.session import Session
 
 ON_FAILURE = ("shell", "continue", "fail", "stop")
@@ -41,8 +42,9 @@ class Printer:
         self.out, self.err = out, err
         self.color = color
         self.lock = threading.Lock()
-        self._partial: dict[tuple[int, str], str] = {}
-        #: Every line printed goes through this: the session's secret masking.
+        self._lines = PrefixedLines()
+        #: Every line printed goes through this (step output is masked by the session already):
+        #: the session's secret masking.
         self.mask: Callable[[str], str] = lambda text: text
 
     def _c(self, code: str, text: str) -> str:
@@ -56,25 +58,23 @@ class Printer:
             stream.flush()
 
     def log(self, name: str, index: int, stream: str, text: str) -> None:
-        key = (index, stream)
-        lines = (self._partial.pop(key, "") + text).split("\n")
-        rest = lines.pop()
-        if rest:
-            self._partial[key] = rest
-        if lines:
-            self._write_lines(name, stream, lines)
+        """Print the whole lines of a step's output, each after ``[name]``. ``text`` is the
+        session's ``last_text``, masked already (see session/lines.py)."""
+        self._write(stream, self._lines.feed((index, stream), self._prefix(name), text))
 
     def flush(self, name: str, index: int) -> None:
         for stream in ("stdout", "stderr"):
-            rest = self._partial.pop((index, stream), None)
-            if rest:
-                self._write_lines(name, stream, [rest])
+            self._write(stream, self._lines.flush((index, stream), self._prefix(name)))
 
-    def _write_lines(self, name: str, stream: str, lines: list[str]) -> None:
-        prefix = self._c("2", f"[{self.mask(name)}]")
+    def _prefix(self, name: str) -> str:
+        return self._c("2", f"[{self.mask(name)}]") + " "
+
+    def _write(self, stream: str, text: str) -> None:
+        if not text:
+            return
         with self.lock:
             target = self.err if stream == "stderr" else self.out
-            target.write("".join(f"{prefix} {self.mask(line)}\n" for line in lines))
+            target.write(text)
             target.flush()
 
     def header(self, text: str) -> None:

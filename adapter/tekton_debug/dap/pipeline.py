@@ -49,6 +49,7 @@ from tekton_debug.events import (
     StepPaused, StepResumed, StepRetrying, StepStarted, TaskEnded, TaskEvent, TaskStarted,
 )
 from tekton_debug.pipeline.run import PipelineSession
+from tekton_debug.session.lines import PrefixedLines
 from tekton_debug.session.session import Session
 from tekton_debug.tekton.matrix import combination, shown
 from tekton_debug.tekton.pipeline import PipelineTask
@@ -63,7 +64,7 @@ class PipelineDebugAdapter(DebugAdapter):
 
     pipeline: PipelineSession
     _variables: dict[str, tuple[Session, Variables]]
-    _partial: dict[tuple[str, int, str], str]
+    _lines: PrefixedLines  # of each step's output streams: whole lines, "[task/step] " before
     _keys: list[str]  # TaskRun k's key (TaskState.key) is _keys[k - 1]
     _children: dict[str, "PipelineTaskAdapter"]  # task -> the child session of its TaskRun
     _backlog: dict[str, deque]  # task -> its TaskRun's events until its child session attaches
@@ -96,7 +97,7 @@ class PipelineDebugAdapter(DebugAdapter):
             adapter._on_failure = False
         adapter._variables = {}
         adapter._keys = [t.name for t in pipeline.run.pipeline.all_tasks] if pipeline.run else []
-        adapter._partial = {}
+        adapter._lines = PrefixedLines(limit=65536)
         adapter._children = {}
         adapter._backlog = {}
         adapter._server = None
@@ -633,21 +634,18 @@ class PipelineDebugAdapter(DebugAdapter):
             return
         send = self.conn.send_event
         if isinstance(ev, StepLog):
-            name = f"{task}/{session.steps[ev.index].name}"
-            key = (task, ev.index, ev.stream)
-            lines = (self._partial.pop(key, "") + session.steps[ev.index].last_text).split("\n")
-            rest = lines.pop()
-            if rest:
-                self._partial[key] = rest[-65536:]
+            prefix = session.masker.mask(f"[{task}/{session.steps[ev.index].name}] ")
+            # the step's output is masked already (session/lines.py): not scanned again
+            lines = self._lines.feed((task, ev.index, ev.stream), prefix,
+                                     session.steps[ev.index].last_text)
             if lines:
-                send("output", {"category": ev.stream,
-                                "output": "".join(f"[{name}] {line}\n" for line in lines)})
+                send("output", {"category": ev.stream, "output": lines}, masked=True)
         elif isinstance(ev, (StepPaused, StepFinished)):
             name = f"{task}/{session.steps[ev.index].name}"
             for stream in ("stdout", "stderr"):
-                rest = self._partial.pop((task, ev.index, stream), None)
+                rest = self._lines.flush((task, ev.index, stream), f"[{name}] ")
                 if rest:
-                    send("output", {"category": stream, "output": f"[{name}] {rest}\n"})
+                    send("output", {"category": stream, "output": rest})
             if isinstance(ev, StepPaused):
                 self._stopped_step(task, session, ev)
             elif ev.outcome.value != "succeeded":

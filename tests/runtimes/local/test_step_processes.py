@@ -9,6 +9,7 @@ import sys
 import time
 
 from tekton_debug.events import Release, RunFinished, StepPaused
+from tekton_debug.runtimes.local.process import PidWindow
 
 from .test_local_runtime import alive, make_run, start
 
@@ -129,3 +130,29 @@ time.sleep(300)
         parent.wait()
 
     assert gone(second) and gone(third)
+
+
+def test_a_pid_window_holds_the_processes_started_after_it_opened():
+    # the step's sweep reads the environment of these only: a step's processes all come after
+    # the step began
+    before = subprocess.Popen(["sleep", "30"])
+    try:
+        window = PidWindow()
+        after = subprocess.Popen(["sleep", "30"])
+        try:
+            test = window.test()
+            assert test is not None
+            assert test(after.pid)
+            assert not test(before.pid) and not test(os.getpid())
+        finally:
+            after.kill()
+            after.wait()
+    finally:
+        before.kill()
+        before.wait()
+
+
+def test_a_pid_window_open_too_long_to_tell_lets_every_process_be_searched():
+    window = PidWindow()
+    window.opened -= 3600  # time enough to hand out every PID many times over
+    assert window.test() is None

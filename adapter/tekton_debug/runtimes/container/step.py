@@ -29,10 +29,10 @@ import threading
 import time
 from typing import Callable, Sequence
 
+from tekton_debug import pipes
 from tekton_debug.entrypoint.lifecycle import CommandError, StepCancelled, StepTimedOut
 from tekton_debug.runtimes.container.engine import Engine
 
-CHUNK = 64 * 1024
 TOKEN = "\0token"  # in ``run_args``: where the wrapper's marker token goes
 
 END_GRACE = 1.0  # seconds an ended step's container stays, for an exec finishing in it
@@ -176,6 +176,7 @@ class StepContainer:
                                          stderr=subprocess.PIPE, bufsize=0, env=env,
                                          start_new_session=True)
         for stream, pipe in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
+            pipes.widen(pipe.fileno())  # the step writes on while its last chunk is relayed
             t = threading.Thread(target=self._read, args=(stream, pipe),
                                  name=f"{self.name}-{stream}", daemon=True)
             t.start()
@@ -185,7 +186,7 @@ class StepContainer:
         scanner = MarkerScanner(self.token)
         while True:
             try:
-                data = os.read(pipe.fileno(), CHUNK)
+                data = os.read(pipe.fileno(), pipes.CHUNK)
             except OSError:
                 data = b""
             if not data:

@@ -37,10 +37,6 @@ from tekton_debug.runtimes.urgency import URGENCY
 from tekton_debug.runtimes.watchdog_pipe import SharedWatchdog, WatchdogPipe
 from tekton_debug.runtimes.local.watchdog import find_marked
 
-#: A step's output is read this much at a time from pipes of pipes.PIPE_SIZE bytes: fewer, larger
-#: output events cost the adapter less per byte (each event is one decode, one mask, one JSON
-#: encoding).
-CHUNK = 256 * 1024
 TEXT_BUSY_RETRIES = 20
 CANCEL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a run is cancelled
 MARK_ENV = "TEKTON_DEBUG_STEP"  # "<run id>/<step index>" in the environment of a step's processes
@@ -52,11 +48,73 @@ def mark_of(run_id: str, index: int | None = None) -> bytes:
     return (prefix if index is None else f"{prefix}{index}\0").encode()
 
 
-def kill_marked(*marks: bytes, rounds: int = 5) -> bool:
+class PidWindow:
+    """The PIDs handed out since it was opened. Every process that carries a step's mark got its
+    PID after the step began, so the search for them need read the environment of these only,
+    not of every process on the machine (a few instead of hundreds, for a short step).
+
+    Linux hands out PIDs in turn, up to ``pid_max`` and round again; /proc/loadavg names the last
+    one. Since the window opened, the PIDs handed out are those after the first last one, up to
+    the current last one, round the end if they wrapped; unless they went round completely,
+    which needs ``pid_max`` new processes and threads: no machine makes more than
+    ``MAX_PID_RATE`` a second, so a window open longer than ``pid_max / MAX_PID_RATE`` seconds
+    (4 s with Linux's usual 4194304) tells nothing, and every process is searched."""
+
+    MAX_PID_RATE = 1_000_000
+
+    def __init__(self) -> None:
+        self.first = _last_pid()
+        self.opened = time.monotonic()
+
+    def test(self):
+        """A test of a PID (True: it may be in the window), or None: any PID may be."""
+        last = _last_pid()
+        first = self.first
+        if first is None or last is None or _PID_MAX is None or \
+                (time.monotonic() - self.opened) * self.MAX_PID_RATE >= _PID_MAX:
+            return None
+        if last >= first:
+            return lambda pid: first < pid <= last
+        return lambda pid: pid > first or pid <= last  # they wrapped round once
+
+
+def _read_int(path: str, field: int = 0) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            return int(f.read().split()[field])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _same_pid_space() -> bool:
+    """Whether /proc names processes as this process's PID namespace does (loadavg's last PID
+    is of the reader's namespace)."""
+    try:
+        return os.readlink("/proc/self") == str(os.getpid())
+    except OSError:
+        return False
+
+
+_PID_MAX = _read_int("/proc/sys/kernel/pid_max") if _same_pid_space() else None
+
+
+def _last_pid() -> int | None:
+    return _read_int("/proc/loadavg", 4) if _PID_MAX is not None else None
+
+
+def kill_marked(*marks: bytes, rounds: int = 5, windows: Sequence[PidWindow] = ()) -> bool:
     """Kill every process whose environment holds one of ``marks`` (a whole ``NAME=value``
-    entry); a few rounds, for processes that forked meanwhile. True when none is left."""
+    entry); a few rounds, for processes that forked meanwhile. True when none is left.
+    ``windows``: every process that carries a mark got its PID in one of these (none: search
+    every process)."""
+    def among():
+        tests = [w.test() for w in windows]
+        if not tests or any(t is None for t in tests):
+            return None
+        return tests[0] if len(tests) == 1 else lambda pid: any(t(pid) for t in tests)
+
     for _ in range(rounds):
-        pids = find_marked(*marks)
+        pids = find_marked(*marks, among=among())
         if not pids:
             return True
         for pid in pids:
@@ -64,7 +122,7 @@ def kill_marked(*marks: bytes, rounds: int = 5) -> bool:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-    return not find_marked(*marks)
+    return not find_marked(*marks, among=among())
 
 
 _WATCHDOG = SharedWatchdog([sys.executable, "-S", "-E", watchdog.__file__])
@@ -79,7 +137,8 @@ class GroupReaper:
     def __init__(self, run_mark: bytes | None = None) -> None:
         self._lock = threading.Lock()
         self._run_mark = run_mark
-        self._sweeps: list[bytes] = []
+        self._sweeps: list[tuple[bytes, PidWindow]] = []
+        self._window = PidWindow()  # the run's processes all come after it
         self._sweeper: threading.Thread | None = None
         self._pipe: WatchdogPipe | None = None
         self._left = False
@@ -103,10 +162,11 @@ class GroupReaper:
     def remove(self, pgid: int) -> None:
         self._send(f"-{pgid}")
 
-    def sweep(self, mark: bytes) -> None:
-        """Kill, soon, the processes that carry ``mark`` (a step's, once its container ended)."""
+    def sweep(self, mark: bytes, window: PidWindow) -> None:
+        """Kill, soon, the processes that carry ``mark`` (a step's, once its container ended),
+        all of which got their PIDs in ``window``."""
         with self._lock:
-            self._sweeps.append(mark)
+            self._sweeps.append((mark, window))
             if self._sweeper is not None and self._sweeper.is_alive():
                 return
             self._sweeper = threading.Thread(target=self._sweep, name="local-sweeper",
@@ -119,8 +179,8 @@ class GroupReaper:
                 if not self._sweeps:
                     self._sweeper = None
                     return
-                marks, self._sweeps = self._sweeps, []  # steps that ended meanwhile: one search
-            kill_marked(*marks)
+                sweeps, self._sweeps = self._sweeps, []  # steps that ended meanwhile: one search
+            kill_marked(*(mark for mark, _ in sweeps), windows=[w for _, w in sweeps])
 
     def close(self) -> None:
         with self._lock:
@@ -128,7 +188,8 @@ class GroupReaper:
         if sweeper is not None:
             sweeper.join(5)
         if self._run_mark:
-            kill_marked(self._run_mark)  # the end of the run: nothing of it stays
+            # the end of the run: nothing of it stays
+            kill_marked(self._run_mark, windows=[self._window])
         with self._lock:
             pipe, self._pipe, self._left = self._pipe, None, True
         if pipe is not None:
@@ -164,6 +225,7 @@ class StepProcess:
         self.proc: subprocess.Popen | None = None
         self._streams: dict[int, str] = {}
         self._cancelled = threading.Event()
+        self._window: PidWindow | None = None
         self._lock = threading.Lock()
 
     @property
@@ -176,6 +238,8 @@ class StepProcess:
                 raise StepCancelled()
             if self.steps_dir:
                 self.argv, self.env = apply_step_results(self.argv, self.env, self.steps_dir)
+            if self._window is None:  # its processes (those of a run again too) come after
+                self._window = PidWindow()
             for attempt in range(TEXT_BUSY_RETRIES + 1):
                 try:
                     self.proc = subprocess.Popen(
@@ -232,7 +296,7 @@ class StepProcess:
     def _read(self, fd: int) -> bool:
         """Hand on one chunk from ``fd``; False when nothing is left to read now."""
         try:
-            data = os.read(fd, CHUNK)
+            data = os.read(fd, pipes.CHUNK)
         except BlockingIOError:
             return False
         except OSError:
@@ -277,7 +341,8 @@ class StepProcess:
         self._streams = {}
         self.reaper.remove(proc.pid)
         if self.mark:
-            self.reaper.sweep(self.mark)  # what left the group (setsid) ends with it too
+            # what left the group (setsid) ends with it too
+            self.reaper.sweep(self.mark, self._window)
         for f in (proc.stdout, proc.stderr):
             if f is not None:
                 f.close()
@@ -373,7 +438,7 @@ def run_captured(argv: Sequence[str], *, env: Mapping[str, str], cwd: str,
                 break
             readable, _, _ = select.select(open_fds, [], [], left)
             for fd in readable:
-                data = os.read(fd, CHUNK)
+                data = os.read(fd, pipes.CHUNK)
                 if not data:
                     open_fds.remove(fd)
                     continue

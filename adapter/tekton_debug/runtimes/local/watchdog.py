@@ -12,13 +12,15 @@ import signal
 import sys
 
 
-def find_marked(*marks: bytes) -> list[int]:
+def find_marked(*marks: bytes, among=None) -> list[int]:
     """PIDs of the processes (but this one) whose environment has an entry starting with one of
-    ``marks`` (``NAME=value``; ``NAME=prefix`` matches every value with that prefix)."""
+    ``marks`` (``NAME=value``; ``NAME=prefix`` matches every value with that prefix). ``among``:
+    a test of a PID; the environment of the others is not read."""
     found = []
     pairs = [(mark, b"\0" + mark) for mark in marks]
+    me = os.getpid()
     for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
+        if not pid.isdigit() or int(pid) == me or (among is not None and not among(int(pid))):
             continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
