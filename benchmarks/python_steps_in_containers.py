@@ -5,7 +5,7 @@ Python image built locally (tests/containers.py) and run by that image's Python.
   (i)  a Python step with a breakpoint that is never hit  vs  the same step run plainly in its
        container (configurationDone -> terminated at the client)
   (ii) the script reaches a breakpoint -> `stopped` at the client (through the relay in the
-       container and the adapter's Unix socket)
+       container and the adapter's Unix socket); the first hit, which starts debugpy, apart
 
 Run: .venv/bin/python benchmarks/python_steps_in_containers.py [--runs N] [--hits N]
 """
@@ -37,10 +37,11 @@ def main() -> int:
              "image": containers.python_image()}
     debugged, plain = measure_never_hit(args.runs, **where)
     hits = measure_hits(args.hits, **where)
+    first, hits = hits[0], hits[1:]  # the first hit starts debugpy (started only when needed)
     print(json.dumps({
         "never_hit_ms": statistics.median(debugged), "plain_ms": statistics.median(plain),
         "extra_ms": statistics.median(debugged) - statistics.median(plain),
-        "hit_to_stopped_ms_median": statistics.median(hits), "hit_to_stopped_ms_p90": p90(hits),
+        "first_hit_to_stopped_ms": first, "hit_to_stopped_ms_median": statistics.median(hits), "hit_to_stopped_ms_p90": p90(hits),
     }, indent=2))
     return 0
 
