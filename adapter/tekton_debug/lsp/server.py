@@ -4,12 +4,18 @@ Each feature is a plain function of the document's :class:`~tekton_debug.lsp.doc
 (in ``diagnostics``, ``lenses``, ``completion``, ``hover``, ``symbols``, ``definition``); this
 module only keeps the analyses up to date and converts positions at the boundary. pygls is imported
 here and nowhere else outside this package, because importing it costs about half a second.
+
+Analyses and diagnostics run on the :class:`~tekton_debug.lsp.worker.Worker`'s threads, never on
+the event loop: a 10,000-step Task takes about a second to analyse, and meanwhile the server
+answers hovers, completions and shutdown. Diagnostics are published only for the version of the
+document they were computed from, if it is still the current one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any, Callable
 
 from lsprotocol import types
@@ -25,7 +31,9 @@ from tekton_debug.lsp.hover import hover
 from tekton_debug.lsp.lenses import code_lenses
 from tekton_debug.lsp.pipeline import pipeline_completion, pipeline_definition, pipeline_lenses
 from tekton_debug.lsp.source import Source, file_of
+from tekton_debug.lsp.stdio import SKIPPED, BoundedStdin
 from tekton_debug.lsp.symbols import document_symbols
+from tekton_debug.lsp.worker import Job, Superseded, Worker
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,9 @@ class TektonLanguageServer(LanguageServer):
         self._analyses: dict[str, tuple[str, Analysis]] = {}  # uri -> (text, analysis)
         self._parsed: dict[str, Analysis] = {}  # uri -> the last analysis whose YAML parsed
         self._pending: dict[str, asyncio.TimerHandle] = {}
+        self._jobs: dict[str, tuple[str, Job]] = {}  # uri -> (text, its analysis under way)
+        self._tasks: set[asyncio.Task] = set()  # diagnostics under way
+        self._worker = Worker()
         self._resolver = None
 
     def resolver(self):
@@ -58,25 +69,37 @@ class TektonLanguageServer(LanguageServer):
         codec = doc.position_codec
         return Source(doc.source, uri, codec.client_num_units)
 
-    def analysis(self, uri: str, source: Source) -> Analysis:
+    async def analysis(self, uri: str, source: Source) -> Analysis:
+        """The analysis of ``source``: the one kept if its text is the same, or the one under way
+        for that text, or a new one (the one under way for an older text is dropped if it has
+        not started)."""
         cached = self._analyses.get(uri)
         if cached is not None and cached[0] == source.text:
             return cached[1]
-        result = analyse(source.text, source.file or file_of(uri))
-        self._analyses[uri] = (source.text, result)
-        if result.syntax_error is None:
-            self._parsed[uri] = result
+        under_way = self._jobs.get(uri)
+        if under_way is None or under_way[0] != source.text:
+            if under_way is not None:
+                under_way[1].drop()
+            under_way = (source.text, self._worker.submit(
+                analyse, source.text, source.file or file_of(uri)))
+            self._jobs[uri] = under_way
+        result = await asyncio.shield(under_way[1].future)
+        if self._jobs.get(uri) is under_way:  # no newer text was given to analyse meanwhile
+            del self._jobs[uri]
+            self._analyses[uri] = (source.text, result)
+            if result.syntax_error is None:
+                self._parsed[uri] = result
         return result
 
     def fallback(self, uri: str) -> Analysis | None:
         return self._parsed.get(uri)
 
-    def at(self, uri: str, position: types.Position) -> tuple[Source, Analysis, int, int]:
+    async def at(self, uri: str, position: types.Position) -> tuple[Source, Analysis, int, int]:
         """The document and the cursor in code points."""
         doc = self.workspace.get_text_document(uri)
         p = doc.position_from_client_units(position)
         src = self.source(uri)
-        return src, self.analysis(uri, src), p.line, p.character
+        return src, await self.analysis(uri, src), p.line, p.character
 
     def forget(self, uri: str) -> None:
         self._analyses.pop(uri, None)
@@ -84,20 +107,43 @@ class TektonLanguageServer(LanguageServer):
         handle = self._pending.pop(uri, None)
         if handle is not None:
             handle.cancel()
+        under_way = self._jobs.pop(uri, None)
+        if under_way is not None:
+            under_way[1].drop()
 
     # ---- diagnostics -----------------------------------------------------------------------
 
+    def _is_current(self, uri: str, version: int | None) -> bool:
+        doc = self.workspace.text_documents.get(uri)
+        return doc is not None and doc.version == version
+
     def publish(self, uri: str) -> None:
+        """Compute the diagnostics of the document as it is now, and publish them unless the
+        document changed or was closed meanwhile."""
         self._pending.pop(uri, None)
-        try:
-            doc = self.workspace.get_text_document(uri)
-            src = self.source(uri)
-            found = diagnostics(self.analysis(uri, src), src, self.resolver())
-        except Exception:  # noqa: BLE001 - a bad buffer must not stop the server
-            log.exception("diagnostics failed for %s", uri)
+        task = asyncio.ensure_future(self._publish(uri))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _publish(self, uri: str) -> None:
+        doc = self.workspace.text_documents.get(uri)
+        if doc is None:
             return
-        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-            uri=uri, diagnostics=found, version=doc.version))
+        version = doc.version
+        try:
+            src = self.source(uri)
+            analysis = await self.analysis(uri, src)
+            if not self._is_current(uri, version):
+                return
+            job = self._worker.submit(diagnostics, analysis, src, self.resolver())
+            found = await asyncio.shield(job.future)
+        except Exception:  # noqa: BLE001 - a bad buffer must not stop the server
+            if self._is_current(uri, version):
+                log.exception("diagnostics failed for %s", uri)
+            return
+        if self._is_current(uri, version):
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=found, version=version))
 
     def publish_later(self, uri: str) -> None:
         handle = self._pending.pop(uri, None)
@@ -110,9 +156,11 @@ class TektonLanguageServer(LanguageServer):
 def _safe(default: Any) -> Callable:
     """A request handler that answers ``default`` instead of failing on an unexpected error."""
     def wrap(fn: Callable) -> Callable:
-        def handler(ls: TektonLanguageServer, params: Any) -> Any:
+        async def handler(ls: TektonLanguageServer, params: Any) -> Any:
             try:
-                return fn(ls, params)
+                return await fn(ls, params)
+            except Superseded:  # the document changed while it was analysed
+                return default
             except Exception:  # noqa: BLE001
                 log.exception("%s failed", fn.__name__)
                 return default
@@ -144,45 +192,49 @@ def build_server() -> TektonLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     @_safe([])
-    def code_lens(ls: TektonLanguageServer, params: types.CodeLensParams):
+    async def code_lens(ls: TektonLanguageServer, params: types.CodeLensParams):
         src = ls.source(params.text_document.uri)
         lenses = pipeline_lenses(src)
         return lenses if lenses is not None else code_lenses(
-            ls.analysis(params.text_document.uri, src), src)
+            await ls.analysis(params.text_document.uri, src), src)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS))
     @_safe([])
-    def complete(ls: TektonLanguageServer, params: types.CompletionParams):
+    async def complete(ls: TektonLanguageServer, params: types.CompletionParams):
         uri = params.text_document.uri
-        src, an, line, col = ls.at(uri, params.position)
+        src, an, line, col = await ls.at(uri, params.position)
         items = pipeline_completion(src, line, col)
         return items if items is not None else completion(an, ls.fallback(uri), src, line, col)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @_safe(None)
-    def on_hover(ls: TektonLanguageServer, params: types.HoverParams):
+    async def on_hover(ls: TektonLanguageServer, params: types.HoverParams):
         uri = params.text_document.uri
-        src, an, line, col = ls.at(uri, params.position)
+        src, an, line, col = await ls.at(uri, params.position)
         return hover(an, ls.fallback(uri), src, line, col, ls.resolver())
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @_safe([])
-    def symbols(ls: TektonLanguageServer, params: types.DocumentSymbolParams):
+    async def symbols(ls: TektonLanguageServer, params: types.DocumentSymbolParams):
         src = ls.source(params.text_document.uri)
-        return document_symbols(ls.analysis(params.text_document.uri, src), src)
+        return document_symbols(await ls.analysis(params.text_document.uri, src), src)
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
         code_action_kinds=[types.CodeActionKind.QuickFix]))
     @_safe([])
-    def code_action(ls: TektonLanguageServer, params: types.CodeActionParams):
+    async def code_action(ls: TektonLanguageServer, params: types.CodeActionParams):
         return code_actions(params.text_document.uri, list(params.context.diagnostics))
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     @_safe(None)
-    def goto_definition(ls: TektonLanguageServer, params: types.DefinitionParams):
-        src, an, line, col = ls.at(params.text_document.uri, params.position)
+    async def goto_definition(ls: TektonLanguageServer, params: types.DefinitionParams):
+        src, an, line, col = await ls.at(params.text_document.uri, params.position)
         return pipeline_definition(src, line, col) or definition(an, src, line, col)
+
+    @server.feature(SKIPPED)
+    def skipped(ls: TektonLanguageServer, params: Any) -> None:
+        """A message too large to read stands for this (the reader said so on stderr)."""
 
     return server
 
@@ -190,7 +242,7 @@ def build_server() -> TektonLanguageServer:
 def main() -> int:
     """Serve on stdin/stdout until the client says exit."""
     logging.basicConfig(level=logging.WARNING, format="tekton-debug lsp: %(message)s")
-    build_server().start_io()
+    build_server().start_io(stdin=BoundedStdin(sys.stdin.buffer))
     return 0
 
 

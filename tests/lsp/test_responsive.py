@@ -1,0 +1,229 @@
+"""The language server answers while it analyses: a 10,000-step Task takes about a second to
+analyse, off the event loop; rapid edits publish diagnostics for the latest version only; and an
+oversized message is skipped without being read into memory.
+
+These tests drive ``python -m tekton_debug lsp`` over its stdin and stdout with a small client of
+their own, which sees the order in which the server's messages arrive. They assert orders, not
+durations.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tests.lsp.test_linear import task_with_bad_references
+
+SMALL = """\
+apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: small
+spec:
+  params:
+    - name: version
+      description: The version to build.
+  steps:
+    - name: build
+      image: alpine:3.20
+      script: echo $(params.version)
+"""
+
+
+class Server:
+    """``tekton-debug lsp`` on pipes, with every message it sends kept in arrival order."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.stderr_path = tmp_path / "lsp.stderr"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tekton_debug", "lsp"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=open(self.stderr_path, "wb"))
+        self.messages: queue.Queue = queue.Queue()
+        self.seen: list[dict] = []
+        self._id = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        out = self.process.stdout
+        while True:
+            length = None
+            while True:
+                line = out.readline()
+                if not line:
+                    self.messages.put(None)
+                    return
+                if line == b"\r\n":
+                    break
+                name, _, value = line.decode("ascii").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            self.messages.put(json.loads(out.read(length)))
+
+    def send_raw(self, data: bytes) -> None:
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    @staticmethod
+    def frame(message: dict) -> bytes:
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    def request(self, method: str, params: dict | None = None) -> tuple[int, bytes]:
+        self._id += 1
+        return self._id, self.frame({"id": self._id, "method": method, "params": params})
+
+    @staticmethod
+    def notification(method: str, params: dict | None = None) -> bytes:
+        return Server.frame({"method": method, "params": params})
+
+    def next(self) -> dict:
+        message = self.messages.get(timeout=120)  # a hang fails the test instead of blocking
+        assert message is not None, self.stderr()
+        self.seen.append(message)
+        return message
+
+    def until(self, predicate) -> dict:
+        while True:
+            message = self.next()
+            if predicate(message):
+                return message
+
+    def response(self, id: int) -> dict:
+        return self.until(lambda m: m.get("id") == id and "method" not in m)
+
+    def diagnostics(self, uri: str) -> dict:
+        return self.until(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                          and m["params"]["uri"] == uri)
+
+    def initialize(self) -> None:
+        id, data = self.request("initialize", {"processId": None, "rootUri": None,
+                                               "capabilities": {}})
+        self.send_raw(data)
+        self.response(id)
+        self.send_raw(self.notification("initialized", {}))
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process.stdin.close()
+        self.process.stdout.close()
+
+    def peak_memory(self) -> int:
+        """The most memory the server has held (VmHWM), in bytes."""
+        with open(f"/proc/{self.process.pid}/status") as f:
+            line = next(line for line in f if line.startswith("VmHWM:"))
+        return int(line.split()[1]) * 1024
+
+
+def open_document(uri: str, text: str, version: int = 1) -> bytes:
+    return Server.notification("textDocument/didOpen", {"textDocument": {
+        "uri": uri, "languageId": "yaml", "version": version, "text": text}})
+
+
+def rename(uri: str, version: int, name: str) -> bytes:
+    """An edit of the Task's name (line 3), as typing sends it."""
+    return Server.notification("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": version},
+        "contentChanges": [{"range": {"start": {"line": 3, "character": 8},
+                                      "end": {"line": 3, "character": 100}},
+                            "text": name}]})
+
+
+def at(uri: str, line: int, character: int) -> dict:
+    return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
+
+
+def start(tmp_path: Path) -> Server:
+    server = Server(tmp_path)
+    server.initialize()
+    return server
+
+
+def test_a_small_document_is_answered_while_a_huge_one_is_analysed(tmp_path):
+    server = start(tmp_path)
+    try:
+        small, huge = (tmp_path / "small.yaml").as_uri(), (tmp_path / "huge.yaml").as_uri()
+        server.send_raw(open_document(small, SMALL))
+        server.diagnostics(small)
+        hover, hover_data = server.request("textDocument/hover", at(small, 11, 27))
+        complete, complete_data = server.request("textDocument/completion", at(small, 11, 22))
+        # the three messages reach the server at once: the answers do not wait for the analysis
+        server.send_raw(open_document(huge, task_with_bad_references(10_000)) + hover_data
+                        + complete_data)
+        published = server.diagnostics(huge)
+        assert len(published["params"]["diagnostics"]) == 10_000
+        order = [m.get("id") for m in server.seen]
+        assert hover in order and complete in order, "answered before the analysis ended"
+        answered = {m["id"]: m for m in server.seen if m.get("id") in (hover, complete)}
+        assert "The version to build." in answered[hover]["result"]["contents"]["value"]
+        assert answered[complete]["result"]  # the params, as completion offers them
+    finally:
+        server.stop()
+
+
+def test_shutdown_and_exit_are_answered_while_an_analysis_runs(tmp_path):
+    server = start(tmp_path)
+    try:
+        huge = (tmp_path / "huge.yaml").as_uri()
+        shutdown, data = server.request("shutdown")
+        server.send_raw(open_document(huge, task_with_bad_references(10_000)) + data)
+        server.response(shutdown)
+        assert not any(m.get("method") == "textDocument/publishDiagnostics"
+                       for m in server.seen), "the analysis had not ended yet"
+        server.send_raw(server.notification("exit"))
+        server.process.stdin.close()  # as clients do after exit
+        assert server.process.wait(timeout=120) == 0
+    finally:
+        server.stop()
+
+
+def test_rapid_edits_publish_diagnostics_for_the_latest_version_only(tmp_path):
+    server = start(tmp_path)
+    try:
+        huge = (tmp_path / "huge.yaml").as_uri()
+        edits = b"".join(rename(huge, version, f"big{version}") for version in range(2, 7))
+        server.send_raw(open_document(huge, task_with_bad_references(10_000)) + edits)
+        published = server.until(
+            lambda m: m.get("method") == "textDocument/publishDiagnostics"
+            and m["params"]["version"] == 6)
+        assert len(published["params"]["diagnostics"]) == 10_000
+        versions = [m["params"]["version"] for m in server.seen
+                    if m.get("method") == "textDocument/publishDiagnostics"]
+        assert versions == [6]
+        # and the version 6 was the one analysed: its symbol is the last name typed
+        symbols, data = server.request("textDocument/documentSymbol", {"textDocument": {
+            "uri": huge}})
+        server.send_raw(data)
+        assert server.response(symbols)["result"][0]["name"] == "big6"
+    finally:
+        server.stop()
+
+
+def test_an_oversized_message_is_skipped_without_being_read_into_memory(tmp_path):
+    server = start(tmp_path)
+    try:
+        before = server.peak_memory()
+        size = 64 * 1024 * 1024
+        server.send_raw(b"Content-Length: %d\r\n\r\n" % size)
+        piece = b" " * (1024 * 1024)
+        for _ in range(size // len(piece)):
+            server.send_raw(piece)
+        small = (tmp_path / "small.yaml").as_uri()
+        server.send_raw(open_document(small, SMALL))
+        hover, data = server.request("textDocument/hover", at(small, 11, 27))
+        server.send_raw(data)
+        assert "The version to build." in server.response(hover)["result"]["contents"]["value"]
+        assert server.peak_memory() < before + size // 2
+        assert ("a message of 67108864 bytes (Content-Length) exceeds the limit of 16 MiB"
+                in server.stderr())
+        assert "Traceback" not in server.stderr()
+    finally:
+        server.stop()
