@@ -51,6 +51,9 @@ def test_attach_lists_the_taskruns_and_opens_the_shell_in_the_paused_step(cluste
         # the shell is in the paused step's container, and its decision goes to the cluster
         assert "⏸ unit-tests/run-tests failed" in out and "attached-workspace" in out
         assert "✓ task unit-tests succeeded" in out
+        # the table at the end has every task's duration, from the TaskRuns' times
+        table = out[out.rindex("  TASK "):].splitlines()[1:5]
+        assert all(row.split()[2].endswith("s") for row in table), table
         assert paused.event.index == 0
         end = rec.next(PipelineRunFinished, timeout=120)
     finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from typing import Callable
 
 from tekton_debug.errors import UserError
@@ -85,7 +86,8 @@ class AttachedPipelineRun:
                                    finally_tasks=[t for t in tasks.values() if t.is_finally]))
         for m in self._members:
             self.states[m.task] = TaskState(tasks[m.task], status=_status(
-                m.succeeded, m.status) if m.finished else "running", reason=m.status)
+                m.succeeded, m.status) if m.finished else "running", reason=m.status,
+                started_at=m.started_at, finished_at=m.finished_at)
         return self.run
 
     @property
@@ -134,6 +136,7 @@ class AttachedPipelineRun:
                 return
             st.status, st.reason, st.message = _status(ev.succeeded, ev.reason), ev.reason, \
                 ev.message
+            st.finished_at = time.time()
             done = all(self.states[t].status != "running" for t in self.following)
         self._tell(TaskEnded(task, st.status, st.reason, st.message))
         if done:

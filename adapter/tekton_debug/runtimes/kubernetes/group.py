@@ -34,6 +34,8 @@ class GroupMember:
     paused_step: str | None  # the step paused now, from the pause annotations
     paused_reason: str | None  # onFailure or beforeStep
     created: str
+    started_at: float | None = None  # status.startTime, seconds since the epoch
+    finished_at: float | None = None  # status.completionTime
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ def find_group(options: LaunchOptions, wanted: str) -> Group:
             finished=done is not None, succeeded=done[0] if done else None,
             paused_step=annotations.get(annotate.STEP) if done is None else None,
             paused_reason=annotations.get(annotate.REASON) if done is None else None,
-            created=_created(tr)))
+            created=_created(tr), started_at=_epoch((tr.get("status") or {}).get("startTime")),
+            finished_at=_epoch((tr.get("status") or {}).get("completionTime"))))
     return Group(uid=uid, pipeline=_label(trs[0], "tekton.dev/pipeline"),
                  pipeline_run=_label(trs[0], "tekton.dev/pipelineRun"), namespace=ns,
                  members=members, other_runs=max(0, len(by_name) - 1) if uid != wanted else 0)
@@ -106,3 +109,11 @@ def _label(tr: dict, key: str) -> str:
 
 def _created(tr: dict) -> str:
     return str((tr.get("metadata") or {}).get("creationTimestamp") or "")
+
+
+def _epoch(text: object) -> float | None:
+    from tekton_debug.runtimes.kubernetes.follow import parse_time_ns
+    try:
+        return parse_time_ns(text) / 1e9 if isinstance(text, str) and text else None
+    except ValueError:
+        return None
