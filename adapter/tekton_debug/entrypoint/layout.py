@@ -121,13 +121,17 @@ class RunLayout:
         return self.workspace_root / name
 
     # ---- creation ------------------------------------------------------------------------
-    def create_base(self) -> None:
-        """What every step of a run on this host needs before any starts (results, home,
-        scripts, ``/workspace``); the rest is made when first needed (:meth:`create_step`,
-        :meth:`create_debug_view`). A run's directories are many, and on some file systems each
-        costs a millisecond to create and another to remove."""
-        for d in (self.results_dir, self.home, self.scripts_dir, self.workspace_root):
-            d.mkdir(parents=True, exist_ok=True)
+    def create_base(self, *, results: bool = True, scripts: bool = True) -> None:
+        """What the steps of a run on this host need before any starts (home, ``/workspace``,
+        and the results and scripts directories when the Task has results and scripts); the rest
+        is made when first needed (:meth:`create_step`, :meth:`create_debug_view`). A run's
+        directories are many, and on some file systems each costs a millisecond to create and
+        another to remove."""
+        self.tekton.mkdir(parents=True, exist_ok=True)
+        for d, wanted in ((self.results_dir, results), (self.home, True),
+                          (self.scripts_dir, scripts), (self.workspace_root, True)):
+            if wanted:
+                d.mkdir(exist_ok=True)
 
     def create_step(self, i: int, container: str, *, results: bool) -> None:
         """Step i's ``run/<i>`` (its post files, its pause's exit file); with ``results``, its

@@ -226,6 +226,7 @@ class StepProcess:
         self._streams: dict[int, str] = {}
         self._cancelled = threading.Event()
         self._window: PidWindow | None = None
+        self._ended = False
         self._lock = threading.Lock()
 
     @property
@@ -327,10 +328,11 @@ class StepProcess:
 
     def end(self) -> None:
         """The step's container ends: kill what is left of its group, hand on the last output
-        (what background processes wrote) and close the pipes."""
+        (what background processes wrote) and close the pipes. Once: the run's close ends
+        every step again, and a step ended already has nothing left to search for."""
         with self._lock:
             self._cancelled.set()  # no process starts after this
-            proc = self.proc
+            proc, self._ended = (None if self._ended else self.proc), True
         if proc is None:
             return
         kill_group(proc.pid)

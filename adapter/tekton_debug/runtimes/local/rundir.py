@@ -32,7 +32,9 @@ _OWNERS_MAX = 10_000
 
 def create(root: Path | None, name: str, *, keep: bool = False) -> Path:
     """A new run directory under ``root`` (default: the temp dir), after sweeping the ones that
-    dead runs left there. A kept directory (``keep``) gets no owner: it is never swept."""
+    dead runs left there. A kept directory (``keep``) gets no owner: it is never swept. Inside
+    another run directory (a PipelineRun's, for its TaskRuns) it belongs to that one: swept with
+    it, it needs no owner and no sweep of its own."""
     parent = Path(root) if root else Path(tempfile.gettempdir())
     if os.pathsep in str(parent.resolve()):
         raise UserError(
@@ -40,10 +42,12 @@ def create(root: Path | None, name: str, *, keep: bool = False) -> Path:
             f"the debug scripts could not be put on the steps' PATH",
             fix=f"set TMPDIR to a directory whose path has no {os.pathsep!r}")
     parent.mkdir(parents=True, exist_ok=True)
-    sweep(parent)
+    inside = (parent / OWNER_FILE).is_file()
+    if not inside:
+        sweep(parent)
     safe = re.sub(r"[^a-z0-9.-]", "-", name.lower())[:40]
     path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{safe}-", dir=str(parent)))
-    if not keep:
+    if not keep and not inside:
         (path / OWNER_FILE).write_text(identity_of_this_process())
     return path
 

@@ -205,7 +205,8 @@ class LocalRuntime:
     def _prepare(self, run: TaskRun, steps) -> list[tuple[str, str]]:
         assert self.run_dir is not None
         layout = self.layout = RunLayout(self.run_dir, len(steps))
-        layout.create_base()  # the debug scripts come with the first command run in a step
+        # the debug scripts come with the first command run in a step
+        layout.create_base(results=bool(run.task.results), scripts=any(s.script for s in steps))
         notices: list[tuple[str, str]] = []
         images = sorted({s.image for s in steps if s.image})
         ignored = f" (ignored: {', '.join(images)})" if images else ""
@@ -660,6 +661,8 @@ class LocalRuntime:
         """The process that runs step ``index`` of ``run`` where the paused step runs, and the
         step as prepared for it. A Python step runs under its debugger as a first run would
         (its script's lines mapped from the edited file)."""
+        assert self.layout is not None
+        self.layout.create_base()  # the edited Task may have results or a script now
         step = run.task.steps[index]
         local = self._prepare_step(run, params, step)
         python = python_steps(run, [step], self.run_dir, self._context(run, params))
