@@ -307,3 +307,30 @@ def test_a_pipeline_run_ended_by_a_signal_removes_its_run_directories(sig, code,
     assert "Traceback" not in stderr
     assert run_dirs(temp) == []
     assert gone(int(m.group(1)))
+
+
+def test_a_killed_pipeline_runs_directories_are_swept_by_the_next_run(tmp_path, tmpdir_env):
+    temp, env = tmpdir_env
+    (tmp_path / "pipeline.yaml").write_text(PIPELINE)
+    proc = subprocess.Popen([sys.executable, "-m", "tekton_debug", "run",
+                             str(tmp_path / "pipeline.yaml")], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    for line in proc.stdout:
+        m = re.search(r"started (\d+)", line)
+        if m:
+            break
+    else:
+        raise AssertionError(proc.stderr.read())
+    proc.kill()  # SIGKILL: no cleanup is possible; the watchdog ends the step
+    proc.wait(WAIT)
+    left = run_dirs(temp)
+    assert len(left) == 1 and list(left[0].glob("tekton-debug-*"))  # its TaskRun's inside
+    assert gone(int(m.group(1)))
+
+    again = subprocess.run([sys.executable, "-m", "tekton_debug", "run",
+                            str(tmp_path / "failing.yaml"), "--on-failure", "stop"],
+                           capture_output=True, text=True, env=env, timeout=WAIT)
+
+    assert "[fail] failing" in again.stdout, again.stderr
+    assert not left[0].exists()
+    assert run_dirs(temp) == []
