@@ -408,7 +408,9 @@ def adapter_log_run(task: str, cwd: str, arena_size: int = 0) -> tuple[float, li
     dap.sink = sink
     try:
         dap.launch({"type": "tekton", "request": "launch", "task": task})
-        _, t0, _ = dap.event("output", timeout=60, where=lambda b: b.get("group") == "start")
+        # the step's header line in the Debug Console ("step log"), sent as the step starts
+        _, t0, _ = dap.event("output", timeout=60, where=lambda b: b.get("category") == "console"
+                             and b.get("output") == "step log\n")
         dap.event("terminated", timeout=300)
     finally:
         dap.close()
