@@ -39,6 +39,7 @@ from tekton_debug.runtimes.local.watchdog import find_marked
 
 TEXT_BUSY_RETRIES = 20
 CANCEL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a run is cancelled
+SWEEPER_IDLE = 1.0  # seconds the thread that ends steps' marked processes waits for more
 MARK_ENV = "TEKTON_DEBUG_STEP"  # "<run id>/<step index>" in the environment of a step's processes
 
 
@@ -140,6 +141,8 @@ class GroupReaper:
         self._sweeps: list[tuple[bytes, PidWindow]] = []
         self._window = PidWindow()  # the run's processes all come after it
         self._sweeper: threading.Thread | None = None
+        self._wake = threading.Condition(self._lock)
+        self._closing = False
         self._pipe: WatchdogPipe | None = None
         self._left = False
 
@@ -164,9 +167,11 @@ class GroupReaper:
 
     def sweep(self, mark: bytes, window: PidWindow) -> None:
         """Kill, soon, the processes that carry ``mark`` (a step's, once its container ended),
-        all of which got their PIDs in ``window``."""
+        all of which got their PIDs in ``window``. The sweeping thread waits a while for the next
+        step's end: no thread to start, and wait for, at the end of each of many short steps."""
         with self._lock:
             self._sweeps.append((mark, window))
+            self._wake.notify()
             if self._sweeper is not None and self._sweeper.is_alive():
                 return
             self._sweeper = threading.Thread(target=self._sweep, name="local-sweeper",
@@ -176,7 +181,8 @@ class GroupReaper:
     def _sweep(self) -> None:
         while True:
             with self._lock:
-                if not self._sweeps:
+                if not self._wake.wait_for(lambda: self._sweeps or self._closing,
+                                           SWEEPER_IDLE) or not self._sweeps:
                     self._sweeper = None
                     return
                 sweeps, self._sweeps = self._sweeps, []  # steps that ended meanwhile: one search
@@ -184,6 +190,8 @@ class GroupReaper:
 
     def close(self) -> None:
         with self._lock:
+            self._closing = True
+            self._wake.notify()
             sweeper = self._sweeper
         if sweeper is not None:
             sweeper.join(5)
