@@ -4,12 +4,15 @@
        (configurationDone -> terminated at the client; the difference is what debugpy costs)
        beside debugpy's floor: starting Python and importing debugpy's debugger (pydevd), less
        starting Python alone (what any use of debugpy in the step costs before it does anything)
+       and, closer up, the step's Python alone: the script run by the bootstrap that would start
+       debugpy at a breakpoint (connected to a listener that sends it a line never reached)
+       vs the script run plainly, per interpreter (sys.settrace before 3.12, sys.monitoring on)
   (ii) the script reaches a breakpoint -> `stopped` at the client
        (the script stamps time.time() on the line before; the client stamps the event's arrival):
        the first hit apart (debugpy is started then: its import is paid at the first stop),
        then the hits after it
 
-Run: .venv/bin/python benchmarks/python_steps.py [--runs N] [--hits N]
+Run: .venv/bin/python benchmarks/python_steps.py [--runs N] [--hits N] [--python PATH ...]
 """
 
 from __future__ import annotations
@@ -113,6 +116,47 @@ def measure_import_floor(runs: int) -> list[float]:
     return out[1:]
 
 
+def measure_bootstrap(python: str, runs: int) -> tuple[list[float], list[float]]:
+    """(the script under the bootstrap, plainly): the step's Python from start to exit, in ms."""
+    import socket
+    import threading
+
+    from tekton_debug.python import debugpy_cli
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def serve() -> None:  # the adapter's side of the control channel: a line never reached
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.sendall(debugpy_cli.configuration([4], False))  # `return` of never()
+            threading.Thread(target=lambda c=conn: (c.recv(1), c.close()), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    hooked, plain = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-python-") as tmp:
+        text, _, _ = python_task(0, python)
+        lines = text.splitlines()
+        body = [line[8:] for line in lines[lines.index("      script: |") + 1:]]
+        script = Path(tmp) / "script.py"
+        script.write_text("\n".join(body).replace("$(params.hits)", "0") + "\n")
+        argv = debugpy_cli.command(python, [], server.getsockname()[1], str(script), [])
+        for i in range(runs + 1):  # interleaved; the first round warms the caches up
+            for out, command in ((hooked, argv), (plain, [python, str(script)])):
+                t = time.perf_counter()
+                done = subprocess.run(command, capture_output=True, text=True, check=True)
+                if "total 0" not in done.stdout:
+                    raise RuntimeError(f"the script did not run to its end: {done.stderr[-300:]}")
+                if i:
+                    out.append(ms(time.perf_counter() - t))
+    server.close()
+    return hooked, plain
+
+
 def measure_hits(hits: int, runtime: str = "local", **where: str) -> list[float]:
     """The script stamps its clock, the next line holds a breakpoint: stamp -> `stopped` (ms)."""
     out: list[float] = []
@@ -133,8 +177,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--hits", type=int, default=20)
+    ap.add_argument("--python", action="append", default=[],
+                    help="another interpreter for the step-level figure (e.g. a Python 3.12+)")
     args = ap.parse_args()
     debugged, plain = measure_never_hit(args.runs)
+    bootstrap = {}
+    for python in [sys.executable, *args.python]:
+        hooked, bare = measure_bootstrap(python, args.runs * 3)
+        version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        bootstrap[version] = {"hooked_ms": statistics.median(hooked),
+                              "plain_ms": statistics.median(bare),
+                              "extra_ms": statistics.median(hooked) - statistics.median(bare)}
     floor = measure_import_floor(args.runs)
     hits = measure_hits(args.hits)
     first, hits = hits[0], hits[1:]
@@ -142,6 +196,7 @@ def main() -> int:
         "never_hit_ms": statistics.median(debugged), "plain_ms": statistics.median(plain),
         "extra_ms": statistics.median(debugged) - statistics.median(plain),
         "debugpy_import_floor_ms": statistics.median(floor),
+        "step_python_alone": bootstrap,
         "first_hit_to_stopped_ms": first,
         "hit_to_stopped_ms_median": statistics.median(hits), "hit_to_stopped_ms_p90": p90(hits),
     }, indent=2))

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 
 from tekton_debug.python import debugpy_cli
 
@@ -49,3 +50,34 @@ def test_pythons_too_old_or_told_to_ignore_pythonpath_are_refused_with_the_reaso
     assert "-I" in debugpy_cli.unusable_options(["-I"])
     assert "-uE" in debugpy_cli.unusable_options(["-uE"])
     assert debugpy_cli.unusable_options(["-u", "-X", "dev"]) is None
+
+
+def test_the_bootstrap_gives_up_on_a_debugger_that_never_configures_debugpy(tmp_path):
+    """The hostile peer: it sends the control messages (a breakpoint on the script's line 2),
+    accepts debugpy's connection and says nothing more. The step's real Python, with the real
+    debugpy, runs the script to its end, saying why it did not stop."""
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nvalue = 6\nprint('value', value)\nsys.exit(4)\n")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(2)
+    held = []
+
+    def serve():
+        control, _ = server.accept()
+        control.sendall(debugpy_cli.configuration([2], False))
+        held.append(control)
+        held.append(server.accept()[0])  # debugpy: never answered
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        argv = debugpy_cli.command(sys.executable, [], server.getsockname()[1], str(script), [])
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    finally:
+        for sock in [*held, server]:
+            sock.close()
+    assert len(held) == 2  # debugpy was started at the breakpoint, and connected
+    assert done.returncode == 4 and done.stdout == "value 6\n"
+    assert "did not finish configuring debugpy" in done.stderr
+    assert "the script runs without it" in done.stderr

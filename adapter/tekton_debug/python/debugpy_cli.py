@@ -11,9 +11,8 @@ debugpy's ways.
   uncaught exception while Python exceptions stop. A breakpoint never reached costs the hook,
   not debugpy's start (most of it importing its debugger).
 - Once started, debugpy connects to the same port (documented: ``debugpy.connect``), the adapter
-  configures it in DAP and the bootstrap waits for that (``debugpy.wait_for_client``, bounded by
-  ``HANDSHAKE_SECONDS`` with ``debugpy.wait_for_client.cancel``: past it, the script goes on
-  without a debugger).
+  configures it in DAP and the bootstrap waits for that, bounded by ``HANDSHAKE_SECONDS`` (past
+  it, the script goes on without a debugger).
 - debugpy's private API, used by the bootstrap only (hence the exact pin in pyproject.toml):
   ``debugpy.common.log.describe_environment`` is turned off (it reads the metadata of every
   package the Python can see: 0.5 to 1 s); pydevd is told not to use ``sys.monitoring``
@@ -21,7 +20,11 @@ debugpy's ways.
   that reached the breakpoint: ``PyDB.set_trace_for_frame_and_parents`` on it and its callers,
   then the line event that started it all is handed to ``PyDB.trace_dispatch``, so that pydevd
   stops at that very line (its own breakpoint, id and all) and steps from there; a pause is
-  ``PyDB.set_suspend`` with ``CMD_THREAD_SUSPEND`` before that line event. An uncaught exception
+  ``PyDB.set_suspend`` with ``CMD_THREAD_SUSPEND`` before that line event. The bound on the
+  handshake: ``debugpy.connect`` waits inside until ``PyDB.ready_to_run`` (set on
+  ``configurationDone``), so giving up sets it; the wait for the rest is
+  ``pydevd._wait_for_attach`` with a cancel event of the bootstrap's own (what
+  ``debugpy.wait_for_client`` runs, without the race of its ``cancel``). An uncaught exception
   goes to ``debugpy.trigger_exception_handler`` (documented), which stops at the raising line
   with the frames' locals, after the fact; ``debugpy.trace_this_thread(False)`` (documented)
   then keeps the exit that follows from stopping again.
@@ -149,20 +152,32 @@ def step_bootstrap() -> None:  # pragma: no cover - runs in the step's Python (t
                     os.environ.pop(k, None)
                 else:
                     os.environ[k] = v
+        expired, cancel = threading.Event(), threading.Event()  # (pydevd sets cancel when done)
+
+        def give_up():  # the adapter did not configure debugpy in time: the script goes on
+            expired.set()
+            cancel.set()
+            py_db = pydevd.get_global_debugger()
+            if py_db is not None:
+                py_db.ready_to_run = True  # ends the wait inside debugpy.connect
+
+        timer = threading.Timer(HANDSHAKE_SECONDS + 5, give_up)
+        timer.daemon = True
+        timer.start()
         try:
             debugpy.configure(subProcess=False)
             debugpy.connect((host, port))
-            timer = threading.Timer(HANDSHAKE_SECONDS + 5, lambda: debugpy.wait_for_client.cancel())
-            timer.daemon = True
-            timer.start()
-            debugpy.wait_for_client()
-            timer.cancel()
+            pydevd._wait_for_attach(cancel=cancel)  # debugpy.wait_for_client, bounded
         except Exception as exc:
             notice(f"debugpy could not connect to the debugger ({exc}); the script runs "
                    "without it")
             return None
-        if not debugpy.is_client_connected():
-            notice("the debugger did not finish configuring debugpy; the script runs without it")
+        finally:
+            timer.cancel()
+        if expired.is_set() or not debugpy.is_client_connected():
+            notice("the debugger did not finish configuring debugpy within "
+                   f"{HANDSHAKE_SECONDS + 5:g} s; the script runs without it")
+            debugpy.trace_this_thread(False)
             return None
         state["debugpy"] = (debugpy, pydevd.get_global_debugger(), threading,
                             pydevd_comm_constants.CMD_THREAD_SUSPEND)
