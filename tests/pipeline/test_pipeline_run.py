@@ -15,6 +15,7 @@ from tekton_debug.events import (Notice, PauseKind, PipelineRunFinished, Progres
                                  StepLog, StepPaused, TaskEnded, TaskEvent, TaskStarted)
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline.run import PipelineSession
+from tests import containers
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "pipeline",
                        "pipeline.yaml")
@@ -194,6 +195,27 @@ def test_retries_run_a_failed_task_again(tmp_path):
     end = finish(ps, rec)
     assert end.reason == "Succeeded" and counter.read_text().count("x") == 2
     assert [e.attempt for e in rec.events if isinstance(e, TaskStarted)] == [0, 1]
+
+
+@pytest.mark.parametrize("runtime", ["local", "container"])
+def test_a_retried_taskrun_sees_its_retry_count(tmp_path, runtime):
+    image = "alpine"
+    if runtime == "container":
+        if containers.podman() is None:
+            pytest.skip("podman is not installed or does not work here")
+        image = containers.busybox()
+    count = "$(context.task.retry-count)"
+    path = pipeline_file(tmp_path, f"""
+        tasks:
+          - name: counted
+            retries: 2
+            taskSpec:
+              steps: [{{name: s, image: "{image}", script: "echo try {count}; [ {count} = 2 ]"}}]
+        """)
+    ps, rec = start(path, runtime=runtime)
+    end = finish(ps, rec)
+    assert end.reason == "Succeeded", end.message
+    assert rec.output("counted").split() == ["try", "0", "try", "1", "try", "2"]
 
 
 def test_a_paused_step_holds_only_its_taskrun_while_the_others_finish(tmp_path):

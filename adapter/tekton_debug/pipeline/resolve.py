@@ -221,12 +221,13 @@ def task_run_name(run: PipelineRun, task: PipelineTask, index: int | None = None
 def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, ParamValue],
                  ctx: PipelineContext, *, timeout: float | None, group: str = "",
                  bindings: Mapping[str, dict] | None = None, index: int | None = None,
-                 combination: Mapping[str, str] | None = None) -> TaskRun:
+                 combination: Mapping[str, str] | None = None, attempt: int = 0) -> TaskRun:
     """The TaskRun that runs ``task`` (``params``: the pipeline's resolved params), or its
     combination ``index`` of a matrix with those params (``combination``). Its workspace
     bindings carry the PipelineRun's volume (a claim shared by the TaskRuns, on a cluster: the
     PipelineRun's bindings as ``bindings`` has them, its claims made) with the task's
-    ``subPath``; ``group`` is this run's id, for the group label."""
+    ``subPath``; ``group`` is this run's id, for the group label; ``attempt`` counts the task's
+    retries before this TaskRun (its ``$(context.task.retry-count)``)."""
     given = {name: resolve_value(value, ctx) for name, value in task.params.items()}
     given.update(combination or {})
     spec = task.task
@@ -259,5 +260,5 @@ def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, Para
         name=name, task=spec, task_name=task.task_name or name, namespace=run.namespace,
         api_version="tekton.dev/v1", params=given,
         workspaces=workspaces, timeout=timeout, task_ref=task.task_name, source=task.source,
-        pos=task.pos, raw={"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+        pos=task.pos, retry_count=attempt, raw={"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
                            "metadata": {"name": name, "labels": labels}, "spec": {}})

@@ -363,7 +363,7 @@ class PipelineSession:
         ctx = pipeline_context(run, self.params, self.states, uid=self.uid, task=task)
         return task_run_for(run, task, self.params, ctx, timeout=None, group=self.uid,
                             bindings=self.bindings, index=st.index,
-                            combination=st.params)
+                            combination=st.params, attempt=st.attempt)
 
     def _skip(self, st: TaskState, reason: str) -> None:
         st.status, st.reason = "skipped", reason
@@ -408,7 +408,7 @@ class PipelineSession:
             task_run = task_run_for(self.run, st.task, self.params, ctx,
                                     timeout=self._timeout_for(st.task), group=self.uid,
                                     bindings=self.bindings, index=st.index,
-                                    combination=st.params)
+                                    combination=st.params, attempt=st.attempt)
         except (MissingResult, UserError) as exc:
             message = str(exc) if isinstance(exc, UserError) else f"{exc} is missing"
             self._end(st, "failed", "Failed", message)

@@ -198,3 +198,4 @@ class TaskRun:
     # until it has)
     unresolved: str | None = None
     warnings: list = field(default_factory=list)  # Problems Tekton accepts (severity warning)
+    retry_count: int = 0  # a pipeline task's retries so far ($(context.task.retry-count))

@@ -39,7 +39,7 @@ def substitution_context(run: TaskRun, params: Mapping[str, ParamValue], *,
                          results_dir: str = "/tekton/results",
                          workspaces: Mapping[str, str] | None = None,
                          task_run_name: str | None = None, namespace: str | None = None,
-                         uid: str = "", retry_count: int = 0,
+                         uid: str = "",
                          steps_dir: str = "/tekton/steps",
                          credentials_path: str = "/tekton/creds") -> Context:
     """The variables of ``run`` with ``params`` (see ``params.resolve_params``).
@@ -75,7 +75,7 @@ def substitution_context(run: TaskRun, params: Mapping[str, ParamValue], *,
     s["context.taskRun.namespace"] = namespace or run.namespace or "default"
     s["context.taskRun.uid"] = uid
     s["context.task.name"] = run.task_name or run.name
-    s["context.task.retry-count"] = str(retry_count)
+    s["context.task.retry-count"] = str(run.retry_count)
     s["credentials.path"] = credentials_path
     sroot = steps_dir.rstrip("/")
     for step in run.task.steps:

@@ -63,6 +63,16 @@ def test_manifest_without_any_breakpoint_has_no_debug():
     assert "debug" not in built.manifest["spec"]
 
 
+def test_a_retrys_manifest_gives_its_retry_count_to_the_new_taskrun():
+    run = load_text(TASK.replace("echo unnamed", "echo try $(context.task.retry-count)"))
+    run.retry_count = 2  # a new TaskRun, which Tekton would count as a first try
+    steps = build_taskrun(run, DebugPlan(), namespace="ns").manifest["spec"]["taskSpec"]["steps"]
+    assert steps[1]["script"] == "echo try 2" and steps[0]["script"] == "echo $(params.who)"
+    run.retry_count = 0
+    steps = build_taskrun(run, DebugPlan(), namespace="ns").manifest["spec"]["taskSpec"]["steps"]
+    assert steps[1]["script"] == "echo try $(context.task.retry-count)"
+
+
 def test_manifest_keeps_a_taskrun_files_own_spec_fields():
     text = """
 apiVersion: tekton.dev/v1

@@ -97,6 +97,10 @@ def build_taskrun(run: TaskRun, plan: DebugPlan, *, namespace: str,
     else:
         spec["taskSpec"] = task_spec or {"steps": []}
 
+    if run.retry_count and isinstance(spec.get("taskSpec"), dict):
+        # a retry is a new TaskRun here, which Tekton would count as a first try
+        spec["taskSpec"] = _with_retry_count(spec["taskSpec"], run.retry_count)
+
     values = dict(run.params)
     values.update(params or {})
     if values:
@@ -126,6 +130,17 @@ def build_taskrun(run: TaskRun, plan: DebugPlan, *, namespace: str,
     built.manifest = {"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "metadata": metadata,
                       "spec": spec}
     return built
+
+
+def _with_retry_count(value, count: int):
+    """``value`` with ``$(context.task.retry-count)`` replaced by ``count`` in every string."""
+    if isinstance(value, str):
+        return value.replace("$(context.task.retry-count)", str(count))
+    if isinstance(value, list):
+        return [_with_retry_count(v, count) for v in value]
+    if isinstance(value, dict):
+        return {k: _with_retry_count(v, count) for k, v in value.items()}
+    return value
 
 
 def debug_field(before: list[str], breakpoints_field: bool) -> dict:
