@@ -37,10 +37,10 @@ spec:
 class Server:
     """``tekton-debug lsp`` on pipes, with every message it sends kept in arrival order."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.stderr_path = tmp_path / "lsp.stderr"
+    def __init__(self, tmp_path: Path, command: list[str] | None = None) -> None:
+        self.stderr_path = tmp_path / f"lsp-{id(self)}.stderr"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tekton_debug", "lsp"], stdin=subprocess.PIPE,
+            command or [sys.executable, "-m", "tekton_debug", "lsp"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=open(self.stderr_path, "wb"))
         self.messages: queue.Queue = queue.Queue()
         self.seen: list[dict] = []

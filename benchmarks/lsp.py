@@ -1,0 +1,98 @@
+"""The language server's answer to a small request while it analyses a 10,000-step Task.
+
+Two servers over their real stdio, driven in turn by the same client (``tests/lsp``): the server
+as it is (analyses on worker threads), and the same server with each analysis run on its event
+loop, as it was before (``Worker.submit`` runs the call inline). In each round, each server gets
+a new text of the large Task (a change, then a save: the analysis starts at once) and, in the
+same write, a hover on a small open document; the figure is the time from that write to the
+hover's answer. Baseline: the same hover with nothing being analysed. Median of the rounds.
+Standalone, not part of ``run``.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "adapter")]
+
+from tests.lsp.test_linear import task_with_bad_references  # noqa: E402
+from tests.lsp.test_responsive import SMALL, Server, at, open_document, rename  # noqa: E402
+
+ON_THE_LOOP = """
+import asyncio, sys
+from tekton_debug.lsp import server, worker
+
+class OnTheLoop(worker.Worker):
+    def submit(self, fn, *args):
+        job = worker.Job(asyncio.get_running_loop().create_future(), fn, args)
+        job.future.set_result(fn(*args))
+        return job
+
+server.Worker = OnTheLoop
+sys.exit(server.main())
+"""
+
+
+def save(uri: str) -> bytes:
+    return Server.notification("textDocument/didSave", {"textDocument": {"uri": uri}})
+
+
+def hover_time(server: Server, small: str, large: str | None = None, version: int = 0) -> float:
+    """Seconds from writing a hover on ``small`` to its answer; with ``large``, a new text of it
+    (``version``) is written first, and its diagnostics are awaited after, so the next round
+    starts idle."""
+    id, data = server.request("textDocument/hover", at(small, 11, 27))
+    edit = b"" if large is None else rename(large, version, f"big{version}") + save(large)
+    mark = len(server.seen)
+    start = time.perf_counter()
+    server.send_raw(edit + data)
+    server.response(id)
+    elapsed = time.perf_counter() - start
+
+    def published(m: dict) -> bool:
+        return (m.get("method") == "textDocument/publishDiagnostics"
+                and m["params"]["uri"] == large and m["params"]["version"] == version)
+
+    if large is not None and not any(published(m) for m in server.seen[mark:]):
+        server.until(published)
+    return elapsed
+
+
+def measure(rounds: int = 5) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        servers = {"threads": Server(tmp_path),
+                   "loop": Server(tmp_path, [sys.executable, "-c", ON_THE_LOOP])}
+        small, large = (tmp_path / "small.yaml").as_uri(), (tmp_path / "large.yaml").as_uri()
+        times: dict[str, list[float]] = {"idle": [], "threads": [], "loop": []}
+        try:
+            for server in servers.values():
+                server.initialize()
+                server.send_raw(open_document(small, SMALL)
+                                + open_document(large, task_with_bad_references(10_000)))
+                server.diagnostics(small)
+                server.diagnostics(large)
+            for version in range(2, rounds + 2):
+                times["idle"].append(hover_time(servers["threads"], small))
+                for name, server in servers.items():
+                    times[name].append(hover_time(server, small, large, version))
+        finally:
+            for server in servers.values():
+                server.stop()
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+if __name__ == "__main__":
+    r = measure(3 if "--quick" in sys.argv else 7)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"hover on a small document, median: idle {r['idle'] * 1000:.1f} ms; while a "
+          f"10,000-step Task is analysed: {r['threads'] * 1000:.1f} ms (analysis on threads, "
+          f"{r['threads'] / r['idle']:.1f}x idle), {r['loop'] * 1000:.1f} ms (analysis on the "
+          f"event loop, as before: {r['loop'] / r['threads']:.0f}x the threads' figure); "
+          f"load average {load}")
