@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need and runs them all: Python (pytest), the VS Code extension (unit
-# tests and Microsoft's DebugClient driving the real adapter), and the end-to-end test in a real
+# tests and Microsoft's DebugClient driving the real adapter), and the end-to-end tests in a real
 # VS Code (code-server driven by headless Chromium; installing those takes about 2-4 minutes the
-# first time, the test itself about 20 s; TEKTON_DEBUG_E2E=0 leaves it out). Extra arguments go to
-# pytest.
+# first time; the Task on the host, the Task in containers and the Pipeline take about 30 s each;
+# TEKTON_DEBUG_E2E=0 leaves them out). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -25,8 +25,9 @@ if [ "${TEKTON_DEBUG_E2E:-1}" != 0 ]; then
   export CODE_SERVER_DIR="${CODE_SERVER_DIR:-$PWD/../.e2e/code-server}"
   [ -e "$CODE_SERVER_DIR/node_modules/code-server/out/node/entry.js" ] ||
     bash test/e2e/install-code-server.sh "$CODE_SERVER_DIR"
-  TEKTON_DEBUG_PYTHON="$PWD/../.venv/bin/python" bash test/e2e/run.sh
+  export TEKTON_DEBUG_PYTHON="$PWD/../.venv/bin/python"
+  bash test/e2e/run.sh task
   # the same with the Task's steps in a local image (built when missing): auto runs them in containers
-  TASK_IMAGE=localhost/tekton-debug-test/busybox:1 TEKTON_DEBUG_PYTHON="$PWD/../.venv/bin/python" \
-    bash test/e2e/run.sh
+  TASK_IMAGE=localhost/tekton-debug-test/busybox:1 bash test/e2e/run.sh task
+  bash test/e2e/run.sh pipeline
 fi

@@ -346,3 +346,43 @@ def test_with_start_debugging_each_matrix_combination_is_a_child_session(dap):
     finally:
         for child in children.values():
             child.close()
+
+
+def test_a_child_session_that_attaches_late_gets_each_line_once_in_order(dap, tmp_path):
+    """What a TaskRun printed before its child session attached is kept line by line (the
+    session itself keeps only the latest chunk's text)."""
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(textwrap.dedent("""\
+        apiVersion: tekton.dev/v1
+        kind: Pipeline
+        metadata:
+          name: chatty
+        spec:
+          tasks:
+            - name: talk
+              taskSpec:
+                steps:
+                  - name: count
+                    image: alpine
+                    script: |
+                      for i in 1 2 3 4 5; do echo "line $i"; sleep 0.05; done
+        """))
+    configs: list[dict] = []
+    dap.reverse_handlers["startDebugging"] = lambda arguments: configs.append(
+        arguments["configuration"]) or {}
+    dap.start({"type": "tekton", "request": "launch", "task": str(pipeline)},
+              client_capabilities={"supportsStartDebuggingRequest": True})
+    # the child session attaches only once the TaskRun has ended: everything waits for it
+    dap.wait_event("output", lambda b: "task talk succeeded" in b["output"])
+    child = TcpClient(configs[0]["port"])
+    try:
+        child.send("initialize", {"adapterID": "tekton"})
+        child.send("attach", configs[0])
+        child.send("configurationDone")
+        child.wait(lambda m: m.get("event") == "terminated")
+        stdout = "".join(m["body"]["output"] for m in child.messages if m.get("event") == "output"
+                         and m["body"].get("category") == "stdout")
+        assert stdout == "".join(f"line {i}\n" for i in range(1, 6))
+        assert dap.wait_event("exited")["body"]["exitCode"] == 0
+    finally:
+        child.close()

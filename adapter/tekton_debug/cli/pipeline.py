@@ -126,7 +126,7 @@ class TerminalPipelineRun(EndsOnSignal):
         p.header(f"PipelineRun {run.name}: {len(run.pipeline.tasks)} tasks"
                  + (f" + {len(run.pipeline.finally_tasks)} finally"
                     if run.pipeline.finally_tasks else "") + f" ({self.options.runtime})")
-        if self.options.runtime != "local":
+        if self.options.runtime == "kubernetes":  # (locally, there is no cluster to look in)
             p.warn("note: no PipelineRun object is created: tekton-debug runs the pipeline "
                    "itself and creates each TaskRun, following the Pipeline's graph")
         started = time.monotonic()

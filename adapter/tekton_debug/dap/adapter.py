@@ -823,7 +823,9 @@ class DebugAdapter:
 
     # ---- runtime events -> DAP events --------------------------------------------------------------
 
-    def _on_event(self, ev: RuntimeEvent) -> None:
+    def _on_event(self, ev: RuntimeEvent, log_text: str | None = None) -> None:
+        """``log_text``: a StepLog's text, when the event is passed on later than it came (the
+        session's text is the latest chunk's: the next one replaces it)."""
         with self._held_lock:
             # bounded: a runtime that outruns the launch's answer waits, as for a slow client
             # (not the thread answering the launch: it would wait for itself)
@@ -831,13 +833,12 @@ class DebugAdapter:
                     threading.current_thread() is not self._launching:
                 self._held_lock.wait()
             if self._held is not None:  # the launch is not answered yet
-                # a log's text is the session's as of this event: the next one replaces it
                 session = self.session
-                text = session.steps[ev.index].last_text \
-                    if isinstance(ev, StepLog) and session is not None else None
-                self._held.append((ev, text))
+                if log_text is None and isinstance(ev, StepLog) and session is not None:
+                    log_text = session.steps[ev.index].last_text
+                self._held.append((ev, log_text))
                 return
-        self._send_run_event(ev)
+        self._send_run_event(ev, log_text)
 
     def _send_run_event(self, ev: RuntimeEvent, log_text: str | None = None) -> None:
         session = self.session

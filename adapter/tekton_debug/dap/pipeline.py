@@ -67,7 +67,7 @@ class PipelineDebugAdapter(DebugAdapter):
     _lines: PrefixedLines  # of each step's output streams: whole lines, "[task/step] " before
     _keys: list[str]  # TaskRun k's key (TaskState.key) is _keys[k - 1]
     _children: dict[str, "PipelineTaskAdapter"]  # task -> the child session of its TaskRun
-    _backlog: dict[str, deque]  # task -> its TaskRun's events until its child session attaches
+    _backlog: dict[str, deque]  # task -> its TaskRun's (event, log text) until its child session attaches
     _server: Any  # serve.TcpServer, in child-session mode
     _token: str
 
@@ -133,7 +133,7 @@ class PipelineDebugAdapter(DebugAdapter):
             f"PipelineRun {run.name}: {len(run.pipeline.tasks)} tasks"
             + (f" + {len(run.pipeline.finally_tasks)} finally" if run.pipeline.finally_tasks
                else "") + f" ({self.pipeline.options.runtime})\n")})
-        if self.pipeline.options.runtime != "local":
+        if self.pipeline.options.runtime == "kubernetes":  # (locally, no cluster to look in)
             self.conn.send_event("output", {"category": "important", "output": (
                 "No PipelineRun object is created: tekton-debug runs the pipeline itself and "
                 "creates each TaskRun, following the Pipeline's graph.\n")})
@@ -194,8 +194,8 @@ class PipelineDebugAdapter(DebugAdapter):
         with self._lock:
             self._children[task] = child
             backlog = self._backlog.pop(task, deque())
-            for ev in backlog:
-                child._on_event(ev)
+            for ev, log_text in backlog:
+                child._on_event(ev, log_text)
 
     def detach_child(self, task: str, child: "PipelineTaskAdapter") -> None:
         with self._lock:
@@ -625,12 +625,14 @@ class PipelineDebugAdapter(DebugAdapter):
         if session is None:
             return
         if self._server is not None:  # child sessions: the TaskRun's own session shows it
+            # a log's text as of this event (the session keeps only the latest chunk's)
+            log_text = session.steps[ev.index].last_text if isinstance(ev, StepLog) else None
             with self._lock:
                 child = self._children.get(task)
                 if child is None or child.session is not session:
-                    self._backlog.setdefault(task, deque(maxlen=BACKLOG)).append(ev)
+                    self._backlog.setdefault(task, deque(maxlen=BACKLOG)).append((ev, log_text))
                     return
-            child._on_event(ev)
+            child._on_event(ev, log_text)
             return
         send = self.conn.send_event
         if isinstance(ev, StepLog):

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# End-to-end test of the packaged extension in a real VS Code (code-server) driven by headless
-# Chromium: install the VSIX, open examples/failing-task.yaml, debug it, see the paused step and the
-# exception widget, open the shell, fix the step in the editor, Restart Frame, see the session end. Screenshots: test-output/.
+# End-to-end tests of the packaged extension in a real VS Code (code-server) driven by headless
+# Chromium. Screenshots and the window's logs (with every DAP message): test-output/.
+#   run.sh [task]   examples/failing-task.yaml (task.mjs): F5, the paused step and the exception
+#                   widget, its output, a shell in the step, the step fixed in the editor, Restart
+#                   Frame, the end
+#   run.sh pipeline parallel-pipeline.yaml (pipeline.mjs): the "Debug Pipeline" lens, a TaskRun's
+#                   step paused while another TaskRun goes on, each in a child session, Continue on
+#                   the paused one only, the PipelineRun's outcome
 #
-# Needs: code-server in $CODE_SERVER_DIR (default /tmp/code-server; see
-# shared/tools/install-code-server.sh), Chromium at $CHROMIUM (default /usr/bin/chromium),
-# the tekton-debug Python package in $TEKTON_DEBUG_PYTHON (default ../.venv/bin/python).
+# Needs: code-server in $CODE_SERVER_DIR (default /tmp/code-server; install-code-server.sh here
+# installs it), Chromium at $CHROMIUM (default /usr/bin/chromium), the tekton-debug Python package
+# in $TEKTON_DEBUG_PYTHON (default ../.venv/bin/python).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ext=$(cd "$here/../.." && pwd)
@@ -15,26 +20,31 @@ entry=$code_server_dir/node_modules/code-server/out/node/entry.js
 chromium=${CHROMIUM:-/usr/bin/chromium}
 python=${TEKTON_DEBUG_PYTHON:-$repo/.venv/bin/python}
 [ -x "$python" ] || python=$(command -v python3)
-# TASK_IMAGE=IMAGE: the same run with the Task's steps in that local image, so that the default
-# runtime (auto) runs them in containers: the shell, the REPL and Restart Frame go into the paused
-# step's container. Screenshots of that run go to test-output/containers/.
+test=${1:-task}
+case "$test" in
+  task|pipeline) ;;
+  *) echo "usage: run.sh [task|pipeline] (not $test)" >&2; exit 2 ;;
+esac
+# TASK_IMAGE=IMAGE: the steps in that local image, so that the default runtime (auto) runs them in
+# containers: the shell, the REPL and Restart Frame go into the paused step's container.
+# Screenshots of that run go to test-output/<test>-containers/.
 task_image=${TASK_IMAGE:-}
-out=$ext/test-output${task_image:+/containers}
-[ -e "$entry" ] || { echo "code-server not found at $entry: run shared/tools/install-code-server.sh $code_server_dir" >&2; exit 2; }
+out=$ext/test-output/$test${task_image:+-containers}
+[ -e "$entry" ] || { echo "code-server not found at $entry: run $here/install-code-server.sh $code_server_dir" >&2; exit 2; }
 [ -x "$chromium" ] || { echo "Chromium not found at $chromium: apt-get install chromium" >&2; exit 2; }
 "$python" -c 'import tekton_debug' || { echo "tekton_debug does not import in $python" >&2; exit 2; }
-if [ -n "$task_image" ]; then
-  # the container tests' engine configuration (no network, no pull leaves this machine), and the
-  # test image, built here when missing (tests/containers.py)
-  export CONTAINERS_CONF=${CONTAINERS_CONF:-$(cd "$repo" && "$python" -c 'from tests import containers; print(containers.configure())')}
-  export CONTAINERS_REGISTRIES_CONF=${CONTAINERS_REGISTRIES_CONF:-$(cd "$repo" && "$python" -c 'from tests import containers; print(containers.configure_registries())')}
+# the container tests' engine configuration (tests/containers.py): no network, and no pull leaves
+# this machine (auto, the default runtime, looks for the steps' images)
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$(cd "$repo" && "$python" -c 'from tests import containers; print(containers.configure())')}
+export CONTAINERS_REGISTRIES_CONF=${CONTAINERS_REGISTRIES_CONF:-$(cd "$repo" && "$python" -c 'from tests import containers; print(containers.configure_registries())')}
+if [ -n "$task_image" ]; then  # the test image is built here when missing
   (cd "$repo" && "$python" -c 'import sys; from tests import containers
 if sys.argv[1] == containers.BUSYBOX: containers.busybox()' "$task_image")
 fi
 
 cd "$ext"
 [ -e tekton-debug.vsix ] || npm run package
-mkdir -p "$out"
+rm -rf "$out" && mkdir -p "$out"
 work=$(mktemp -d /tmp/tekton-e2e.XXXXXX)
 server_pid=
 cleanup() {
@@ -48,15 +58,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The workspace: a copy of the example, so that the run leaves the repository as it was.
+# The workspace: a copy of the test's file, so that the run leaves the repository as it was.
 mkdir -p "$work/workspace" "$work/user/User" "$work/user/Machine" "$work/extensions"
-task=$repo/examples/failing-task.yaml
-
-if [ -n "$task_image" ]; then
-  sed "s#image: alpine:3.20#image: $task_image#" "$task" > "$work/workspace/failing-task.yaml"
+if [ "$test" = task ]; then
+  source_file=$repo/examples/failing-task.yaml
 else
-  cp "$task" "$work/workspace/failing-task.yaml"
+  source_file=$here/parallel-pipeline.yaml
 fi
+file=$(basename "$source_file")
+# the pipeline's lint task runs until this file exists (pipeline.mjs creates it)
+lint_gate=$work/lint-gate
+sed -e "s#image: alpine:3.20#image: ${task_image:-alpine:3.20}#" -e "s#default: LINT_GATE#default: $lint_gate#" \
+  "$source_file" > "$work/workspace/$file"
 cat > "$work/user/User/settings.json" <<JSON
 {
   "tekton-debug.python": "$python",
@@ -93,4 +106,4 @@ setsid node "$entry" --user-data-dir "$work/user" --extensions-dir "$work/extens
 server_pid=$!
 
 CODE_SERVER_URL="http://127.0.0.1:$port/?folder=$work/workspace" CHROMIUM="$chromium" OUTPUT_DIR="$out" \
-  TASK_FILE="failing-task.yaml" EXPECT_RUNTIME="${task_image:+container}" node "$here/e2e.mjs"
+  TASK_FILE="$file" LINT_GATE="$lint_gate" EXPECT_RUNTIME="${task_image:+container}" node "$here/$test.mjs"

@@ -1,65 +1,20 @@
-// Drives code-server in headless Chromium through one debug session of the failing Task.
-// Started by run.sh, which provides CODE_SERVER_URL, CHROMIUM, OUTPUT_DIR and TASK_FILE.
-import * as path from 'node:path';
-import { chromium } from 'playwright-core';
+// The failing Task in code-server: F5, the paused step, the exception widget, the step's output in
+// the Debug Console, a shell in the step, the step fixed in the editor, Restart Frame, the end.
+// Started by run.sh, which provides TASK_FILE (and EXPECT_RUNTIME=container for the run in containers).
+import { runTest } from './workbench.mjs';
 
-const url = process.env.CODE_SERVER_URL;
-const outputDir = process.env.OUTPUT_DIR;
 const taskFile = process.env.TASK_FILE ?? 'failing-task.yaml';
 const pausedStep = process.env.PAUSED_STEP ?? 'test';
-const TIMEOUT = 60000;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
-const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-page.setDefaultTimeout(TIMEOUT);
-const shot = (name) => page.screenshot({ path: path.join(outputDir, `${name}.png`) });
-const step = (text) => console.log(`e2e: ${text}`);
+await runTest(async (workbench) => {
+  const { page } = workbench;
+  const step = (text) => workbench.step(text);
+  const shot = (name) => workbench.shot(name);
+  const runCommand = (title) => workbench.runCommand(title);
+  const waitOrDialog = (locator, what) => workbench.waitOrDialog(locator, what);
 
-async function runCommand(title) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
-  await page.keyboard.press('Enter');
-}
-
-/** Waits for `locator`, failing at once if VS Code shows an error dialog instead. */
-async function waitOrDialog(locator, what) {
-  const dialog = page.locator('.monaco-dialog-box .dialog-message-text').first();
-  const found = await Promise.race([
-    locator.waitFor().then(() => 'found'),
-    dialog.waitFor().then(() => 'dialog'),
-  ]);
-  if (found === 'dialog') {
-    throw new Error(`VS Code showed an error instead of ${what}: ${await dialog.innerText()}`);
-  }
-}
-
-async function notifications() {
-  return page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts().catch(() => []);
-}
-
-let failed = false;
-try {
-  step(`opening ${url}`);
-  await page.goto(url);
-  await page.locator('.monaco-workbench .part.statusbar').waitFor();
-  await page.locator('.explorer-folders-view .monaco-list-row', { hasText: taskFile }).first().waitFor();
-
-  step(`opening ${taskFile}`);
-  await page.keyboard.press('Control+P');
-  await page.locator('.quick-input-widget input').fill(taskFile);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: taskFile }).first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.locator('.tabs-container .tab.active', { hasText: taskFile }).waitFor();
-  await page.locator('.monaco-editor .view-lines').first().click();
-  step('waiting for the language server\'s "Debug Task" code lens');
-  await page.locator('.monaco-editor .codelens-decoration', { hasText: 'Debug Task' }).first().waitFor();
+  await workbench.openFile(taskFile);
+  await workbench.codeLens('Debug Task');
   await shot('1-task-open');
 
   // the Debug Console on screen during the run: each step's lines must be drawn as they come (in
@@ -153,18 +108,4 @@ try {
   await repl.getByText('publishing build/report.txt').first().waitFor();
   await repl.getByText(/TaskRun \S+ Succeeded/).first().waitFor();
   await shot('5-session-ended');
-  step('passed');
-} catch (error) {
-  failed = true;
-  console.error(`e2e: FAILED: ${error instanceof Error ? error.message : error}`);
-  console.error(`e2e: notifications: ${JSON.stringify(await notifications())}`);
-  await shot('failure').catch(() => {});
-  if (process.env.E2E_DEBUG) {
-    const dom = await page.evaluate(() => [...document.querySelectorAll('.xterm, .xterm-rows, .xterm-screen, [class*=terminal]')]
-      .slice(0, 30).map((e) => `${e.tagName}.${e.className}`.slice(0, 160)));
-    console.error(dom.join('\n'));
-  }
-} finally {
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+});
