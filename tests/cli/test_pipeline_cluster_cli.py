@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from tekton_debug.events import PipelineRunFinished, StepPaused
+from tekton_debug.events import PipelineRunFinished, Release, StepPaused, TaskStarted
 from tekton_debug.runtimes.kubernetes import annotate
 from tekton_debug.runtimes.kubernetes.claims import claim_name
 from tekton_debug.tekton.pipeline import GROUP_LABEL
@@ -16,6 +16,7 @@ from tests.cluster.fixtures import cluster  # noqa: F401
 from tests.cluster.helpers import wait_annotation
 from tests.pipeline.test_pipeline_cluster import (EXAMPLES, claims, cluster_run,
                                                   missing_claim_run)
+from tests.pipeline.test_pipeline_run import pipeline_file
 
 EXAMPLE_RUN = os.path.join(EXAMPLES, "pipelinerun.yaml")
 
@@ -120,3 +121,57 @@ def test_attach_pipeline_with_a_file_or_on_this_machine_is_refused(capsys, tmp_p
     err = capsys.readouterr().err
     assert "attaching to a PipelineRun needs the cluster it runs on" in err
     assert "fix: add --runtime kubernetes" in err
+
+
+def test_attach_shows_every_matrix_combination_and_a_retrys_latest_taskrun(cluster, env,  # noqa: F811
+                                                                           tmp_path):
+    # combination 1 of three fails on every try: its first TaskRun is failed past its pause and
+    # retried; the attach shows each combination as task[i], combination 1 by its retry
+    path = pipeline_file(tmp_path, """
+        tasks:
+          - name: t
+            retries: 1
+            matrix:
+              params: [{name: n, value: ["1", "2", "3"]}]
+            taskSpec:
+              params: [{name: n}]
+              steps:
+                - name: s
+                  image: alpine
+                  script: |
+                    echo "n=$(params.n) try=$(context.task.retry-count)"
+                    [ "$(params.n)" != 2 ]
+        """)
+    ps, rec = cluster_run(cluster, path)
+    ps.start()
+    try:
+        rec.next(StepPaused, lambda ev: ev.task == "t[1]", timeout=120)
+        ps.session_of("t[1]").release(Release.FAIL_CONTINUE)
+        rec.next(TaskStarted, lambda ev: ev.task == "t[1]" and ev.attempt == 1, timeout=60)
+        rec.next(StepPaused, lambda ev: ev.task == "t[1]", timeout=120)
+        wait_for(lambda: "t[0]" in rec.ended() and "t[2]" in rec.ended())
+        retry = ps.sessions["t[1]"].run.name
+        wait_annotation(cluster, retry, annotate.STEP)
+        res = run(cluster, "--attach-pipeline", ps.uid, "--on-failure", "shell",
+                  stdin="echo attached-to-$(echo retry)\ndebug-continue\n", env=env,
+                  cwd=tmp_path)
+        out = res.stdout
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert f"4 TaskRuns, id {ps.uid}" in out
+        listing = out[out.index("  TASK "):out.index("attaching to")].splitlines()[1:]
+        rows = [line.split(None, 2) for line in listing]
+        assert sorted(r[0] for r in rows) == ["t[0]", "t[1]", "t[1]", "t[2]"]
+        assert [r for r in rows if r[1] == retry] == \
+            [["t[1]", retry, "Running (retry 1), step s paused (onFailure)"]]
+        assert "attaching to the TaskRuns still running: t[1] " in out
+        assert "⏸ t[1]/s failed" in out and "attached-to-retry" in out
+        assert "✓ task t[1] succeeded" in out
+        table = out[out.rindex("  TASK "):].splitlines()[1:4]
+        assert [(row.split()[0], row.split()[1]) for row in table] == \
+            [("t[0]", "succeeded"), ("t[1]", "succeeded"), ("t[2]", "succeeded")], table
+        end = rec.next(PipelineRunFinished, timeout=120)
+    finally:
+        ps.close()
+    assert end.succeeded, rec.ended()
+    tries = [line for line in rec.output("t[1]").splitlines() if line.startswith("n=")]
+    assert tries == ["n=2 try=0", "n=2 try=1"]  # the retry, a new TaskRun, knows its count

@@ -243,14 +243,14 @@ class TerminalPipelineAttach(TerminalPipelineRun):
         if g.other_runs:
             p.warn(f"note: {g.pipeline_run} was run {g.other_runs + 1} times here; this is the "
                    f"latest run (attach to another by its id, the {GROUP_LABEL} label)")
-        width = max([len(m.task) for m in g.members] + [4])
+        width = max([len(m.key) for m in g.members] + [4])
         run_width = max([len(m.task_run) for m in g.members] + [7])
         p.line(f"  {'TASK':<{width}}  {'TASKRUN':<{run_width}}  STATUS")
         for m in g.members:
-            state = m.status
+            state = m.status + (f" (retry {m.attempt})" if m.attempt else "")
             if m.paused_step:
                 state += f", step {m.paused_step} paused ({m.paused_reason or 'onFailure'})"
-            p.line(f"  {m.task:<{width}}  {m.task_run:<{run_width}}  {state}")
+            p.line(f"  {m.key:<{width}}  {m.task_run:<{run_width}}  {state}")
         if ps.following:
             p.line("attaching to the TaskRuns still running: " + ", ".join(ps.following)
                    + " (TaskRuns the run creates later are not followed)")

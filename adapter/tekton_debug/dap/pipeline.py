@@ -151,7 +151,8 @@ class PipelineDebugAdapter(DebugAdapter):
         for m in g.members:
             paused = f", step {m.paused_step} paused ({m.paused_reason or 'onFailure'})" \
                 if m.paused_step else ""
-            lines.append(f"  {m.task:<24} {m.task_run:<40} {m.status}{paused}")
+            retry = f" (retry {m.attempt})" if m.attempt else ""
+            lines.append(f"  {m.key:<24} {m.task_run:<40} {m.status}{retry}{paused}")
         following = self.pipeline.following
         lines.append("Attaching to the TaskRuns still running: " + ", ".join(following)
                      + " (TaskRuns the run creates later are not followed)" if following else

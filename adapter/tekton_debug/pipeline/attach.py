@@ -74,9 +74,15 @@ class AttachedPipelineRun:
         wanted = self.options.pipeline_run or ""
         group = self.group = pipeline_group(self.options, wanted)
         self.uid = group.uid
-        # a retried task has several TaskRuns: its latest one stands for it
-        latest = {m.task: m for m in group.members}
-        self._members = list(latest.values())
+        # a retried task (or combination) has several TaskRuns: its latest one stands for it
+        latest: dict = {}
+        for m in group.members:  # oldest first
+            if m.key not in latest or m.attempt >= latest[m.key].attempt:
+                latest[m.key] = m
+        first: dict[str, int] = {}
+        for i, m in enumerate(group.members):
+            first.setdefault(m.task, i)
+        self._members = sorted(latest.values(), key=lambda m: (first[m.task], m.index or 0))
         tasks = {m.task: PipelineTask(name=m.task, task=TaskSpec(steps=[]),
                                       is_finally=m.is_finally) for m in self._members}
         self.run = PipelineRun(name=group.pipeline_run, namespace=group.namespace,
@@ -85,15 +91,16 @@ class AttachedPipelineRun:
                                    tasks=[t for t in tasks.values() if not t.is_finally],
                                    finally_tasks=[t for t in tasks.values() if t.is_finally]))
         for m in self._members:
-            self.states[m.task] = TaskState(tasks[m.task], status=_status(
+            self.states[m.key] = TaskState(tasks[m.task], status=_status(
                 m.succeeded, m.status) if m.finished else "running", reason=m.status,
-                started_at=m.started_at, finished_at=m.finished_at)
+                attempt=m.attempt, started_at=m.started_at, finished_at=m.finished_at,
+                index=m.index, task_run=m.task_run)
         return self.run
 
     @property
     def following(self) -> list[str]:
         """The tasks whose TaskRuns are attached to (those still running when listed)."""
-        return [m.task for m in self._members if not m.finished]
+        return [m.key for m in self._members if not m.finished]
 
     def start(self) -> None:
         """Attach to every TaskRun still running; a paused step is reported at once."""
@@ -107,19 +114,19 @@ class AttachedPipelineRun:
         for m in members:
             options = dataclasses.replace(self.options, task_file=None, task_run=m.task_run,
                                           pipeline_run=None, params={}, workspaces={})
-            session = Session(options, lambda ev, t=m.task: self._on_event(t, ev),
+            session = Session(options, lambda ev, t=m.key: self._on_event(t, ev),
                               runtime_factory=self._runtime_factory, masker=self.masker)
             with self._lock:
-                self.sessions[m.task] = session
-            self._tell(TaskStarted(m.task, m.task_run))
+                self.sessions[m.key] = session
+            self._tell(TaskStarted(m.key, m.task_run, m.attempt))
             try:
                 model = session.attach()
             except UserError as exc:
-                self._tell(Notice(f"task {m.task}: could not attach to TaskRun {m.task_run}: "
+                self._tell(Notice(f"task {m.key}: could not attach to TaskRun {m.task_run}: "
                                   f"{exc.first.message}", "warning"))
-                self._ended(m.task, RunFinished(False, "NotAttached", exc.first.message))
+                self._ended(m.key, RunFinished(False, "NotAttached", exc.first.message))
                 continue
-            st = self.states[m.task]
+            st = self.states[m.key]
             st.task.task = model.task
         if not members:
             self._finish()
@@ -167,8 +174,8 @@ class AttachedPipelineRun:
 
     @property
     def units(self) -> dict[str, TaskState]:
-        """Each TaskRun's state by its key: one per pipeline task here (a retried or matrixed
-        task's latest TaskRun)."""
+        """Each TaskRun's state by its key (``TaskState.key``): a pipeline task's, or each
+        combination's of a matrixed one (``task[i]``); the latest attempt of a retried one."""
         return self.states
 
     def rows(self) -> list[TaskState]:

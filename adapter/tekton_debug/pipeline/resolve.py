@@ -18,7 +18,8 @@ from tekton_debug.pipeline.graph import TaskState, aggregate_status
 from tekton_debug.tekton import substitution
 from tekton_debug.tekton.matrix import MAX_COMBINATIONS, Combination, fan_out
 from tekton_debug.tekton.model import ParamValue, TaskRun, TaskSpec
-from tekton_debug.tekton.pipeline import (GROUP_LABEL, TASKS_STATUS, PipelineRun, PipelineTask,
+from tekton_debug.tekton.pipeline import (GROUP_LABEL, MATRIX_INDEX_LABEL, RETRY_LABEL,
+                                          TASKS_STATUS, PipelineRun, PipelineTask,
                                           result_selector, task_references)
 from tekton_debug.tekton.variables import param_ref, references
 
@@ -248,6 +249,10 @@ def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, Para
         labels["tekton.dev/task"] = task.task_name
     if group:
         labels[GROUP_LABEL] = group
+    if index is not None:
+        labels[MATRIX_INDEX_LABEL] = str(index)
+    if attempt:
+        labels[RETRY_LABEL] = str(attempt)
     name = task_run_name(run, task, index)
     workspaces = []
     for b in task.workspaces:

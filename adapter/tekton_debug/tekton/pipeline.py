@@ -23,6 +23,10 @@ TASKS_STATUS = "tasks.status"
 #: object exists there: this groups them, e.g. ``kubectl get taskruns -l`` with it; its value is
 #: the run's id, ``$(context.pipelineRun.uid)``)
 GROUP_LABEL = "tekton-debug.dev/pipelinerun-uid"
+#: beside it, on the TaskRun of a matrix combination: its index (Tekton's own labels name only the
+#: pipeline task, the same on every combination); on a retry's TaskRun: how many retries preceded it
+MATRIX_INDEX_LABEL = "tekton-debug.dev/matrix-index"
+RETRY_LABEL = "tekton-debug.dev/retry-count"
 
 
 @dataclass(frozen=True)

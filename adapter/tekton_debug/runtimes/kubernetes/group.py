@@ -2,8 +2,9 @@
 
 No PipelineRun object exists there (Tekton cannot pass ``debug`` into a PipelineRun's TaskRuns):
 the TaskRuns carry Tekton's labels (``tekton.dev/pipeline``, ``tekton.dev/pipelineRun``,
-``tekton.dev/pipelineTask``) and ``GROUP_LABEL`` with the run's id. A run is named by that id, or by
-its PipelineRun's name (the most recent run of that name).
+``tekton.dev/pipelineTask``) and ``GROUP_LABEL`` with the run's id; a matrix combination's TaskRun
+carries ``MATRIX_INDEX_LABEL`` and a retry's ``RETRY_LABEL``. A run is named by that id, or by its
+PipelineRun's name (the most recent run of that name).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tekton_debug.options import LaunchOptions
 from tekton_debug.runtimes.kubernetes import annotate
 from tekton_debug.runtimes.kubernetes import steps as st
 from tekton_debug.runtimes.kubernetes.connect import call, connect, user_error
-from tekton_debug.tekton.pipeline import GROUP_LABEL
+from tekton_debug.tekton.pipeline import GROUP_LABEL, MATRIX_INDEX_LABEL, RETRY_LABEL
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,14 @@ class GroupMember:
     created: str
     started_at: float | None = None  # status.startTime, seconds since the epoch
     finished_at: float | None = None  # status.completionTime
+    index: int | None = None  # a matrix combination's index
+    attempt: int = 0  # the retries before this TaskRun
+
+    @property
+    def key(self) -> str:
+        """What names its TaskRun to the front ends, as in a launched run: the pipeline task,
+        ``task[i]`` for combination i of a matrix."""
+        return self.task if self.index is None else f"{self.task}[{self.index}]"
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,8 @@ def find_group(options: LaunchOptions, wanted: str) -> Group:
             paused_step=annotations.get(annotate.STEP) if done is None else None,
             paused_reason=annotations.get(annotate.REASON) if done is None else None,
             created=_created(tr), started_at=_epoch((tr.get("status") or {}).get("startTime")),
-            finished_at=_epoch((tr.get("status") or {}).get("completionTime"))))
+            finished_at=_epoch((tr.get("status") or {}).get("completionTime")),
+            index=_number(tr, MATRIX_INDEX_LABEL), attempt=_number(tr, RETRY_LABEL) or 0))
     return Group(uid=uid, pipeline=_label(trs[0], "tekton.dev/pipeline"),
                  pipeline_run=_label(trs[0], "tekton.dev/pipelineRun"), namespace=ns,
                  members=members, other_runs=max(0, len(by_name) - 1) if uid != wanted else 0)
@@ -105,6 +115,12 @@ def find_group(options: LaunchOptions, wanted: str) -> Group:
 
 def _label(tr: dict, key: str) -> str:
     return str(((tr.get("metadata") or {}).get("labels") or {}).get(key) or "")
+
+
+def _number(tr: dict, key: str) -> int | None:
+    """A label holding a count or an index; None when absent or not one."""
+    text = _label(tr, key)
+    return int(text) if text.isdigit() and len(text) <= 6 else None
 
 
 def _created(tr: dict) -> str:
