@@ -16,6 +16,7 @@ from tests.dap.dapclient import DapError
 from tests.dap.test_cluster import error_text
 from tests.dap.test_pipeline_dap import connect_children
 from tests.pipeline.test_pipeline_cluster import EXAMPLES, claims, cluster_run
+from tests.pipeline.test_pipeline_run import pipeline_file
 
 EXAMPLE_RUN = os.path.abspath(os.path.join(EXAMPLES, "pipelinerun.yaml"))
 
@@ -72,6 +73,36 @@ def test_attach_by_group_label_stops_on_the_paused_step_and_releases_it(cluster_
     # the decision made in the attached session is the run's
     assert (end.succeeded, end.reason) == (False, "Failed")
     assert rec.ended()["unit-tests"].status == "failed"
+
+
+def test_attach_shows_a_paused_matrix_combination_as_its_own_thread(cluster_dap, cluster,  # noqa: F811
+                                                                     tmp_path):
+    ps, rec = cluster_run(cluster, pipeline_file(tmp_path, """
+        tasks:
+          - name: t
+            matrix:
+              params: [{name: n, value: ["1", "2"]}]
+            taskSpec:
+              params: [{name: n}]
+              steps: [{name: s, image: alpine, script: '[ "$(params.n)" != 2 ]'}]
+        """))
+    ps.start()
+    try:
+        rec.next(StepPaused, lambda ev: ev.task == "t[1]", timeout=120)
+        dap = cluster_dap()
+        dap.start(cluster_config(cluster, request="attach", pipelineRun=ps.uid),
+                  request="attach")
+        stopped = dap.wait_event("stopped", timeout=60)["body"]
+        assert thread_named(dap, "t[1]/s")["id"] == stopped["threadId"]
+        console = dap.output("console")
+        assert "Attaching to the TaskRuns still running: t[1] " in console
+        assert "  t[0] " in console and "  t[1] " in console
+        dap.request("continue", {"threadId": stopped["threadId"]})
+        assert dap.wait_event("exited", timeout=60)["body"]["exitCode"] == 0
+        end = rec.next(PipelineRunFinished, timeout=120)
+    finally:
+        ps.close()
+    assert end.succeeded and rec.ended()["t[1]"].status == "succeeded"
 
 
 def test_attach_to_an_unknown_pipelinerun_is_a_clear_error(cluster_dap, cluster):  # noqa: F811
