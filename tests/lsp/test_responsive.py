@@ -227,3 +227,22 @@ def test_an_oversized_message_is_skipped_without_being_read_into_memory(tmp_path
         assert "Traceback" not in server.stderr()
     finally:
         server.stop()
+
+
+def test_a_request_that_parses_a_huge_document_does_not_hold_up_a_small_one(tmp_path):
+    server = start(tmp_path)
+    try:
+        small, huge = (tmp_path / "small.yaml").as_uri(), (tmp_path / "huge.yaml").as_uri()
+        server.send_raw(open_document(small, SMALL)
+                        + open_document(huge, task_with_bad_references(10_000)))
+        server.diagnostics(small)
+        server.diagnostics(huge)  # analysed: what is left is the request's own parse
+        lenses, lenses_data = server.request("textDocument/codeLens", {"textDocument": {
+            "uri": huge}})
+        hover, hover_data = server.request("textDocument/hover", at(small, 11, 27))
+        server.send_raw(lenses_data + hover_data)
+        server.response(lenses)
+        order = [m.get("id") for m in server.seen]
+        assert hover in order, "the small document's hover waited for the huge one's lenses"
+    finally:
+        server.stop()

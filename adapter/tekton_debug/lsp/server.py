@@ -5,7 +5,7 @@ Each feature is a plain function of the document's :class:`~tekton_debug.lsp.doc
 module only keeps the analyses up to date and converts positions at the boundary. pygls is imported
 here and nowhere else outside this package, because importing it costs about half a second.
 
-Analyses and diagnostics run on the :class:`~tekton_debug.lsp.worker.Worker`'s threads, never on
+Analyses, diagnostics and the parses of Pipelines run on the :class:`~tekton_debug.lsp.worker.Worker`'s threads, never on
 the event loop: a 10,000-step Task takes about a second to analyse, and meanwhile the server
 answers hovers, completions and shutdown. Diagnostics are published only for the version of the
 document they were computed from, if it is still the current one.
@@ -90,6 +90,10 @@ class TektonLanguageServer(LanguageServer):
             if result.syntax_error is None:
                 self._parsed[uri] = result
         return result
+
+    async def off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` on the worker's threads (e.g. parsing a Pipeline for a request)."""
+        return await asyncio.shield(self._worker.submit(fn, *args).future)
 
     def fallback(self, uri: str) -> Analysis | None:
         return self._parsed.get(uri)
@@ -194,7 +198,7 @@ def build_server() -> TektonLanguageServer:
     @_safe([])
     async def code_lens(ls: TektonLanguageServer, params: types.CodeLensParams):
         src = ls.source(params.text_document.uri)
-        lenses = pipeline_lenses(src)
+        lenses = await ls.off_loop(pipeline_lenses, src)
         return lenses if lenses is not None else code_lenses(
             await ls.analysis(params.text_document.uri, src), src)
 
@@ -204,7 +208,7 @@ def build_server() -> TektonLanguageServer:
     async def complete(ls: TektonLanguageServer, params: types.CompletionParams):
         uri = params.text_document.uri
         src, an, line, col = await ls.at(uri, params.position)
-        items = pipeline_completion(src, line, col)
+        items = await ls.off_loop(pipeline_completion, src, line, col)
         return items if items is not None else completion(an, ls.fallback(uri), src, line, col)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
@@ -230,7 +234,8 @@ def build_server() -> TektonLanguageServer:
     @_safe(None)
     async def goto_definition(ls: TektonLanguageServer, params: types.DefinitionParams):
         src, an, line, col = await ls.at(params.text_document.uri, params.position)
-        return pipeline_definition(src, line, col) or definition(an, src, line, col)
+        return (await ls.off_loop(pipeline_definition, src, line, col)
+                or definition(an, src, line, col))
 
     @server.feature(SKIPPED)
     def skipped(ls: TektonLanguageServer, params: Any) -> None:
