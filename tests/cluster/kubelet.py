@@ -179,6 +179,8 @@ class PodRuntime:
                 start_new_session=True)
             c.started_ns = time.time_ns()
             self._tasks.append(asyncio.ensure_future(self._supervise(c)))
+            if self.killed:  # killed while this container was being started: it dies too
+                _killpg(c.proc.pid)
         self.on_change()
 
     async def _pump(self, stream: asyncio.StreamReader, c: Container) -> None:
@@ -218,6 +220,8 @@ class PodRuntime:
             _killpg(pid)
         for c in self.containers.values():
             if c.proc is not None and c.exit_code is None:
+                # a container whose start was under way above has its process only now
+                _killpg(c.proc.pid)
                 await c.done.wait()
             elif c.proc is None and c.exit_code is None:
                 c.exit_code, c.finished_ns = 1, time.time_ns()

@@ -95,7 +95,7 @@ class PythonDebugger:
     def _accept(self) -> None:
         """The bootstrap's control channel, then debugpy's connection (until the step ends)."""
         try:
-            control, _ = self._server.accept()
+            control = self._accept_own()
         except OSError:  # closed: the step ended first
             return
         with self._lock:
@@ -106,7 +106,7 @@ class PythonDebugger:
         self._tell(debugpy_cli.configuration(self.file_lines(), self.exceptions))
         self._emit(PythonStarted(self.index, self))
         try:
-            sock, _ = self._server.accept()
+            sock = self._accept_own()
         except OSError:
             return
         finally:
@@ -120,6 +120,23 @@ class PythonDebugger:
         threading.Thread(target=conn.serve, args=(self,), name=f"debugpy-read-{self.index}",
                          daemon=True).start()
         self._configure()
+
+    def _accept_own(self) -> socket.socket:
+        """The next connection from a process of this user. The loopback port is open to every
+        user of the machine: a connection whose socket another user owns (``/proc/net/tcp``) is
+        closed at once, so it can neither take the step's place nor see what it is sent. The
+        Unix socket of a container step needs no check: it lies in the run directory, which only
+        this user can reach."""
+        while True:
+            sock, peer = self._server.accept()
+            if self.unix_socket is not None:
+                return sock
+            owner = _loopback_owner(peer[1], self.port)
+            if owner is None or owner == os.geteuid():
+                return sock
+            log.warning("step %s: a connection to its Python debugger from another user "
+                        "(uid %d) was closed", self.step_name, owner)
+            sock.close()
 
     def _configure(self) -> None:
         """The handshake with debugpy, within ``HANDSHAKE_SECONDS``: past it (or refused), the
@@ -417,6 +434,22 @@ class PythonDebugger:
 
 #: The longest path a Unix socket may be bound to (``sun_path`` holds 108 bytes with its NUL).
 _UNIX_PATH_MAX = 107
+
+
+def _loopback_owner(peer_port: int, port: int) -> int | None:
+    """The uid that owns the 127.0.0.1 socket at ``peer_port`` connected to ``port``, from
+    ``/proc/net/tcp``; None where that table cannot be read (then no check is possible)."""
+    local, remote = f"0100007F:{peer_port:04X}", f"0100007F:{port:04X}"
+    try:
+        with open("/proc/net/tcp", encoding="ascii") as f:
+            next(f)  # the header
+            for line in f:
+                fields = line.split()
+                if len(fields) > 7 and fields[1] == local and fields[2] == remote:
+                    return int(fields[7])
+    except (OSError, ValueError, StopIteration):
+        return None
+    return None
 
 
 def _unix_server(path: str) -> socket.socket:

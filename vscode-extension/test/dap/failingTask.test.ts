@@ -34,11 +34,7 @@ describe('debug adapter: a failing Task', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && dc.adapterStderr) {
-      console.log(`--- adapter stderr ---\n${dc.adapterStderr}`);
-    }
-    await dc.stop();
-    await dc.exited();
+    await dc.close(this.currentTest);
   });
 
   /** Launches and waits until the failing step pauses. */

@@ -19,9 +19,8 @@ describe('debug adapter: the first output of a run', function () {
     await dc.start();
   });
 
-  afterEach(async () => {
-    await dc.stop();
-    await dc.exited();
+  afterEach(async function () {
+    await dc.close(this.currentTest);
   });
 
   it('comes after the launch response and the process event, first line included', async () => {

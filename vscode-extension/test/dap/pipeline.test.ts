@@ -45,11 +45,7 @@ describe('debug adapter: a Pipeline as one session with task/step threads', func
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && dc.adapterStderr) {
-      console.log(`--- adapter stderr ---\n${dc.adapterStderr}`);
-    }
-    await dc.stop();
-    await dc.exited();
+    await dc.close(this.currentTest);
   });
 
   it('stops only the failed step, shows task and step frames, and goes on from that thread', async () => {
@@ -168,16 +164,12 @@ describe('debug adapter: a Pipeline as child sessions (startDebugging), one per 
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && dc.adapterStderr) {
-      console.log(`--- adapter stderr ---\n${dc.adapterStderr}`);
-    }
     for (const child of children.values()) {
       await child.stop().catch(() => undefined);
     }
     children.clear();
     seenBy.clear();
-    await dc.stop();
-    await dc.exited();
+    await dc.close(this.currentTest);
   });
 
   function eventOf(task: string, name: string, ms: number): Promise<DebugProtocol.Event> {

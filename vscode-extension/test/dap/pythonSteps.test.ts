@@ -33,11 +33,7 @@ describe('debug adapter: a Python step', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && dc.adapterStderr) {
-      console.log(`--- adapter stderr ---\n${dc.adapterStderr}`);
-    }
-    await dc.stop();
-    await dc.exited();
+    await dc.close(this.currentTest);
   });
 
   async function launchWithBreakpoint(line: number, params: Record<string, string> = {},
@@ -161,11 +157,7 @@ describe('debug adapter: a Python step in its container', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && dc.adapterStderr) {
-      console.log(`--- adapter stderr ---\n${dc.adapterStderr}`);
-    }
-    await dc.stop();
-    await dc.exited();
+    await dc.close(this.currentTest);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

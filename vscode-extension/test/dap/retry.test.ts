@@ -25,11 +25,7 @@ describe('debug adapter: Restart Frame retries the failed step', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && dc.adapterStderr) {
-      console.log(`--- adapter stderr ---\n${dc.adapterStderr}`);
-    }
-    await dc.stop();
-    await dc.exited();
+    await dc.close(this.currentTest);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

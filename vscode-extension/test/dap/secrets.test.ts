@@ -59,11 +59,7 @@ describe('debug adapter: secrets', function () {
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && dc.adapterStderr) {
-      console.log(`--- adapter stderr ---\n${dc.adapterStderr}`);
-    }
-    await dc.stop();
-    await dc.exited();
+    await dc.close(this.currentTest);
     if (saved === undefined) {
       delete process.env.TEKTON_DEBUG_SECRET_API_TOKEN;
     } else {

@@ -47,11 +47,6 @@ export class AdapterClient extends DebugClient {
     this.handlers.set(command, handler);
   }
 
-  /** Everything the adapter wrote to stderr, to explain a failure. */
-  get adapterStderr(): string {
-    return this.stderr;
-  }
-
   /** All output event text so far. */
   get outputText(): string {
     return this.output.map((e) => e.body.output).join('');
@@ -79,6 +74,15 @@ export class AdapterClient extends DebugClient {
       return Promise.resolve();
     }
     return new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /** Ends the adapter after a test; a failed test first gets the adapter's stderr printed. */
+  async close(test?: Mocha.Runnable): Promise<void> {
+    if (test?.state === 'failed' && this.stderr) {
+      console.log(`--- adapter stderr ---\n${this.stderr}`);
+    }
+    await this.stop();
+    await this.exited();
   }
 
   /** initialize as VS Code does (with runInTerminal support), then launch; configurationDone after `initialized`. */
