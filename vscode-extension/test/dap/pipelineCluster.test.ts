@@ -6,34 +6,25 @@
  */
 import * as assert from 'assert';
 import * as cp from 'child_process';
-import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { AdapterClient } from '../support/adapterClient';
-import { adapterPython, EXAMPLES, REPOSITORY_ROOT } from '../support/paths';
+import { TestCluster } from '../support/testCluster';
+import { EXAMPLES } from '../support/paths';
 
 describe('A PipelineRun on the test cluster', function () {
   this.timeout(180000);
-  let dir: string;
   let kubeconfig: string;
-  let cluster: cp.ChildProcess;
+  let cluster: TestCluster;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pipeline-cluster-test-'));
-    kubeconfig = path.join(dir, 'kubeconfig');
-    env = { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: path.join(dir, 'kube-cache'), HOME: dir };
-    cluster = cp.spawn(adapterPython(), ['-m', 'tests.cluster', '--kubeconfig', kubeconfig], { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      cluster.stdout?.on('data', (chunk: Buffer) => { if (chunk.toString().includes('listening')) { resolve(); } });
-      cluster.on('exit', (code) => reject(new Error(`the test cluster exited (${code})`)));
-    });
+    cluster = await TestCluster.start('pipeline-cluster-test-');
+    ({ kubeconfig, env } = cluster);
   });
 
   after(() => {
-    cluster?.kill('SIGTERM');
-    fs.rmSync(dir, { recursive: true, force: true });
+    cluster?.stop();
   });
 
   const claims = (): string => cp.execFileSync('kubectl', ['get', 'pvc', '-o', 'name'], { env }).toString().trim();

@@ -6,12 +6,12 @@
 import * as assert from 'assert';
 import * as cp from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { DebugProtocol } from '@vscode/debugprotocol';
 import { listFailedTaskRuns, pickItems, rerunConfiguration } from '../../src/core/rerun';
 import { AdapterClient } from '../support/adapterClient';
-import { adapterPython, REPOSITORY_ROOT } from '../support/paths';
+import { TestCluster } from '../support/testCluster';
+import { adapterPython } from '../support/paths';
 
 const FAILED_TASKRUN = `apiVersion: tekton.dev/v1
 kind: TaskRun
@@ -34,26 +34,19 @@ describe('Re-run TaskRun with Debugging (against the test cluster)', function ()
   this.timeout(60000);
   let dir: string;
   let kubeconfig: string;
-  let cluster: cp.ChildProcess;
+  let cluster: TestCluster;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rerun-test-'));
-    kubeconfig = path.join(dir, 'kubeconfig');
-    env = { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: path.join(dir, 'kube-cache'), HOME: dir };
-    cluster = cp.spawn(adapterPython(), ['-m', 'tests.cluster', '--kubeconfig', kubeconfig], { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      cluster.stdout?.on('data', (chunk: Buffer) => { if (chunk.toString().includes('listening')) { resolve(); } });
-      cluster.on('exit', (code) => reject(new Error(`the test cluster exited (${code})`)));
-    });
+    cluster = await TestCluster.start('rerun-test-');
+    ({ dir, kubeconfig, env } = cluster);
     fs.writeFileSync(path.join(dir, 'taskrun.yaml'), FAILED_TASKRUN);
     cp.execFileSync('kubectl', ['create', '-f', path.join(dir, 'taskrun.yaml')], { env });
     cp.execFileSync('kubectl', ['wait', '--for=condition=Succeeded=False', 'taskrun/nightly-build', '--timeout=30s'], { env });
   });
 
   after(() => {
-    cluster?.kill('SIGTERM');
-    fs.rmSync(dir, { recursive: true, force: true });
+    cluster?.stop();
   });
 
   it('lists the failed TaskRun with its reason, for the quick pick', async () => {
