@@ -76,12 +76,14 @@ def run_dirs(temp: Path) -> list[Path]:
     return sorted(temp.glob("tekton-debug-*"))
 
 
-def start_run(tmp_path: Path, env: dict, *args: str) -> tuple[subprocess.Popen, int]:
+def start_run(tmp_path: Path, env: dict, *args: str, file: str = "task.yaml",
+              started: str = r"\[wait\] started (\d+)") -> tuple[subprocess.Popen, int]:
+    """``run`` of ``file``, once a step has printed ``started`` (its group 1: the step's PID)."""
     proc = subprocess.Popen([sys.executable, "-m", "tekton_debug", "run",
-                             str(tmp_path / "task.yaml"), *args], stdin=subprocess.DEVNULL,
+                             str(tmp_path / file), *args], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     for line in proc.stdout:
-        m = re.search(r"\[wait\] started (\d+)", line)
+        m = re.search(started, line)
         if m:
             return proc, int(m.group(1))
     raise AssertionError(f"the step never started: {proc.stderr.read()}")
@@ -288,15 +290,7 @@ def test_a_pipeline_run_ended_by_a_signal_removes_its_run_directories(sig, code,
                                                                      tmpdir_env):
     temp, env = tmpdir_env
     (tmp_path / "pipeline.yaml").write_text(PIPELINE)
-    proc = subprocess.Popen([sys.executable, "-m", "tekton_debug", "run",
-                             str(tmp_path / "pipeline.yaml")], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    for line in proc.stdout:
-        m = re.search(r"started (\d+)", line)
-        if m:
-            break
-    else:
-        raise AssertionError(proc.stderr.read())
+    proc, step_pid = start_run(tmp_path, env, file="pipeline.yaml", started=r"started (\d+)")
     assert run_dirs(temp)
 
     proc.send_signal(sig)
@@ -306,26 +300,18 @@ def test_a_pipeline_run_ended_by_a_signal_removes_its_run_directories(sig, code,
     assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
     assert run_dirs(temp) == []
-    assert gone(int(m.group(1)))
+    assert gone(step_pid)
 
 
 def test_a_killed_pipeline_runs_directories_are_swept_by_the_next_run(tmp_path, tmpdir_env):
     temp, env = tmpdir_env
     (tmp_path / "pipeline.yaml").write_text(PIPELINE)
-    proc = subprocess.Popen([sys.executable, "-m", "tekton_debug", "run",
-                             str(tmp_path / "pipeline.yaml")], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    for line in proc.stdout:
-        m = re.search(r"started (\d+)", line)
-        if m:
-            break
-    else:
-        raise AssertionError(proc.stderr.read())
+    proc, step_pid = start_run(tmp_path, env, file="pipeline.yaml", started=r"started (\d+)")
     proc.kill()  # SIGKILL: no cleanup is possible; the watchdog ends the step
     proc.wait(WAIT)
     left = run_dirs(temp)
     assert len(left) == 1 and list(left[0].glob("tekton-debug-*"))  # its TaskRun's inside
-    assert gone(int(m.group(1)))
+    assert gone(step_pid)
 
     again = subprocess.run([sys.executable, "-m", "tekton_debug", "run",
                             str(tmp_path / "failing.yaml"), "--on-failure", "stop"],

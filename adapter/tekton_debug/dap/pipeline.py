@@ -127,7 +127,7 @@ class PipelineDebugAdapter(DebugAdapter):
             self.pipeline.plan.before_tasks |= {t.name for t in self.pipeline.run.pipeline.tasks
                                                 if not t.dependencies}
         run = self.pipeline.run
-        if getattr(self.pipeline, "attached", False):
+        if self.pipeline.attached:
             return self._begin_attached()
         self.conn.send_event("output", {"category": "console", "output": (
             f"PipelineRun {run.name}: {len(run.pipeline.tasks)} tasks"
@@ -539,7 +539,7 @@ class PipelineDebugAdapter(DebugAdapter):
         return wire.DEFERRED
 
     def terminate_request(self, request: wire.Request) -> dict:
-        if getattr(self.pipeline, "attached", False):
+        if self.pipeline.attached:
             self.conn.send_event("output", {"category": "console", "output": (
                 "Leaving the PipelineRun: its TaskRuns go on as they are\n")})
             threading.Thread(target=self.pipeline.terminate, daemon=True,

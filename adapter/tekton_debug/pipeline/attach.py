@@ -24,7 +24,7 @@ from tekton_debug.errors import UserError
 from tekton_debug.events import (Notice, PipelineEvent, PipelineRunFinished, RunFinished,
                                  TaskEnded, TaskEvent, TaskStarted)
 from tekton_debug.options import LaunchOptions
-from tekton_debug.pipeline.graph import TaskState
+from tekton_debug.pipeline.graph import TaskState, task_status
 from tekton_debug.pipeline.run import PipelinePlan
 from tekton_debug.session.masking import Masker
 from tekton_debug.session.session import RuntimeFactory, Session
@@ -32,14 +32,6 @@ from tekton_debug.tekton.model import TaskSpec
 from tekton_debug.tekton.pipeline import Pipeline, PipelineRun, PipelineTask
 
 log = logging.getLogger(__name__)
-
-_ENDED = {"TaskRunCancelled": "cancelled", "TaskRunTimeout": "timedOut"}
-
-
-def _status(succeeded: bool | None, reason: str) -> str:
-    if succeeded is None:
-        return "running"
-    return "succeeded" if succeeded else _ENDED.get(reason, "failed")
 
 
 class AttachedPipelineRun:
@@ -91,7 +83,7 @@ class AttachedPipelineRun:
                                    tasks=[t for t in tasks.values() if not t.is_finally],
                                    finally_tasks=[t for t in tasks.values() if t.is_finally]))
         for m in self._members:
-            self.states[m.key] = TaskState(tasks[m.task], status=_status(
+            self.states[m.key] = TaskState(tasks[m.task], status=task_status(
                 m.succeeded, m.status) if m.finished else "running", reason=m.status,
                 attempt=m.attempt, started_at=m.started_at, finished_at=m.finished_at,
                 index=m.index, task_run=m.task_run)
@@ -141,7 +133,7 @@ class AttachedPipelineRun:
             st = self.states[task]
             if st.status != "running":
                 return
-            st.status, st.reason, st.message = _status(ev.succeeded, ev.reason), ev.reason, \
+            st.status, st.reason, st.message = task_status(ev.succeeded, ev.reason), ev.reason, \
                 ev.message
             st.finished_at = time.time()
             done = all(self.states[t].status != "running" for t in self.following)

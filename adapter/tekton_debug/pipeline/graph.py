@@ -29,6 +29,15 @@ FINALLY_TIMEOUT_SKIP = "PipelineRun Finally timeout has been reached"
 ENDED = ("succeeded", "failed", "skipped", "cancelled", "timedOut")
 
 
+def task_status(succeeded: bool | None, reason: str) -> str:
+    """A TaskRun's status in a PipelineRun from its outcome (None: still running) and reason."""
+    if succeeded is None:
+        return "running"
+    if succeeded:
+        return "succeeded"
+    return {"TaskRunCancelled": "cancelled", "TaskRunTimeout": "timedOut"}.get(reason, "failed")
+
+
 @dataclass
 class TaskState:
     """What the pipeline knows of one pipeline task, or of one combination of a matrixed one

@@ -38,7 +38,7 @@ from tekton_debug.events import (
 )
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline import graph
-from tekton_debug.pipeline.graph import TaskState
+from tekton_debug.pipeline.graph import TaskState, task_status
 from tekton_debug.pipeline.resolve import (MissingResult, matrix_combinations, pipeline_context,
                                            resolve_value, task_run_for, typed_results)
 from tekton_debug.session.masking import Masker, secret_strings
@@ -74,6 +74,8 @@ class PipelinePlan:
 class PipelineSession:
     """A PipelineRun being debugged. Thread-safe; events reach ``listener`` on the sessions' and
     the scheduler's threads."""
+
+    attached = False  # this process runs the PipelineRun (see attach.AttachedPipelineRun)
 
     def __init__(self, options: LaunchOptions, listener: PipelineListener, *,
                  runtime_factory: RuntimeFactory | None = None) -> None:
@@ -492,8 +494,7 @@ class PipelineSession:
                 return
             self._end(st, "succeeded", "Succeeded", ev.message)
             return
-        status = {"TaskRunTimeout": "timedOut", "TaskRunCancelled": "cancelled"}.get(
-            ev.reason, "failed")
+        status = task_status(False, ev.reason)
         stopping = self._stopping is not None and not st.task.is_finally
         if status == "failed" and st.attempt < st.task.retries and not stopping and \
                 not self._hard_stop:

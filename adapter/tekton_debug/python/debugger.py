@@ -209,10 +209,10 @@ class PythonDebugger:
 
     def update_breakpoints(self) -> None:
         """Send the breakpoints of the step's script (YAML lines) as lines of its file."""
-        wanted = sorted({line for line in self._lines() if self.smap.to_file(line) is not None})
         if self._conn is None:  # debugpy not started: the bootstrap starts it at these lines
             self._tell(debugpy_cli.lines_message(self.file_lines()))
             return
+        wanted = sorted({line for line in self._lines() if self.smap.to_file(line) is not None})
 
         def answered(success: bool, body: Any) -> None:
             if success and isinstance(body, dict):

@@ -163,6 +163,13 @@ def parse_time_ns(text: str) -> int:
     return secs * 1_000_000_000 + int((m.group(7) or "0").ljust(9, "0"))
 
 
+def epoch_seconds(text: object) -> float | None:
+    """Seconds since the epoch for an RFC 3339 time; None for anything else (absent, bad)."""
+    try:
+        return parse_time_ns(text) / 1e9 if isinstance(text, str) and text else None
+    except ValueError:
+        return None
+
 def format_time_ns(ns: int) -> str:
     secs, frac = divmod(ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"

@@ -19,6 +19,7 @@ from tekton_debug.options import LaunchOptions
 from tekton_debug.runtimes.kubernetes import annotate
 from tekton_debug.runtimes.kubernetes import steps as st
 from tekton_debug.runtimes.kubernetes.connect import call, connect, user_error
+from tekton_debug.runtimes.kubernetes.follow import epoch_seconds
 from tekton_debug.tekton.pipeline import GROUP_LABEL, MATRIX_INDEX_LABEL, RETRY_LABEL
 
 
@@ -105,8 +106,9 @@ def find_group(options: LaunchOptions, wanted: str) -> Group:
             finished=done is not None, succeeded=done[0] if done else None,
             paused_step=annotations.get(annotate.STEP) if done is None else None,
             paused_reason=annotations.get(annotate.REASON) if done is None else None,
-            created=_created(tr), started_at=_epoch((tr.get("status") or {}).get("startTime")),
-            finished_at=_epoch((tr.get("status") or {}).get("completionTime")),
+            created=_created(tr),
+            started_at=epoch_seconds((tr.get("status") or {}).get("startTime")),
+            finished_at=epoch_seconds((tr.get("status") or {}).get("completionTime")),
             index=_number(tr, MATRIX_INDEX_LABEL), attempt=_number(tr, RETRY_LABEL) or 0))
     return Group(uid=uid, pipeline=_label(trs[0], "tekton.dev/pipeline"),
                  pipeline_run=_label(trs[0], "tekton.dev/pipelineRun"), namespace=ns,
@@ -127,9 +129,3 @@ def _created(tr: dict) -> str:
     return str((tr.get("metadata") or {}).get("creationTimestamp") or "")
 
 
-def _epoch(text: object) -> float | None:
-    from tekton_debug.runtimes.kubernetes.follow import parse_time_ns
-    try:
-        return parse_time_ns(text) / 1e9 if isinstance(text, str) and text else None
-    except ValueError:
-        return None

@@ -47,7 +47,7 @@ from tekton_debug.runtimes.kubernetes.connect import (BACKOFF, Cluster, call, co
                                                       is_connection_error, server_message,
                                                       user_error)
 from tekton_debug.runtimes.kubernetes.follow import (WATCH_RETRIES, LogReader, ObjectWatch,
-                                                     describe)
+                                                     describe, epoch_seconds)
 from tekton_debug.runtimes.kubernetes.manifest import build_taskrun, rerun_manifest
 from tekton_debug.tekton.duration import format_duration, parse_duration
 from tekton_debug.tekton.model import TaskRun
@@ -728,8 +728,8 @@ class KubernetesRuntime:
             return None
         if seconds == 0:
             return None
-        started = _epoch((tr.get("status") or {}).get("startTime")) or \
-            _epoch((tr.get("metadata") or {}).get("creationTimestamp"))
+        started = epoch_seconds((tr.get("status") or {}).get("startTime")) or \
+            epoch_seconds((tr.get("metadata") or {}).get("creationTimestamp"))
         return started + seconds if started else None
 
     # ---- events ------------------------------------------------------------------------------
@@ -790,15 +790,6 @@ class KubernetesRuntime:
         """Watch and log requests opened so far (a paused run opens none)."""
         return sum(w.requests for w in self._watches) + sum(r.requests for r in self._readers)
 
-
-def _epoch(text: str | None) -> float | None:
-    if not text:
-        return None
-    from tekton_debug.runtimes.kubernetes.follow import parse_time_ns
-    try:
-        return parse_time_ns(text) / 1e9
-    except ValueError:
-        return None
 
 
 def _results(taskrun: dict | None) -> dict[str, str]:
