@@ -27,7 +27,7 @@ def test_adapter_answers_every_request_and_ends_cleanly_on_a_corrupt_stream(file
 
     # No shrinking: every example is an adapter process, and shrinking one would take minutes;
     # a failing conversation is printed whole, and its problems say what went wrong.
-    @settings(max_examples=15, deadline=None, database=None,
+    @settings(max_examples=15, database=None,
               phases=[Phase.explicit, Phase.generate],
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                      HealthCheck.function_scoped_fixture])

@@ -45,7 +45,7 @@ def requests() -> st.SearchStrategy:
     return st.lists(st.one_of(watch, repl, other), min_size=1, max_size=6)
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=25,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(asked=requests())
 def test_no_request_brings_a_secret_out(paused, asked):

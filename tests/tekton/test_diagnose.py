@@ -64,7 +64,7 @@ def test_taskrun_with_a_task_elsewhere_is_checked_alone_without_search():
     assert diagnose(text, "x.yaml", search=False) == []
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(alphabet=st.sampled_from(list("abk:-[]{}\"' \n\t$()#&*!|>.,0123456789")),
                max_size=200))
 def test_diagnose_never_raises_on_random_text(text):
@@ -72,7 +72,7 @@ def test_diagnose_never_raises_on_random_text(text):
     assert isinstance(problems, list)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.data())
 def test_diagnose_never_raises_on_mutated_tasks(data):
     text = open(os.path.join(EXAMPLES, "params-results-workspace.yaml")).read()
