@@ -54,6 +54,12 @@ class Matrix:
             yield from inc.params.values()
 
 
+def is_fanned_out(matrix: Any) -> bool:
+    """A pipeline task's ``matrix`` as written fans the task out: a mapping that gives params or
+    ``include`` entries (an empty one, or none, runs the task once)."""
+    return isinstance(matrix, dict) and bool(matrix.get("params") or matrix.get("include"))
+
+
 Combination = dict[str, str]
 
 

@@ -18,7 +18,7 @@ from tekton_debug.errors import Problem, UserError, ValidationError
 from tekton_debug.tekton.duration import parse_duration
 from tekton_debug.tekton.loader import (_generated, find_task, read_source, resolved_task,
                                         task_spec_at)
-from tekton_debug.tekton.matrix import Matrix, MatrixInclude
+from tekton_debug.tekton.matrix import Matrix, MatrixInclude, is_fanned_out
 from tekton_debug.tekton.model import Document, param_value, yaml_text
 from tekton_debug.tekton.pipeline import (Pipeline, PipelineResult, PipelineRun, PipelineTask,
                                           PipelineWorkspace, WhenExpression, WorkspaceBinding)
@@ -301,7 +301,7 @@ def _task(sources: PipelineSources, doc: YamlDoc, path: Path, pt: dict,
 
 def _matrix(doc: YamlDoc, path: Path, m: Any) -> Matrix | None:
     """A validated ``matrix`` (None when there is none, or it gives no params)."""
-    if not isinstance(m, dict) or not (m.get("params") or m.get("include")):
+    if not is_fanned_out(m):
         return None
     return Matrix(params={p["name"]: param_value(p.get("value")) for p in m.get("params") or []},
                   include=[MatrixInclude(i.get("name") or "",
