@@ -6,7 +6,12 @@ loop, as it was before (``Worker.submit`` runs the call inline). In each round, 
 a new text of the large Task (a change, then a save: the analysis starts at once) and, in the
 same write, a hover on a small open document; the figure is the time from that write to the
 hover's answer. Baseline: the same hover with nothing being analysed. Median of the rounds.
-Standalone, not part of ``run``.
+
+And the requests of a Pipeline on a large one (1,000 tasks, analysed): completion after
+``$(tasks.X.results.``, go to definition from ``$(tasks.X.results.Y)``, and the code lens, each
+from writing the request to its answer; baseline: the same requests on a Pipeline of 3 tasks, and
+the time this process takes to parse the large Pipeline's YAML once (what each request cost on
+top when it parsed the document again). Median of the rounds. Standalone, not part of ``run``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "adapter")]
 
 from tests.lsp.test_linear import task_with_bad_references  # noqa: E402
-from tests.lsp.test_responsive import SMALL, Server, at, open_document, rename  # noqa: E402
+from tests.lsp.test_responsive import (SMALL, Server, at, open_document,  # noqa: E402
+                                       pipeline_with_tasks, rename)
+from tekton_debug.tekton.yamlpos import load_documents  # noqa: E402
 
 ON_THE_LOOP = """
 import asyncio, sys
@@ -88,7 +95,63 @@ def measure(rounds: int = 5) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def requests(text: str) -> dict[str, tuple[str, dict | None]]:
+    """The requests measured on ``text`` (a ``pipeline_with_tasks``): name -> (method, place)."""
+    lines = text.splitlines()
+    typed = next(n for n, line in enumerate(lines) if line.endswith(".results."))
+    used = next(n for n, line in enumerate(lines) if line.endswith(".results.out)"))
+    return {"completion": ("textDocument/completion", (typed, len(lines[typed]))),
+            "definition": ("textDocument/definition", (used, lines[used].index("out)") + 1)),
+            "code lens": ("textDocument/codeLens", None)}
+
+
+def request_time(server: Server, uri: str, method: str, where: tuple[int, int] | None) -> float:
+    params = {"textDocument": {"uri": uri}} if where is None else at(uri, *where)
+    id, data = server.request(method, params)
+    start = time.perf_counter()
+    server.send_raw(data)
+    answer = server.response(id)
+    elapsed = time.perf_counter() - start
+    assert answer.get("result"), (method, answer)
+    return elapsed
+
+
+def measure_pipeline(rounds: int = 5, tasks: int = 1000) -> dict[str, float]:
+    """Median seconds of each request on a large and on a small Pipeline, and of one parse."""
+    texts = {"large": pipeline_with_tasks(tasks), "small": pipeline_with_tasks(3)}
+    parse = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        load_documents(texts["large"], "large.yaml")
+        parse.append(time.perf_counter() - start)
+    times: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        server = Server(tmp_path)
+        try:
+            server.initialize()
+            uris = {size: (tmp_path / f"{size}.yaml").as_uri() for size in texts}
+            for size, text in texts.items():
+                server.send_raw(open_document(uris[size], text))
+                server.diagnostics(uris[size])  # analysed: what is measured is the request
+            for _ in range(rounds):
+                for size, text in texts.items():
+                    for name, (method, where) in requests(text).items():
+                        times.setdefault(f"{name} {size}", []).append(
+                            request_time(server, uris[size], method, where))
+        finally:
+            server.stop()
+    return {"parse": statistics.median(parse),
+            **{name: statistics.median(values) for name, values in times.items()}}
+
+
 if __name__ == "__main__":
+    p = measure_pipeline(3 if "--quick" in sys.argv else 7)
+    print(f"a 1,000-task Pipeline, analysed, median: "
+          + "; ".join(f"{name} {p[name + ' large'] * 1000:.1f} ms (3 tasks: "
+                      f"{p[name + ' small'] * 1000:.1f} ms)"
+                      for name in ("completion", "definition", "code lens"))
+          + f"; parsing its YAML once: {p['parse'] * 1000:.1f} ms")
     r = measure(3 if "--quick" in sys.argv else 7)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"hover on a small document, median: idle {r['idle'] * 1000:.1f} ms; while a "

@@ -130,3 +130,31 @@ async def test_completion_after_a_matrixed_task_offers_its_results_whole_and_mat
         items = await complete(client, uri, position_of(text, typed, len(typed)))
         assert set(items) == expected, typed
     assert items["length"].text_edit.new_text == "length)"
+
+
+def edit(client, uri: str, version: int, text: str) -> None:
+    """Send a new text of the document and not wait for its diagnostics, as typing does."""
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+
+
+async def test_completion_and_definition_right_after_an_edit_answer_for_the_edited_text(client,
+                                                                                       editor):
+    uri, _ = await editor.open(PIPELINE, "pipeline.yaml")
+    lint = ("    - name: lint\n      taskSpec:\n        results: [{name: report}]\n"
+            "        steps: [{image: alpine}]\n")
+    typed = "$(tasks.build.results.image-digest)\n        - name: report\n" \
+            "          value: $(tasks."
+    edited = PIPELINE.replace("  tasks:\n", "  tasks:\n" + lint).replace(
+        "$(tasks.build.results.image-digest)\n", typed + "\n")
+    edit(client, uri, 2, edited)
+    items = await complete(client, uri, position_of(edited, typed, len(typed)))
+    assert set(items) == {"lint", "build"}  # the task added by the edit, not deploy itself
+    found = await definition_at(client, uri, position_of(edited, "image-digest)", 2))
+    assert found.range.start.line == line_of(edited, "- name: image-digest")
+    # a line being typed that does not parse yet: the rest of the edited text still counts
+    broken = edited.replace(typed, typed.removesuffix("$(tasks.") + '["$(tasks.lint.results.')
+    edit(client, uri, 3, broken)
+    cursor = position_of(broken, "lint.results.", len("lint.results."))
+    assert set(await complete(client, uri, cursor)) == {"report"}

@@ -1,5 +1,6 @@
 """The language server answers while it analyses: a 10,000-step Task takes about a second to
-analyse, off the event loop; rapid edits publish diagnostics for the latest version only; and an
+analyse, off the event loop; a request on a document just edited waits for the analysis of its
+new text, not the others; rapid edits publish diagnostics for the latest version only; and an
 oversized message is skipped without being read into memory.
 
 These tests drive ``python -m tekton_debug lsp`` over its stdin and stdout with a small client of
@@ -32,6 +33,22 @@ spec:
       image: alpine:3.20
       script: echo $(params.version)
 """
+
+
+def pipeline_with_tasks(tasks: int) -> str:
+    """A Pipeline of ``tasks`` tasks, each with its own Task and one result, each given the
+    previous one's result; the last one's value is being typed: ``$(tasks.t<n-2>.results.``."""
+    head = "apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: big\nspec:\n  tasks:\n"
+    body = []
+    for i in range(tasks):
+        given = (f"$(tasks.t{i - 1}.results.out)" if i < tasks - 1 else
+                 f"$(tasks.t{i - 1}.results.") if i else "first"
+        body.append(f"    - name: t{i}\n      params:\n        - name: in\n"
+                    f"          value: {given}\n      taskSpec:\n        params: [{{name: in}}]\n"
+                    f"        results: [{{name: out}}]\n        steps:\n"
+                    f"          - image: alpine:3.20\n"
+                    f"            script: printf $(params.in) > $(results.out.path)\n")
+    return head + "".join(body)
 
 
 class Server:
@@ -137,6 +154,14 @@ def rename(uri: str, version: int, name: str) -> bytes:
                             "text": name}]})
 
 
+def insert(uri: str, version: int, line: int, text: str) -> bytes:
+    """An edit that inserts ``text`` at the start of ``line``, as a paste sends it."""
+    start = {"line": line, "character": 0}
+    return Server.notification("textDocument/didChange", {
+        "textDocument": {"uri": uri, "version": version},
+        "contentChanges": [{"range": {"start": start, "end": start}, "text": text}]})
+
+
 def at(uri: str, line: int, character: int) -> dict:
     return {"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}
 
@@ -229,20 +254,29 @@ def test_an_oversized_message_is_skipped_without_being_read_into_memory(tmp_path
         server.stop()
 
 
-def test_a_request_that_parses_a_huge_document_does_not_hold_up_a_small_one(tmp_path):
+def test_a_request_on_a_huge_document_just_edited_waits_for_its_analysis_not_the_others(tmp_path):
     server = start(tmp_path)
     try:
         small, huge = (tmp_path / "small.yaml").as_uri(), (tmp_path / "huge.yaml").as_uri()
-        server.send_raw(open_document(small, SMALL)
-                        + open_document(huge, task_with_bad_references(10_000)))
+        text = pipeline_with_tasks(1000)
+        server.send_raw(open_document(small, SMALL) + open_document(huge, text))
         server.diagnostics(small)
-        server.diagnostics(huge)  # analysed: what is left is the request's own parse
-        lenses, lenses_data = server.request("textDocument/codeLens", {"textDocument": {
-            "uri": huge}})
+        server.diagnostics(huge)
+        first = "    - name: first\n      taskSpec:\n        steps: [{image: alpine:3.20}]\n"
+        edited = text.replace("  tasks:\n", "  tasks:\n" + first, 1)
+        lines = edited.splitlines()
+        used = next(n for n, line in enumerate(lines) if "$(tasks.t0.results.out)" in line)
+        declared = next(n for n, line in enumerate(lines) if "results: [{name: out}]" in line)
+        define, define_data = server.request("textDocument/definition", at(
+            huge, used, lines[used].index("out)")))
         hover, hover_data = server.request("textDocument/hover", at(small, 11, 27))
-        server.send_raw(lenses_data + hover_data)
-        server.response(lenses)
-        order = [m.get("id") for m in server.seen]
-        assert hover in order, "the small document's hover waited for the huge one's lenses"
+        # the three messages reach the server at once: the huge document's new text is analysed
+        # (a few hundred milliseconds) while the small one's hover is answered
+        server.send_raw(insert(huge, 2, 6, first) + define_data + hover_data)
+        found = server.response(define)["result"]
+        assert (found["range"]["start"]["line"], found["uri"]) == (declared, huge), \
+            "answered from the text before the edit"
+        assert hover in [m.get("id") for m in server.seen], \
+            "the small document's hover waited for the huge one's analysis"
     finally:
         server.stop()

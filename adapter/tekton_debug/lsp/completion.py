@@ -2,7 +2,8 @@
 
 Works on the line's text, not on the YAML: while a variable is being typed the YAML often does not
 parse (an open quote or bracket). The declarations then come from the text without the line being
-typed, or else from the last version of the document that parsed.
+typed (:func:`without_line`, analysed by the server off its event loop), or else from the last
+version of the document that parsed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 
 from lsprotocol import types
 
-from tekton_debug.lsp.document import Analysis, TaskInfo, analyse, referenced_task
+from tekton_debug.lsp.document import Analysis, TaskInfo, referenced_task
 from tekton_debug.lsp.refs import candidates
 from tekton_debug.lsp.source import Source
 
@@ -28,12 +29,24 @@ _KINDS = {"param": types.CompletionItemKind.Variable, "result": types.Completion
           "context": types.CompletionItemKind.Constant, "root": types.CompletionItemKind.Module}
 
 
-def completion(analysis: Analysis, fallback: Analysis | None, source: Source, line0: int,
-               column0: int) -> list[types.CompletionItem]:
-    """Items at the cursor; ``fallback`` is the last analysis of this document that parsed."""
+def without_line(text: str, line0: int) -> str | None:
+    """``text`` with line ``line0`` (the one being typed, which may not parse yet) left blank;
+    None when it has no such line."""
+    lines = text.splitlines(keepends=True)
+    if not 0 <= line0 < len(lines):
+        return None
+    lines[line0] = "\n"
+    return "".join(lines)
+
+
+def completion(analysis: Analysis, repaired: Analysis | None, fallback: Analysis | None,
+               source: Source, line0: int, column0: int) -> list[types.CompletionItem]:
+    """Items at the cursor. When ``analysis`` does not parse: ``repaired`` is the analysis of
+    the text :func:`without_line` ``line0``, ``fallback`` the last analysis of this document that
+    parsed."""
     if not analysis.tekton:
         return []
-    known = _known(analysis, fallback, source, line0)
+    known = _known(analysis, repaired, fallback)
     if known is None:
         return []
     obj = known.object_at(line0 + 1)
@@ -53,18 +66,14 @@ def completion(analysis: Analysis, fallback: Analysis | None, source: Source, li
     return []
 
 
-def _known(analysis: Analysis, fallback: Analysis | None, source: Source,
-           line0: int) -> Analysis | None:
+def _known(analysis: Analysis, repaired: Analysis | None,
+           fallback: Analysis | None) -> Analysis | None:
     """The analysis to take declarations from: this text's; when it does not parse, this text
     without the line being typed; else the last one that parsed."""
     if analysis.objects:
         return analysis
-    lines = source.text.splitlines(keepends=True)
-    if 0 <= line0 < len(lines):
-        lines[line0] = "\n"
-        repaired = analyse("".join(lines), analysis.file)
-        if repaired.objects:
-            return repaired
+    if repaired is not None and repaired.objects:
+        return repaired
     return fallback if fallback is not None and fallback.objects else None
 
 

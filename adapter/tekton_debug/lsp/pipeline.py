@@ -3,7 +3,9 @@ definition from a pipeline task's ``taskRef`` (to the Task) and from ``$(tasks.X
 the result's declaration in X's Task). Diagnostics come from ``tekton.validation.diagnose``, which
 checks Pipelines with the same validation as ``run`` and the DAP launch.
 
-Each function answers None when the place is not a Pipeline's, so that the Task features answer.
+Each function reads the document's :class:`~tekton_debug.lsp.document.Analysis` (its YAML parsed
+once, for every feature) and answers None when the place is not a Pipeline's, so that the Task
+features answer.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from typing import Any
 
 from lsprotocol import types
 
-from tekton_debug.lsp.document import task_info
+from tekton_debug.lsp.document import Analysis, task_info
 from tekton_debug.lsp.lenses import DEBUG_FILE_COMMAND
 from tekton_debug.lsp.refs import reference_at
 from tekton_debug.lsp.source import Source, uri_of
+from tekton_debug.tekton.matrix import is_fanned_out
 from tekton_debug.tekton.pipeline import task_references
 from tekton_debug.tekton.pipeline_loader import PIPELINE_KINDS
 from tekton_debug.tekton.validation import kind_of
-from tekton_debug.tekton.yamlpos import Path, Span, YamlDoc, load_documents
+from tekton_debug.tekton.yamlpos import Path, Span, YamlDoc
 
 _TYPED_TASKS = re.compile(r"^tasks\.(?P<rest>[A-Za-z0-9_.\-]*)$")
 
@@ -32,6 +35,10 @@ class _PipelineTask:
     path: Path
     raw: dict
     is_finally: bool
+
+    @property
+    def matrixed(self) -> bool:
+        return is_fanned_out(self.raw.get("matrix"))
 
 
 @dataclass
@@ -84,38 +91,26 @@ def _get(data: Any, path: Path) -> Any:
     return data
 
 
-def _pipelines(text: str, file: str | None) -> list[_Pipeline]:
-    try:
-        docs = load_documents(text, file)
-    except Exception:  # noqa: BLE001 - a buffer being typed
-        return []
-    out = []
-    for d in docs:
+def _pipeline_at(analysis: Analysis, line: int) -> _Pipeline | None:
+    """The Pipeline, or PipelineRun with a pipelineSpec, whose lines hold ``line`` (1-based)."""
+    for d in analysis.docs:
+        span = d.span(())
+        if span is None or not span.line <= line <= span.end_line:
+            continue
         kind = kind_of(d)
         if kind == "Pipeline":
-            out.append(_Pipeline(d, ("spec",), docs))
-        elif kind == "PipelineRun" and isinstance(_get(d.data, ("spec", "pipelineSpec")), dict):
-            out.append(_Pipeline(d, ("spec", "pipelineSpec"), docs))
-    return out
-
-
-def _pipeline_at(text: str, file: str | None, line: int) -> _Pipeline | None:
-    for p in _pipelines(text, file):
-        span = p.doc.span(())
-        if span and span.line <= line <= span.end_line:
-            return p
+            return _Pipeline(d, ("spec",), analysis.docs)
+        if kind == "PipelineRun" and isinstance(_get(d.data, ("spec", "pipelineSpec")), dict):
+            return _Pipeline(d, ("spec", "pipelineSpec"), analysis.docs)
     return None
 
 
 # ---- the code lens ---------------------------------------------------------------------------
 
-def pipeline_lenses(source: Source) -> list[types.CodeLens] | None:
+def pipeline_lenses(analysis: Analysis, source: Source) -> list[types.CodeLens] | None:
     """"Debug Pipeline" / "Debug PipelineRun" on the kind line of what the file runs (its first
     PipelineRun, else its first Pipeline, when it holds no TaskRun); None for other files."""
-    try:
-        docs = load_documents(source.text, source.file)
-    except Exception:  # noqa: BLE001
-        return None
+    docs = analysis.docs
     kinds = [kind_of(d) for d in docs]
     if "TaskRun" in kinds:
         return None
@@ -133,11 +128,13 @@ def pipeline_lenses(source: Source) -> list[types.CodeLens] | None:
 
 # ---- completion ------------------------------------------------------------------------------
 
-def pipeline_completion(source: Source, line0: int,
+def pipeline_completion(analysis: Analysis, repaired: Analysis | None, source: Source, line0: int,
                         column0: int) -> list[types.CompletionItem] | None:
     """After ``$(tasks.``: the tasks a task may refer to, then ``results.`` / ``status`` /
     ``reason`` (and ``matrix.`` for a matrixed task), then the results its Task declares (with
-    ``[*]`` for a matrixed task's, which are arrays). None elsewhere."""
+    ``[*]`` for a matrixed task's, which are arrays). None elsewhere. ``repaired``: the analysis
+    of the text without the line being typed, when this text does not parse
+    (``completion.without_line``)."""
     before = source.line(line0)[:column0]
     start = before.rfind("$(")
     if start < 0 or ")" in before[start:]:
@@ -145,11 +142,9 @@ def pipeline_completion(source: Source, line0: int,
     m = _TYPED_TASKS.match(before[start + 2:])
     if m is None:
         return None
-    pipeline = _pipeline_at(source.text, source.file, line0 + 1)
-    if pipeline is None:
-        lines = source.text.splitlines(keepends=True)
-        lines[line0] = "\n"  # the line being typed may not parse yet
-        pipeline = _pipeline_at("".join(lines), source.file, line0 + 1)
+    pipeline = _pipeline_at(analysis, line0 + 1)
+    if pipeline is None and repaired is not None:
+        pipeline = _pipeline_at(repaired, line0 + 1)
     if pipeline is None:
         return None
     here = pipeline.task_at(line0 + 1)
@@ -166,7 +161,7 @@ def pipeline_completion(source: Source, line0: int,
                           types.CompletionItemKind.Constant))
     elif len(parts) == 2 and parts[0] in tasks:
         items = [("results.", "a result of this task", types.CompletionItemKind.Field)]
-        if _matrixed(tasks[parts[0]]):
+        if tasks[parts[0]].matrixed:
             items.append(("matrix.", "how many TaskRuns its matrix made, or results gathered",
                           types.CompletionItemKind.Field))
         if in_finally:
@@ -174,14 +169,14 @@ def pipeline_completion(source: Source, line0: int,
                       ("reason)", "why it ended that way", types.CompletionItemKind.Constant)]
     elif len(parts) == 3 and parts[0] in tasks and parts[1] == "results":
         spec = pipeline.task_spec_of(tasks[parts[0]])
-        whole = "[*]" if _matrixed(tasks[parts[0]]) else ""
+        whole = "[*]" if tasks[parts[0]].matrixed else ""
         for d in spec.results if spec else []:
             items.append((d.name + whole + ")", (f"every TaskRun's {d.name}, an array" if whole
                                                  else d.spec.description
                                                  or f"result of task {parts[0]}"),
                           types.CompletionItemKind.Field))
     elif len(parts) == 3 and parts[0] in tasks and parts[1] == "matrix" and \
-            _matrixed(tasks[parts[0]]):
+            tasks[parts[0]].matrixed:
         spec = pipeline.task_spec_of(tasks[parts[0]])
         items = [("length)", "how many TaskRuns its matrix made", types.CompletionItemKind.Constant)]
         items += [(f"{d.name}.length)", f"how many TaskRuns gave {d.name}",
@@ -198,15 +193,11 @@ def pipeline_completion(source: Source, line0: int,
     return out
 
 
-def _matrixed(t: _PipelineTask) -> bool:
-    m = t.raw.get("matrix")
-    return isinstance(m, dict) and bool(m.get("params") or m.get("include"))
-
-
 # ---- go to definition ------------------------------------------------------------------------
 
-def pipeline_definition(source: Source, line0: int, column0: int) -> types.Location | None:
-    pipeline = _pipeline_at(source.text, source.file, line0 + 1)
+def pipeline_definition(analysis: Analysis, source: Source, line0: int,
+                        column0: int) -> types.Location | None:
+    pipeline = _pipeline_at(analysis, line0 + 1)
     if pipeline is None:
         return None
     ref = reference_at(source.line(line0), column0)

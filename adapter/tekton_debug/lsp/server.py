@@ -5,10 +5,13 @@ Each feature is a plain function of the document's :class:`~tekton_debug.lsp.doc
 module only keeps the analyses up to date and converts positions at the boundary. pygls is imported
 here and nowhere else outside this package, because importing it costs about half a second.
 
-Analyses, diagnostics and the parses of Pipelines run on the :class:`~tekton_debug.lsp.worker.Worker`'s threads, never on
+Analyses and diagnostics run on the :class:`~tekton_debug.lsp.worker.Worker`'s threads, never on
 the event loop: a 10,000-step Task takes about a second to analyse, and meanwhile the server
-answers hovers, completions and shutdown. Diagnostics are published only for the version of the
-document they were computed from, if it is still the current one.
+answers hovers, completions and shutdown. A request waits for the analysis of the document's text
+as it is now (the kept one, or the one under way for that text), so that it never answers from an
+older text; every feature reads that analysis, none parses the document again. Diagnostics are
+published only for the version of the document they were computed from, if it is still the
+current one.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pygls.lsp.server import LanguageServer
 
 from tekton_debug import __version__
 from tekton_debug.lsp.actions import code_actions
-from tekton_debug.lsp.completion import TRIGGER_CHARACTERS, completion
+from tekton_debug.lsp.completion import TRIGGER_CHARACTERS, completion, without_line
 from tekton_debug.lsp.definition import definition
 from tekton_debug.lsp.diagnostics import diagnostics
 from tekton_debug.lsp.document import Analysis, analyse
@@ -49,6 +52,7 @@ class TektonLanguageServer(LanguageServer):
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self._analyses: dict[str, tuple[str, Analysis]] = {}  # uri -> (text, analysis)
         self._parsed: dict[str, Analysis] = {}  # uri -> the last analysis whose YAML parsed
+        self._repaired: dict[str, tuple[str, Analysis]] = {}  # uri -> (text, analysis), repaired()
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._jobs: dict[str, tuple[str, Job]] = {}  # uri -> (text, its analysis under way)
         self._tasks: set[asyncio.Task] = set()  # diagnostics under way
@@ -91,9 +95,23 @@ class TektonLanguageServer(LanguageServer):
                 self._parsed[uri] = result
         return result
 
-    async def off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """``fn(*args)`` on the worker's threads (e.g. parsing a Pipeline for a request)."""
-        return await asyncio.shield(self._worker.submit(fn, *args).future)
+    async def repaired(self, uri: str, source: Source, analysis: Analysis,
+                       line0: int) -> Analysis | None:
+        """When ``analysis`` (of ``source``) found no YAML, as while a line is typed: the analysis
+        of the text without line ``line0`` (``completion.without_line``), on the worker's threads;
+        the one kept is reused while the same line is typed. None when the text parses."""
+        if analysis.docs:
+            return None
+        text = without_line(source.text, line0)
+        if text is None:
+            return None
+        kept = self._repaired.get(uri)
+        if kept is not None and kept[0] == text:
+            return kept[1]
+        result = await asyncio.shield(self._worker.submit(analyse, text, analysis.file).future)
+        if uri in self.workspace.text_documents:  # not closed meanwhile
+            self._repaired[uri] = (text, result)
+        return result
 
     def fallback(self, uri: str) -> Analysis | None:
         return self._parsed.get(uri)
@@ -108,6 +126,7 @@ class TektonLanguageServer(LanguageServer):
     def forget(self, uri: str) -> None:
         self._analyses.pop(uri, None)
         self._parsed.pop(uri, None)
+        self._repaired.pop(uri, None)
         handle = self._pending.pop(uri, None)
         if handle is not None:
             handle.cancel()
@@ -198,9 +217,9 @@ def build_server() -> TektonLanguageServer:
     @_safe([])
     async def code_lens(ls: TektonLanguageServer, params: types.CodeLensParams):
         src = ls.source(params.text_document.uri)
-        lenses = await ls.off_loop(pipeline_lenses, src)
-        return lenses if lenses is not None else code_lenses(
-            await ls.analysis(params.text_document.uri, src), src)
+        an = await ls.analysis(params.text_document.uri, src)
+        lenses = pipeline_lenses(an, src)
+        return lenses if lenses is not None else code_lenses(an, src)
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS))
@@ -208,8 +227,10 @@ def build_server() -> TektonLanguageServer:
     async def complete(ls: TektonLanguageServer, params: types.CompletionParams):
         uri = params.text_document.uri
         src, an, line, col = await ls.at(uri, params.position)
-        items = await ls.off_loop(pipeline_completion, src, line, col)
-        return items if items is not None else completion(an, ls.fallback(uri), src, line, col)
+        repaired = await ls.repaired(uri, src, an, line)
+        items = pipeline_completion(an, repaired, src, line, col)
+        return items if items is not None else completion(an, repaired, ls.fallback(uri), src,
+                                                          line, col)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @_safe(None)
@@ -234,8 +255,7 @@ def build_server() -> TektonLanguageServer:
     @_safe(None)
     async def goto_definition(ls: TektonLanguageServer, params: types.DefinitionParams):
         src, an, line, col = await ls.at(params.text_document.uri, params.position)
-        return (await ls.off_loop(pipeline_definition, src, line, col)
-                or definition(an, src, line, col))
+        return pipeline_definition(an, src, line, col) or definition(an, src, line, col)
 
     @server.feature(SKIPPED)
     def skipped(ls: TektonLanguageServer, params: Any) -> None:
