@@ -69,6 +69,19 @@ async def test_hover_over_a_required_param_says_it_has_no_default(client, editor
     assert "Required: no default." in h.contents.value
 
 
+async def test_hover_shows_an_array_or_object_default_as_json(client, editor):
+    text = TASK.replace("type: array\n", "type: array\n      default: [-v, --race]\n") \
+        .replace("echo app >", "echo $(params.flags[*]) >")
+    assert "default: [-v, --race]" in text
+    uri, _ = await editor.open(text)
+
+    flags = await hover_at(client, uri, position_of(text, "$(params.flags[*])", 3))
+    target = await hover_at(client, uri, position_of(text, "$(params.target.os)", 3))
+
+    assert 'Default: `["-v", "--race"]`' in flags.contents.value
+    assert 'Default: `{"os": "linux"}`' in target.contents.value
+
+
 async def test_hover_over_a_result_path_shows_where_it_is_written(client, editor):
     uri, _ = await editor.open(TASK)
 

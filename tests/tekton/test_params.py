@@ -6,6 +6,7 @@ import pytest
 
 from tekton_debug.errors import UserError
 from tekton_debug.tekton.loader import load_text
+from tekton_debug.tekton.model import shown
 from tekton_debug.tekton.params import resolve_params
 
 from .helpers import yaml_text
@@ -115,3 +116,15 @@ def test_object_key_value_text_without_equals_is_rejected(run):
     with pytest.raises(UserError) as err:
         resolve_params(run, {"mode": "m", "target": "linux"})
     assert "key=value" in err.value.first.message
+
+
+@pytest.mark.parametrize("value, text", [
+    ("2.0", "2.0"),
+    ("", ""),
+    ('["not", "parsed"]', '["not", "parsed"]'),
+    (["-O2", "-g"], '["-O2", "-g"]'),
+    ([], "[]"),
+    ({"os": "linux", "arch": "amd64"}, '{"os": "linux", "arch": "amd64"}'),
+])
+def test_a_value_is_shown_as_its_string_or_an_array_or_object_as_json(value, text):
+    assert shown(value) == text

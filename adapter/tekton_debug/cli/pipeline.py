@@ -25,7 +25,8 @@ from tekton_debug.events import (
 )
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline.run import PipelineSession
-from tekton_debug.tekton.matrix import combination, shown
+from tekton_debug.tekton.matrix import combination
+from tekton_debug.tekton.model import shown
 from tekton_debug.tekton.pipeline import GROUP_LABEL
 
 _MARKS = {"succeeded": "✓", "failed": "✗", "skipped": "-", "cancelled": "✗", "timedOut": "✗"}

@@ -51,7 +51,8 @@ from tekton_debug.events import (
 from tekton_debug.pipeline.run import PipelineSession
 from tekton_debug.session.lines import PrefixedLines
 from tekton_debug.session.session import Session
-from tekton_debug.tekton.matrix import combination, shown
+from tekton_debug.tekton.matrix import combination
+from tekton_debug.tekton.model import shown
 from tekton_debug.tekton.pipeline import PipelineTask
 
 THREADS_PER_TASK = 1000

@@ -6,11 +6,10 @@ go-to-definition (where ``x`` is declared).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from tekton_debug.lsp.document import Declared, TaskInfo
-from tekton_debug.tekton.model import ParamSpec, ResultSpec, WorkspaceDecl
+from tekton_debug.tekton.model import ParamSpec, ResultSpec, WorkspaceDecl, shown
 from tekton_debug.tekton.variables import Reference, param_ref, references
 
 CONTEXT = {
@@ -155,7 +154,7 @@ def describe_param(p: ParamSpec) -> str:
     if p.default is None:
         lines.append("Required: no default.")
     else:
-        lines.append(f"Default: `{_show(p.default)}`")
+        lines.append(f"Default: `{shown(p.default)}`")
     if p.properties:
         lines.append("Keys: " + ", ".join(f"`{k}`" for k in p.properties))
     return "\n\n".join(lines)
@@ -175,9 +174,3 @@ def describe_workspace(w: WorkspaceDecl) -> str:
     if w.description:
         lines.insert(1, w.description.strip())
     return "\n\n".join(lines)
-
-
-def _show(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -107,8 +106,3 @@ def count(params: list[tuple[str, list[str] | None]], include: list[Combination]
 def combination(params: Mapping[str, str]) -> str:
     """A combination's params as shown beside its TaskRun: " (a=1, b=x)"; "" for none."""
     return f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else ""
-
-
-def shown(value: Any) -> str:
-    """A param or result value as shown: a string as it is, an array or object as JSON."""
-    return value if isinstance(value, str) else json.dumps(value)

@@ -7,6 +7,7 @@ snake_case.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -29,6 +30,12 @@ def param_value(value: Any) -> ParamValue:
     if isinstance(value, dict):
         return {str(k): yaml_text(v) for k, v in value.items()}
     return yaml_text(value)
+
+
+def shown(value: Any) -> str:
+    """A param or result value as shown: a string as it is, an array or object as JSON (as
+    Tekton substitutes a whole one)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 @dataclass(frozen=True)

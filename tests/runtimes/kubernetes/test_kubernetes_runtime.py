@@ -108,6 +108,36 @@ def test_before_step_breakpoint_pauses_before_the_step_runs(make_runtime, record
     assert b"second\n" in log_of(recorder, 1)
 
 
+RESULTS = """
+apiVersion: tekton.dev/v1
+kind: Task
+metadata: {name: results}
+spec:
+  results:
+  - {name: version}
+  - {name: files, type: array}
+  - name: target
+    type: object
+    properties: {os: {type: string}}
+  steps:
+  - name: write
+    image: alpine
+    script: |
+      printf 1.2 > $(results.version.path)
+      printf '["a.txt","b.txt"]' > $(results.files.path)
+      printf '{"os":"linux"}' > $(results.target.path)
+"""
+
+
+def test_results_are_given_as_strings_and_arrays_or_objects_as_json(make_runtime, recorder):
+    rt = make_runtime()
+    rt.start(load_text(RESULTS), DebugPlan(), recorder)
+    done = finished(recorder)
+    assert done.succeeded
+    assert done.results == {"version": "1.2", "files": '["a.txt", "b.txt"]',
+                            "target": '{"os": "linux"}'}
+
+
 def test_release_of_a_step_that_is_not_paused_is_refused(make_runtime, recorder):
     rt = make_runtime()
     rt.start(load_text(FAILING), DebugPlan(), recorder)

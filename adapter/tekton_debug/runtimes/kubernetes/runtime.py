@@ -50,7 +50,7 @@ from tekton_debug.runtimes.kubernetes.follow import (WATCH_RETRIES, LogReader, O
                                                      describe, epoch_seconds)
 from tekton_debug.runtimes.kubernetes.manifest import build_taskrun, rerun_manifest
 from tekton_debug.tekton.duration import format_duration, parse_duration
-from tekton_debug.tekton.model import TaskRun
+from tekton_debug.tekton.model import TaskRun, shown
 
 log = logging.getLogger(__name__)
 
@@ -795,12 +795,9 @@ class KubernetesRuntime:
 def _results(taskrun: dict | None) -> dict[str, str]:
     """The TaskRun's results as its status reports them (v1 ``results``, v1beta1
     ``taskResults``); arrays and objects as JSON, as they are substituted."""
-    import json
-
     status = (taskrun or {}).get("status") or {}
     out: dict[str, str] = {}
     for r in status.get("results") or status.get("taskResults") or []:
         if isinstance(r, dict) and isinstance(r.get("name"), str):
-            value = r.get("value")
-            out[r["name"]] = value if isinstance(value, str) else json.dumps(value)
+            out[r["name"]] = shown(r.get("value"))
     return out
