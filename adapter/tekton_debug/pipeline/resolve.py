@@ -21,7 +21,7 @@ from tekton_debug.tekton.model import ParamValue, TaskRun, TaskSpec
 from tekton_debug.tekton.pipeline import (GROUP_LABEL, MATRIX_INDEX_LABEL, RETRY_LABEL,
                                           TASKS_STATUS, PipelineRun, PipelineTask,
                                           result_selector, task_references)
-from tekton_debug.tekton.variables import param_ref, references
+from tekton_debug.tekton.variables import param_ref, sole_reference
 
 MEMBER_OF = "tekton.dev/memberOf"
 #: the volume sources a PipelineRun's workspace binding may carry into its TaskRuns
@@ -113,17 +113,15 @@ def resolve_value(value: Any, ctx: PipelineContext) -> ParamValue:
 
 def _whole(text: Any, ctx: PipelineContext) -> list[str] | dict[str, str] | None:
     """The array or object ``text`` is exactly a reference to, whole; else None."""
-    if not isinstance(text, str):
+    ref = sole_reference(text)
+    if ref is None:
         return None
-    refs = list(references(text.strip()))
-    if len(refs) != 1 or refs[0].text != text.strip():
-        return None
-    p = param_ref(refs[0].name, ctx.param_types)
+    p = param_ref(ref.name, ctx.param_types)
     if p and p.key is None and p.index is None and \
             isinstance(ctx.params.get(p.name), (list, dict)):
         whole = ctx.params[p.name]
         return list(whole) if isinstance(whole, list) else dict(whole)
-    for r in task_references(refs[0].text):
+    for r in task_references(ref.text):
         value = ctx.results.get(f"tasks.{r.task}.results.{r.result}")
         if r.what == "results" and result_selector(r) in ("", "[*]") and \
                 isinstance(value, (list, dict)):

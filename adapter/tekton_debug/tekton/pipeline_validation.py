@@ -25,7 +25,7 @@ from tekton_debug.tekton.validation import (
     _DNS1123_LABEL, _Checker, _did_you_mean, _header, _named_list, _param_specs,
     _reference_span, _resolver_ref, _task_ref, _task_spec, _type_name, declared_type, suggest_name,
 )
-from tekton_debug.tekton.variables import param_ref, references
+from tekton_debug.tekton.variables import param_ref, references, sole_reference
 from tekton_debug.tekton.yamlpos import Path, YamlDoc
 
 _PIPELINE_SPEC_FIELDS = {"tasks", "finally", "params", "workspaces", "results", "description",
@@ -482,10 +482,10 @@ class PipelineChecker:
     def _whole_array(self, text: str) -> bool:
         """``text`` is exactly one reference to a whole array: an array param, or a result
         with ``[*]`` (its type is checked with the other references)."""
-        refs = list(references(text.strip()))
-        if len(refs) != 1 or refs[0].text != text.strip():
+        sole = sole_reference(text)
+        if sole is None:
             return False
-        ref = refs[0].name
+        ref = sole.name
         if ref.startswith("params."):
             p = param_ref(ref, self.params)
             return p is not None and self.params.get(p.name) == "array" and p.index is None \
@@ -606,9 +606,9 @@ class PipelineChecker:
                 c.add(path + ("runAfter", i), f'runAfter names task "{other}", which the '
                       "Pipeline does not have", _task_fix(other, self.tasks))
         for sub, text in _strings_at(pt):
+            sole = sole_reference(text)
             for ref in references(text):
-                problem = self._reference_problem(name, ref.name, is_finally,
-                                                  whole=ref.text == text.strip())
+                problem = self._reference_problem(name, ref.name, is_finally, whole=ref == sole)
                 if problem:
                     message, fix = problem
                     c.add(path + sub, message.replace("{ref}", ref.text), fix,

@@ -16,7 +16,7 @@ from typing import Mapping
 
 from tekton_debug.resolution.reference import Reference
 from tekton_debug.tekton.model import yaml_text
-from tekton_debug.tekton.variables import references
+from tekton_debug.tekton.variables import references, sole_reference
 from tekton_debug.tekton.yamlpos import Path, YamlDoc
 
 
@@ -63,13 +63,12 @@ def substitute_params(params: Mapping[str, object], values: Mapping[str, object]
             strings[f"params.{name}"] = yaml_text(value)
 
     def one(text: str) -> object:
-        refs = list(references(text))
-        if len(refs) == 1 and refs[0].text == text.strip():
-            whole = refs[0].name.removesuffix("[*]")
-            if whole in arrays:
-                return list(arrays[whole])
+        sole = sole_reference(text)
+        whole = sole.name.removesuffix("[*]") if sole is not None else None
+        if whole in arrays:
+            return list(arrays[whole])
         out, last = [], 0
-        for r in refs:
+        for r in references(text):
             if r.name in strings:
                 out.append(text[last:r.start] + strings[r.name])
                 last = r.end

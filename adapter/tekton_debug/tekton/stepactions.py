@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from tekton_debug.errors import Problem
-from tekton_debug.tekton.variables import param_ref, references
+from tekton_debug.tekton.variables import param_ref, references, sole_reference
 from tekton_debug.tekton.yamlpos import Path, YamlDoc
 
 #: What a StepAction's spec holds (Tekton's StepActionSpec).
@@ -99,12 +99,10 @@ def check_use(c: Any, spath: Path, step: dict, action: YamlDoc) -> None:
 
 def _single(value: Any) -> str | None:
     """The variable a value passes whole (``$(params.a[*])`` -> ``params.a``), if it is one."""
-    if not isinstance(value, str):
+    ref = sole_reference(value)
+    if ref is None:
         return None
-    refs = list(references(value.strip()))
-    if len(refs) != 1 or refs[0].text != value.strip():
-        return None
-    name = refs[0].text[2:-1].strip()
+    name = ref.text[2:-1].strip()
     return name[:-3] if name.endswith("[*]") else name
 
 
@@ -185,9 +183,9 @@ def _replace_list(items: Iterable[Any], values: dict[str, Any], types: dict[str,
     out: list = []
     for item in items:
         if isinstance(item, str):
-            refs = list(references(item.strip()))
-            if len(refs) == 1 and refs[0].text == item.strip():
-                p = param_ref(refs[0].name, types)
+            sole = sole_reference(item)
+            if sole is not None:
+                p = param_ref(sole.name, types)
                 if p and p.key is None and p.index is None and isinstance(values.get(p.name), list):
                     out.extend(str(v) for v in values[p.name])
                     continue

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 
 from tekton_debug.errors import UserError
 from tekton_debug.tekton.model import ParamValue, Step, TaskRun
-from tekton_debug.tekton.variables import param_ref, references
+from tekton_debug.tekton.variables import param_ref, references, sole_reference
 
 
 @dataclass
@@ -139,10 +139,10 @@ def substitute_list(items: Iterable[str], ctx: Context) -> list[str]:
     (``$(params.a[*])``) becomes the array's elements."""
     out: list[str] = []
     for item in items:
-        stripped = item.strip() if isinstance(item, str) else item
-        refs = list(references(stripped)) if isinstance(stripped, str) else []
-        if len(refs) == 1 and refs[0].text == stripped and _array_ref(refs[0].name, ctx):
-            out.extend(ctx.params[_array_ref(refs[0].name, ctx).name])  # type: ignore[union-attr]
+        sole = sole_reference(item)
+        whole = _array_ref(sole.name, ctx) if sole is not None else None
+        if whole is not None:
+            out.extend(ctx.params[whole.name])
         else:
             out.append(substitute(item, ctx))  # type: ignore[arg-type]
     return out
@@ -186,10 +186,9 @@ def lookup(expression: str, ctx: Context) -> str | None:
     text = expression.strip()
     if not text.startswith("$("):
         text = f"$({text})"
-    refs = list(references(text))
-    if len(refs) != 1 or refs[0].text != text:
+    ref = sole_reference(text)
+    if ref is None:
         return None
-    ref = refs[0]
     arr = _array_ref(ref.name, ctx)
     if arr is not None:
         return json.dumps(ctx.params[arr.name])

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from tekton_debug.errors import Problem, UserError
 from tekton_debug.tekton.duration import parse_duration
 from tekton_debug.tekton.model import yaml_text
-from tekton_debug.tekton.variables import param_ref, references
+from tekton_debug.tekton.variables import param_ref, references, sole_reference
 from tekton_debug.tekton.yamlpos import Path, Span, YamlDoc, load_documents
 
 API_VERSIONS = ("tekton.dev/v1", "tekton.dev/v1beta1")
@@ -1028,8 +1028,7 @@ def _run_params_against_task(c: _Checker, run_params: list[dict], task_spec: dic
         if value is None:
             continue
         vt, t = _param_value_type(value), declared[name]
-        refs = list(references(value)) if vt == "string" and t != "string" else []
-        if len(refs) == 1 and refs[0].text == value.strip():
+        if vt == "string" and t != "string" and sole_reference(value) is not None:
             continue  # a whole array or object passed by reference, e.g. $(tasks.a.results.r[*])
         if vt != t:
             c.add(("spec", "params", i, "value"), f'TaskRun param "{name}" is {"an" if vt in ("array", "object") else "a"} '

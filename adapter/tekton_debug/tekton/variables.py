@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 # A reference: "$(" then anything but parentheses then ")". Kubernetes' own $(VAR) env
 # references share the syntax; they name no known Tekton variable and are left alone.
@@ -39,6 +39,16 @@ def references(text: str) -> Iterator[Reference]:
         return
     for m in REFERENCE.finditer(text):
         yield Reference(m.start(), m.end(), m.group(0), normalize(m.group(1)))
+
+
+def sole_reference(text: Any) -> Reference | None:
+    """The reference ``text`` is, blanks around it aside, when it is one and nothing else
+    (``" $(params.a[*]) "``): what passes an array or object whole rather than inside a string.
+    None for anything else: no reference, two, one inside other text, not a string."""
+    if not isinstance(text, str):
+        return None
+    first = next(references(text), None)
+    return first if first is not None and first.text == text.strip() else None
 
 
 @dataclass(frozen=True)
