@@ -44,7 +44,7 @@ class _Search:
     """One set of secrets, ready to search for: never changed once built, so that a reader on
     another thread needs no lock (:meth:`Masker.add_secrets` builds a new one)."""
 
-    __slots__ = ("automaton", "shortest", "longest", "by_first")
+    __slots__ = ("automaton", "shortest", "shortest_text", "longest", "by_first")
 
     def __init__(self, secrets: Iterable[str]) -> None:
         patterns = sorted({s.encode("utf-8", "surrogatepass") for s in secrets},
@@ -52,17 +52,27 @@ class _Search:
         self.automaton = ahocorasick_rs.BytesAhoCorasick(
             patterns, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
         self.shortest = len(patterns[-1])
+        #: a text shorter than this many characters holds no secret (4: the most bytes per char)
+        self.shortest_text = self.shortest // 4
         self.longest = len(patterns[0])
         #: the secrets by their first byte: where a secret may begin at the end of a chunk
         self.by_first: dict[bytes, list[bytes]] = {}
         for p in patterns:
             self.by_first.setdefault(p[:1], []).append(p)
 
-    def find(self, data: bytes) -> list[tuple[int, int, int]]:
-        """(secret, start, end) of each secret in ``data``, leftmost-longest, not overlapping."""
-        if len(data) < self.shortest:
-            return []
-        return self.automaton.find_matches_as_indexes(data)
+    def mask(self, data: bytes, held: dict[object, bytes] | None = None, key: object = None
+             ) -> bytes:
+        """``data`` with its secrets replaced (``data`` itself when it has none). With ``held``,
+        ``data`` is a chunk of the stream ``key``: the end of it that the next chunk may complete
+        into a secret is put in ``held[key]``, unmasked, and left out."""
+        # (secret, start, end) of each secret, leftmost-longest, not overlapping
+        found = self.automaton.find_matches_as_indexes(data) if len(data) >= self.shortest else []
+        if held is not None:
+            cut = self.cut(data, found)
+            if cut < len(data):
+                held[key] = data[cut:]
+                return _replace(data, found, cut)
+        return _replace(data, found) if found else data
 
     def cut(self, data: bytes, found: list[tuple[int, int, int]]) -> int:
         """Where the end of ``data`` that the next chunk may complete into a secret begins
@@ -136,13 +146,11 @@ class Masker:
 
     def mask(self, text: str) -> str:
         search = self._search
-        if search is None or len(text) < search.shortest // 4:  # 4: the most bytes per char
+        if search is None or len(text) < search.shortest_text:
             return text
         data = text.encode("utf-8", "surrogatepass")
-        found = search.find(data)
-        if not found:
-            return text
-        return _replace(data, found).decode("utf-8", "surrogatepass")
+        masked = search.mask(data)
+        return text if masked is data else masked.decode("utf-8", "surrogatepass")
 
     @property
     def longest(self) -> int:
@@ -200,12 +208,7 @@ class Masker:
         search = self._search
         if search is None:
             return data
-        found = search.find(data)
-        cut = search.cut(data, found)
-        if cut < len(data):
-            self._held[key] = data[cut:]
-            return _replace(data, found, cut)
-        return _replace(data, found) if found else data
+        return search.mask(data, self._held, key)
 
     def flush(self, key: object) -> bytes:
         """What ``mask_stream`` still holds for ``key`` (the stream ended), masked."""
@@ -213,8 +216,7 @@ class Masker:
         search = self._search
         if not held or search is None:
             return held
-        found = search.find(held)
-        return _replace(held, found) if found else held
+        return search.mask(held)
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
