@@ -358,13 +358,18 @@ def test_pause_stops_a_running_python_step_where_it_is(dap, tmp_path):
                                         "context": "watch"})["body"]["result"]) < 600
 
 
-def test_restart_frame_runs_the_retried_python_step_under_its_debugger_again(dap, task):
-    line = line_of(task, "import subprocess")
-    launch(dap, task, [line], params={"fail": "yes"})
-    assert stopped(dap)["reason"] == "breakpoint"  # the first run, stopped in its Python
+def continue_to_the_failure(dap):
+    """From the first stop at a Python breakpoint of step 2, on to its failure's pause."""
+    assert stopped(dap)["reason"] == "breakpoint"
     dap.request("continue", {"threadId": 2})
     failed = stopped(dap)
     assert failed["reason"] == "exception" and "exit code 1" in failed["description"]
+
+
+def test_restart_frame_runs_the_retried_python_step_under_its_debugger_again(dap, task):
+    line = line_of(task, "import subprocess")
+    launch(dap, task, [line], params={"fail": "yes"})
+    continue_to_the_failure(dap)
 
     task.write_text(task.read_text().replace('== "yes"', '== "never"'))  # the fix
     frame = top_frame(dap)[0]["id"]

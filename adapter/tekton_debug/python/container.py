@@ -25,6 +25,14 @@ and a way back from the container to the adapter that needs no network.
   ``exec`` (the alternatives: a port published to the host needs a network; a relay through
   ``<engine> exec`` costs one, 165-320 ms here). It needs a shared file system for the socket: engines that run containers in a VM
   (Docker Desktop, podman machine) do not pass Unix sockets through their bind mounts.
+- **Its environment.** debugpy's directory goes in front of the ``PYTHONPATH`` the step has in
+  its container (its image's ``ENV`` and its own ``env``, as the runtime computes it for the
+  container), and nothing else changes.
+- **Files shown at host paths.** debugpy is given the bind mounts of the workspaces (the run's
+  ``/workspace``, workspaces bound to host directories) as path mappings: a module there shows
+  at its host path; any other shows at its path in the container, marked, its text from debugpy.
+- **A retry** (Restart Frame of a failed step) runs in the same container through ``exec``, with
+  the same launcher and files of its own in the shared directory (``place(name=...)``).
 """
 
 from __future__ import annotations
@@ -119,9 +127,15 @@ class ContainerPython(HostPython):
 
     probed: Callable[[int], str | None]
 
-    def place(self, outside: Path, inside: str) -> None:
+    def place(self, outside: Path, inside: str, mappings: Sequence[tuple[str, str]] = (), *,
+              name: str = "") -> None:
+        """``mappings``: (host directory, its path in the containers) of the directories bound
+        into them, where a frame's file can be shown at its host path. ``name`` sets the steps'
+        files in the shared directory apart from those of earlier starts (a retry's)."""
         self._outside = outside
         self._inside = inside
+        self._mappings = tuple(mappings)
+        self._name = name
         self._path_dir = f"{inside}/path"
         self._images: dict[int, str] = {}
         self._refused: dict[int, str] = {}
@@ -149,8 +163,13 @@ class ContainerPython(HostPython):
         if hidden:  # values from secrets are never written out
             self._refused[i] = (f"its {hidden[0]} comes from a secret, and the debugger would "
                                 f"have to change it")
-        return probe(program), [program, *options, "-c", LAUNCHER, f"{self._inside}/{i}.sock",
-                                f"{self._inside}/{i}.json"]
+        return probe(program), [program, *options, "-c", LAUNCHER,
+                                f"{self._inside}/{self._name}{i}.sock",
+                                f"{self._inside}/{self._name}{i}.json"]
+
+    def refuse(self, i: int, why: str) -> None:
+        """Step ``i`` runs plainly, for reason ``why`` (told when a breakpoint needs debugpy)."""
+        self._refused.setdefault(i, why)
 
     def _changed_env(self, env: Mapping[str, str]) -> dict[str, str]:
         """The variables debugpy's command needs changed in ``env`` (its path first)."""
@@ -178,11 +197,14 @@ class ContainerPython(HostPython):
         command for the launcher (the container then gets the signal to run it)."""
         i = step.index
         program, options = self._interpreters[i]
-        debugger = self._debugger(step, smap, argv[0], plan, emit,
-                                  unix_socket=os.path.join(self._outside, f"{i}.sock"))
+        debugger = self._debugger(
+            step, smap, argv[0], plan, emit,
+            unix_socket=os.path.join(self._outside, f"{self._name}{i}.sock"),
+            mappings=self._mappings,
+            container=f"step {step.debug_name}'s container ({self._images.get(i)})")
         command = debugpy_cli.command(program, options, PORT_SLOT, argv[0], argv[1:])
         k = len(command) - len(argv)
         assert command[k:] == list(argv), "debugpy's command ends with the step's own"
         spec = {"argv": command, "k": k, "slot": PORT_SLOT, "env": self._changed_env(env)}
-        (self._outside / f"{i}.json").write_text(json.dumps(spec))
+        (self._outside / f"{self._name}{i}.json").write_text(json.dumps(spec))
         return Launch(list(argv), dict(env), debugger)

@@ -9,7 +9,10 @@ wire code (``dap.wire``, here as the client side). Everything that comes back is
 the session's client:
 
 - lines and paths: a frame in the step's script file stands at its line of the Task YAML
-  (``script.ScriptMap``); frames in other files (imported modules) keep theirs;
+  (``script.ScriptMap``); frames in other files (imported modules) keep theirs, except in a
+  container: there a file in a directory bound from this host (a workspace) shows at its host
+  path, and any other file at its path in the container, marked so (``origin``), its text
+  served by debugpy (``source``);
 - ids: frame ids and variables references are numbers of the adapter's own, from ``REF_BASE``
   up, valid until the step resumes; debugpy's thread ids stay debugpy's (the DAP handlers show
   them under the step's thread);
@@ -28,7 +31,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from tekton_debug.dap import wire
 from tekton_debug.errors import UserError, WrongTime
@@ -53,7 +56,10 @@ class PythonDebugger:
 
     def __init__(self, index: int, step_name: str, smap: ScriptMap, script_path: str, *,
                  source: dict | None, lines: Callable[[], Iterable[int]], exceptions: bool,
-                 emit: Callable[[RuntimeEvent], None], unix_socket: str | None = None) -> None:
+                 emit: Callable[[RuntimeEvent], None], unix_socket: str | None = None,
+                 mappings: Sequence[tuple[str, str]] = (), container: str | None = None) -> None:
+        """``mappings`` and ``container``, for a step in a container: (host directory, where the
+        container has it) of its bind mounts, and how its container is named to the user."""
         self.index = index
         self.step_name = step_name
         self.smap = smap
@@ -72,6 +78,11 @@ class PythonDebugger:
         self._sock: socket.socket | None = None
         self._refs: dict[int, tuple[str, int]] = {}  # our id -> ("frame"|"var", debugpy's id)
         self._next_ref = REF_BASE
+        self._mappings = tuple(mappings)
+        self._container = container
+        # our sourceReference -> debugpy's, for the step's life (an editor may ask again later)
+        self._sources: dict[int, int] = {}
+        self._source_refs: dict[int, int] = {}  # debugpy's -> ours
         self.unix_socket = unix_socket
         if unix_socket is None:
             self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -147,7 +158,7 @@ class PythonDebugger:
                                       "linesStartAt1": True, "columnsStartAt1": True,
                                       "pathFormat": "path", "supportsVariableType": True},
                        deadline - time.monotonic())
-            self._send("attach", dict(debugpy_cli.ATTACH_ARGUMENTS))
+            self._send("attach", debugpy_cli.attach_arguments(self._mappings))
             self.update_breakpoints()
             self._send("setExceptionBreakpoints",
                        {"filters": [debugpy_cli.UNCAUGHT] if self.exceptions else []})
@@ -355,9 +366,34 @@ class PythonDebugger:
                 if self.source:
                     frame["source"] = dict(self.source)
             elif path:
-                frame["source"] = {"path": path, "name": os.path.basename(path)}
+                frame["source"] = self._module_source(path, (f.get("source") or {}))
             frames.append(frame)
         return frames
+
+    def _module_source(self, path: str, theirs: dict) -> dict:
+        """The DAP source of a frame outside the script: its path (debugpy has mapped one under a
+        bound directory to this host's); a file only the container has is marked as such and
+        comes with a reference to its text."""
+        source = {"path": path, "name": os.path.basename(path)}
+        ref = theirs.get("sourceReference")
+        if self._container is None or not isinstance(ref, int) or ref <= 0:
+            return source
+        with self._lock:
+            ours = self._source_refs.get(ref)
+            if ours is None:
+                ours = self._source_refs[ref] = self._next_ref
+                self._next_ref += 1
+                self._sources[ours] = ref
+        return {**source, "sourceReference": ours,
+                "origin": f"in {self._container}, not on this host"}
+
+    def source_text(self, ref: int) -> str:
+        """The text of a file only the step's container has (a ``sourceReference`` of a frame);
+        while the step's Python runs."""
+        theirs = self._sources.get(ref)
+        if theirs is None:
+            raise UserError(f"unknown source reference {ref!r}")
+        return str(self._call("source", {"sourceReference": theirs}).get("content") or "")
 
     def scopes(self, frame: int) -> list[dict]:
         self._require_stopped()

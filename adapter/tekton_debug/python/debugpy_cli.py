@@ -30,7 +30,9 @@ debugpy's ways.
   then keeps the exit that follows from stopping again.
 - Beyond that, the adapter relies on how pydevd answers DAP in this version: the attach
   arguments below, "uncaught" as the filter of uncaught exceptions, ``pause`` with thread "*",
-  and that it closes its side once the client closes after ``terminated``.
+  that it closes its side once the client closes after ``terminated``, and that once
+  ``pathMappings`` are set it gives a ``sourceReference`` to each frame's file that none maps
+  (and serves its text).
 - The step's Python gets debugpy from a directory that holds only debugpy (a symbolic link to the
   adapter's copy), put first on ``PYTHONPATH``: none of the adapter's other packages leak into the
   step's imports.
@@ -57,6 +59,20 @@ VERSION_PROBE = "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"
 #: What ``attach`` asks of debugpy: the user's code only (stepping skips the standard library
 #: and site-packages), its output left on the step's own stdout and stderr.
 ATTACH_ARGUMENTS = {"justMyCode": True, "redirectOutput": False, "showReturnValue": True}
+
+
+def attach_arguments(mappings: Sequence[tuple[str, str]] = ()) -> dict:
+    """``attach``'s arguments; ``mappings``: (host directory, the same directory in the step's
+    container), for a step in a container. debugpy then shows a file under one of those
+    directories at its host path, and gives every other file a ``sourceReference`` whose
+    ``source`` request it answers with the file's text as the container has it. It takes the
+    first directory that holds a file, so the deepest come first here (a workspace bound inside
+    ``/workspace``)."""
+    args = dict(ATTACH_ARGUMENTS)
+    if mappings:
+        args["pathMappings"] = [{"localRoot": host, "remoteRoot": inside} for host, inside in
+                                sorted(mappings, key=lambda m: -len(m[1].rstrip("/")))]
+    return args
 
 #: The exception filter for uncaught exceptions.
 UNCAUGHT = "uncaught"

@@ -57,6 +57,10 @@ class HostPython:
         self._maps[step.index] = map_script(step, source_text, substitute)
         return True
 
+    def interpreter(self, i: int) -> tuple[str, list[str]] | None:
+        """(the Python, its options) that step ``i``'s shebang names; None if it is not Python."""
+        return self._interpreters.get(i)
+
     def launch(self, step: Step, argv: Sequence[str], env: Mapping[str, str], plan: DebugPlan,
                emit: Callable[[RuntimeEvent], None]) -> Launch:
         """How step ``step`` starts now, given the breakpoints in ``plan``."""

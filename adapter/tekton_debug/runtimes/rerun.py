@@ -15,16 +15,23 @@ from tekton_debug.runtimes.local.environment import SCRIPT_PREAMBLE, expand
 from tekton_debug.tekton.model import Step
 
 
+def literal_env(step: Step) -> dict[str, str]:
+    """The ``env`` values the file gives ``step`` (already substituted) literally, expanded in
+    order: what a retry sets on top of the container's own (a Secret or ConfigMap value stays
+    what the container has)."""
+    declared: dict[str, str] = {}
+    for e in step.env:
+        if e.value_from is None:
+            declared[e.name] = expand(e.value or "", declared)
+    return declared
+
+
 def exec_argv(step: Step, working_dir: str) -> list[str]:
     """An argv to exec in the step's container that runs ``step`` (already substituted) as the
     step would have run, with the literal ``env`` values the file now gives it on top of the
     container's own."""
-    declared: dict[str, str] = {}
-    assignments: list[str] = []
-    for e in step.env:
-        if e.value_from is None:  # a Secret or ConfigMap value stays what the container has
-            declared[e.name] = expand(e.value or "", declared)
-            assignments.append(shlex.quote(f"{e.name}={declared[e.name]}"))
+    declared = literal_env(step)
+    assignments = [shlex.quote(f"{k}={v}") for k, v in declared.items()]
     args = [expand(a, declared) for a in step.args]
     cd = f"cd {shlex.quote(working_dir)} || exit 1; " if working_dir else ""
     run = f"env {' '.join(assignments)} " if assignments else ""

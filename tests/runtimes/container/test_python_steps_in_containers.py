@@ -6,6 +6,7 @@ plainly and says why on the breakpoint."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 
@@ -15,7 +16,7 @@ from tests import containers
 from tests.dap.conftest import line_of
 from tests.dap.dapclient import DapClient
 from tests.dap.test_python_steps import launch as host_launch
-from tests.dap.test_python_steps import locals_of, stopped
+from tests.dap.test_python_steps import continue_to_the_failure, locals_of, stopped
 from tests.dap.test_python_steps import top_frame as frames_of
 from tests.runtimes.container.test_docker_engine import docker_host  # noqa: F401 (a fixture)
 
@@ -257,3 +258,175 @@ def test_the_docker_engine_stops_in_a_python_step_too(docker_host, task, tmp_pat
         assert f"total 10 True 1234 {containers.MARKER_TEXT}" in client.output("stdout")
     finally:
         client.close()
+
+
+def test_restart_frame_runs_the_retried_step_in_its_container_under_its_debugger_again(
+        dap, task):
+    line = line_of(task, "marker = open")
+    launch(dap, task, [line], params={"fail": "yes"})
+    continue_to_the_failure(dap)
+
+    # the fix, one line added above the breakpoint: the retry maps the edited file's lines
+    task.write_text(task.read_text().replace('== "yes"', '== "never"').replace(
+        "        total = 0\n", "        total = 0\n        retried = True\n"))
+    line = line_of(task, "marker = open")  # the editor moves the breakpoint with its line
+    dap.request("setBreakpoints", {"source": {"path": str(task)}, "breakpoints": [{"line": line}]})
+    dap.request("restartFrame", {"frameId": frames_of(dap)[0]["id"]})
+    body = stopped(dap)  # the retry stops at the same breakpoint, in the same container
+    assert body["reason"] == "breakpoint" and body["threadId"] == 2
+    frames = frames_of(dap)
+    assert frames[0]["line"] == line and "count" in frames[0]["name"]
+    assert locals_of(dap, frames[0]["id"])["retried"] == "True"
+    assert dap.request("evaluate", {"expression": "os.getuid()", "frameId": frames[0]["id"],
+                                    "context": "repl"})["body"]["result"] == "1234"
+    dap.request("next", {"threadId": 2})
+    assert stopped(dap)["reason"] == "step"
+    assert frames_of(dap)[0]["line"] == line + 1
+    dap.request("continue", {"threadId": 2})
+    assert dap.wait_event("exited", timeout=WAIT)["body"]["exitCode"] == 0
+    output = dap.output()
+    assert "step count, retry 1" in output and "report done" in output
+    assert f"total 10 True 1234 {containers.MARKER_TEXT}" in dap.output("stdout")
+
+
+IMAGE_MODULE = textwrap.dedent('''\
+    def twice(n):
+        doubled = n * 2
+        return doubled
+    ''')
+
+STEP_MODULE = textwrap.dedent('''\
+    def triple(n):
+        tripled = n * 3
+        return tripled
+    ''')
+
+PATHS = textwrap.dedent('''\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: python-paths
+    spec:
+      workspaces:
+        - name: src
+      steps:
+        - name: generate
+          image: IMAGE
+          script: |
+            mkdir -p /workspace/gen
+            printf 'def made():\\n    return "generated"\\n' > /workspace/gen/genmod.py
+        - name: image-path
+          image: IMAGE
+          script: |
+            #!/usr/bin/env python3
+            import imgmod
+            value = imgmod.twice(21)
+            print("image-path", value)
+        - name: own-path
+          image: IMAGE
+          env:
+            - name: PYTHONPATH
+              value: /workspace/src:/workspace/gen
+          script: |
+            #!/usr/bin/env python3
+            import importlib.util, genmod, stepmod
+            value = stepmod.triple(5)
+            made = genmod.made()
+            print("own-path", value, made, importlib.util.find_spec("imgmod") is None)
+    ''')
+
+
+@pytest.fixture(scope="module")
+def pythonpath_image(python_image):
+    """The Python image with a module of its own, found through its ENV PYTHONPATH only."""
+    return containers.build("python-path", f"FROM {python_image}\n"
+                                           "COPY imagelib /opt/imagelib\n"
+                                           "ENV PYTHONPATH=/opt/imagelib\n",
+                            {"imagelib/imgmod.py": IMAGE_MODULE})
+
+
+def test_python_paths_of_the_image_and_the_step_hold_under_debugpy_and_frames_open_here(
+        dap, tmp_path, pythonpath_image):
+    task = tmp_path / "python-paths.yaml"
+    task.write_text(PATHS.replace("IMAGE", pythonpath_image))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "stepmod.py").write_text(STEP_MODULE)
+    first, second = line_of(task, "value = imgmod"), line_of(task, "value = stepmod")
+    launch(dap, task, [first, second], workspaces={"src": str(src)})
+
+    # the image's PYTHONPATH, kept behind debugpy's: its module imports, and its frame shows at
+    # its path in the container, marked so, with its text from the container
+    assert stopped(dap)["reason"] == "breakpoint"
+    assert frames_of(dap, 2)[0]["line"] == first
+    dap.request("stepIn", {"threadId": 2})
+    stopped(dap)
+    frame = frames_of(dap, 2)[0]
+    assert frame["name"] == "twice" and frame["line"] == 2
+    source = frame["source"]
+    assert source["path"] == "/opt/imagelib/imgmod.py" and "container" in source["origin"]
+    assert "image-path" in source["origin"]
+    text = dap.request("source", {"source": source,
+                                  "sourceReference": source["sourceReference"]})["body"]
+    assert text["content"] == IMAGE_MODULE
+    dap.request("continue", {"threadId": 2})
+
+    # the step's own PYTHONPATH replaces the image's (as on a cluster), debugpy's in front: its
+    # modules in a workspace bound to a host directory, and in the run's own /workspace, show
+    # at their host paths, which the editor opens
+    assert stopped(dap)["reason"] == "breakpoint"
+    assert frames_of(dap, 3)[0]["line"] == second
+    dap.request("stepIn", {"threadId": 3})
+    stopped(dap)
+    frame = frames_of(dap, 3)[0]
+    assert frame["name"] == "triple"
+    assert frame["source"] == {"path": str(src / "stepmod.py"), "name": "stepmod.py"}
+    dap.request("stepOut", {"threadId": 3})
+    stopped(dap)
+    dap.request("next", {"threadId": 3})
+    stopped(dap)
+    dap.request("stepIn", {"threadId": 3})
+    stopped(dap)
+    frame = frames_of(dap, 3)[0]
+    assert frame["name"] == "made" and "sourceReference" not in frame["source"]
+    path = frame["source"]["path"]
+    assert path.endswith("/workspace/gen/genmod.py") and os.path.isfile(path)
+    with open(path) as f:
+        assert f.read() == 'def made():\n    return "generated"\n'
+    dap.request("continue", {"threadId": 3})
+    dap.wait_event("terminated", timeout=WAIT)
+    stdout = dap.output("stdout")
+    assert "image-path 42" in stdout and "own-path 15 generated True" in stdout
+
+
+def test_a_step_retried_as_python_in_a_container_made_without_debugpy_runs_plainly_and_says_why(
+        session, tmp_path, python_image):
+    from tekton_debug.events import PythonUnavailable, RunFinished, StepPaused
+
+    task = tmp_path / "becomes-python.yaml"
+    task.write_text(NO_PYTHON.replace("IMAGE", python_image).replace(
+        "#!/usr/bin/env python3\n        print(\"hello\")", "exit 4"))
+    s, rec = session(str(task), plan=lambda plan: setattr(plan, "python_exceptions", True))
+    assert rec.wait_for(StepPaused).exit_code == 4
+    task.write_text(NO_PYTHON.replace("IMAGE", python_image))
+    assert s.retry(0) == 0
+    why = rec.wait_for(PythonUnavailable).reason
+    assert "made while its script was not Python" in why and "restart the run" in why
+    assert rec.wait_for(RunFinished).succeeded
+    assert rec.log(0) == "hello\n"
+
+
+def test_a_retry_whose_shebang_names_another_python_looks_for_that_one(
+        session, tmp_path, python_image):
+    from tekton_debug.events import PythonUnavailable, StepPaused
+
+    task = tmp_path / "another-python.yaml"
+    task.write_text(NO_PYTHON.replace("IMAGE", python_image).replace(
+        'print("hello")', "raise SystemExit(4)"))
+    s, rec = session(str(task))
+    assert rec.wait_for(StepPaused).exit_code == 4
+    task.write_text(task.read_text().replace("python3", "python9"))
+    s.plan.python_exceptions = True  # the retry would start under debugpy
+    assert s.retry(0) == 127
+    why = rec.wait_for(PythonUnavailable).reason
+    assert f"python9 is not on the step's PATH in its image {python_image}" in why

@@ -100,6 +100,9 @@ class ContainerRuntime(LocalRuntime):
         self._sidecar_names: list[str] = []
         self._sidecar_logs: list = []
         self._env_by_name: dict[int, dict[str, str]] = {}  # values a line-based env file cannot hold
+        self._bound: list[tuple[str, str]] = []  # (host directory, path in the containers)
+        self._with_debugpy: set[int] = set()  # steps whose containers have debugpy mounted
+        self._retries = 0
 
     @classmethod
     def from_options(cls, options: LaunchOptions) -> "ContainerRuntime":
@@ -166,8 +169,9 @@ class ContainerRuntime(LocalRuntime):
                                    namespace=namespace, uid=self._uid,
                                    steps_dir=f"{TEKTON}/steps")
         python = python_steps(run, steps, self.run_dir, ctx, kind=ContainerPython)
+        self._bound = [(host, inside) for host, inside, _ro in mounts]
         if isinstance(python, ContainerPython):
-            python.place(layout.tekton / "python", PYTHON_DIR)
+            python.place(layout.tekton / "python", PYTHON_DIR, self._bound)
             python.probed = self._probed
         self._python = python
         _open_up(layout.root)
@@ -382,6 +386,8 @@ class ContainerRuntime(LocalRuntime):
                   if isinstance(self._python, ContainerPython) else None)
         for host, inside in self._python.mounts() if python else []:
             args += ["-v", f"{host}:{inside}:ro"]
+        if python:
+            self._with_debugpy.add(i)
         for name in self._env_by_name[i]:
             args += ["-e", name]
         args += ["-w", wd]
@@ -572,11 +578,68 @@ class ContainerRuntime(LocalRuntime):
         wd = step.working_dir or paused.working_dir
         if not wd.startswith("/"):
             wd = f"/workspace/{wd}"
-        argv = self._exec_argv(c, paused, exec_argv(step, wd), interactive=False, tty=False)
+        argv = self._python_retry(c, paused, run, ctx, step, wd)
+        if argv is None:
+            argv = self._exec_argv(c, paused, exec_argv(step, wd), interactive=False, tty=False)
         local = LocalStep(index, step, argv, dict(os.environ), frozenset(), str(self.run_dir), [])
         return StepProcess(argv, env=local.env, cwd=local.working_dir, reaper=self._reaper,
                            on_output=lambda stream, data: self._emit(StepLog(index, stream, data))
                            ), local
+
+    def _python_retry(self, c: StepContainer, paused: LocalStep, run: TaskRun, ctx, step: Step,
+                      wd: str) -> list[str] | None:
+        """The ``exec`` argv of a retry of a Python step under its debugger, as its first run
+        starts (the launcher, debugpy mounted, the way back through the shared directory), with
+        the edited script's lines mapped; None when it runs plainly (not Python, or no breakpoint
+        or filter needs debugpy, or why not is told as for a first run)."""
+        from tekton_debug.runtimes.rerun import literal_env
+
+        assert self.layout is not None
+        index = step.index
+        python = python_steps(run, [run.task.steps[index]], self.run_dir, ctx,
+                              kind=ContainerPython)
+        if not isinstance(python, ContainerPython):
+            return None
+        self._retries += 1
+        python.place(self.layout.tekton / "python", PYTHON_DIR, self._bound,
+                     name=f"retry{self._retries}-")
+        first = self._python.interpreter(index) if self._python is not None else None
+        program = python.interpreter(index)
+        declared = literal_env(step)
+        python.probed = (self._probed if program == first else
+                         lambda i: self._probe_now(c, paused, program[0] if program else "",
+                                                   declared))
+        env = {**paused.env, **declared}
+        secret_env = paused.secret_env - set(declared)
+        spec = python.container_spec(step, env, secret_env)
+        if spec is None:
+            return None
+        if index not in self._with_debugpy:
+            python.refuse(index, "its container was made while its script was not Python, "
+                                 "without debugpy; restart the run to debug it")
+        argv = [expand(a, declared) for a in write_step_script(step, self.layout,
+                                                               tekton_shown=TEKTON)]
+        retry = LocalStep(index, step, argv, env, secret_env, wd, [])
+        launch = self._launch_of(retry, python)
+        if launch.debugger is None:
+            return None
+        self._steps[index].retry_python = launch.debugger
+        return self._exec_argv(c, retry, spec[1], interactive=False, tty=False, env=declared)
+
+    def _probe_now(self, c: StepContainer, local: LocalStep, program: str,
+                   env: Mapping[str, str]) -> str | None:
+        """What ``probe()`` prints for ``program`` in the running container ``c`` (``env`` set
+        on top of its own)."""
+        from tekton_debug.python.container import probe
+
+        try:
+            code, out, _err, _timed_out, _cut = run_captured(
+                self._exec_argv(c, local, [STATIC_SHELL, "-c", probe(program)],
+                                interactive=False, tty=False, env=env),
+                env=os.environ, cwd=os.getcwd(), stdin=None, timeout=30.0, reaper=self._reaper)
+        except OSError:
+            return None
+        return out.decode(errors="replace") if code == 0 else ""
 
     # ---- ending ------------------------------------------------------------------------------
     def _finish(self, run: TaskRun, ends) -> None:
