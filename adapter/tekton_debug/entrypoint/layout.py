@@ -2,6 +2,9 @@
 
 ``<root>/tekton`` stands for a step container's ``/tekton`` and ``<root>/workspace`` for its
 ``/workspace``. The local runtime keeps one such root per run; the test cluster keeps one per pod.
+With a separate ``control`` directory (the local runtime's, on a tmpfs: ``runtimes.local.rundir``)
+``<control>/tekton`` stands for ``/tekton`` and ``<control>/steps`` holds the steps' private views,
+while ``HOME`` (``<root>/home``) and ``/workspace``, which can grow large, stay under the root.
 
 Tekton mounts ``/tekton/debug/info/<i>`` (an empty directory) into step i only, so that the debug
 scripts find their step number as the only entry of ``/tekton/debug/info``. Processes on one host
@@ -25,12 +28,16 @@ BEFORE_STEP_EXIT_SUFFIX = ".beforestepexit"
 
 
 class RunLayout:
-    """The paths Tekton uses, under ``root``, for a TaskRun of ``step_count`` steps."""
+    """The paths Tekton uses, under ``root``, for a TaskRun of ``step_count`` steps; its control
+    files (``/tekton``, the steps' views) under ``control`` when given."""
 
-    def __init__(self, root: Path, step_count: int) -> None:
+    def __init__(self, root: Path, step_count: int, control: Path | None = None) -> None:
         self.root = Path(root)
         self.step_count = step_count
-        self.tekton = self.root / "tekton"
+        self.control = Path(control) if control else self.root
+        self.tekton = self.control / "tekton"
+        # HOME: a container's /tekton/home; apart from the control files, with the workspaces
+        self.home = self.tekton / "home" if control is None else self.root / "home"
 
     # ---- per step ------------------------------------------------------------------------
     def run_dir(self, i: int) -> Path:
@@ -70,7 +77,7 @@ class RunLayout:
 
     def step_view_dir(self, i: int) -> Path:
         """Step i's private view of the files Tekton mounts into its container only."""
-        return self.root / "steps" / str(i)
+        return self.control / "steps" / str(i)
 
     def step_info_dir(self, i: int) -> Path:
         """The value of ``TEKTON_DEBUG_INFO_DIR`` for step i (holds one entry: ``<i>``)."""
@@ -110,10 +117,6 @@ class RunLayout:
         return self.tekton / "steps"
 
     @property
-    def home(self) -> Path:
-        return self.tekton / "home"
-
-    @property
     def workspace_root(self) -> Path:
         return self.root / "workspace"
 
@@ -133,16 +136,16 @@ class RunLayout:
             if wanted:
                 d.mkdir(exist_ok=True)
 
-    def create_step(self, i: int, container: str, *, results: bool) -> None:
+    def create_step(self, i: int, container: str | None, *, results: bool) -> None:
         """Step i's ``run/<i>`` (its post files, its pause's exit file); with ``results``, its
         ``$(step.results.<name>.path)`` directory, linked from ``steps/<i>`` and
-        ``steps/<container>`` as :meth:`create` does."""
-        self.run_dir(i).mkdir(parents=True, exist_ok=True)
+        ``steps/<container>`` as Tekton's ``step-init`` does."""
         if not results:
+            self.run_dir(i).mkdir(parents=True, exist_ok=True)
             return
         (self.step_metadata_dir(i) / "results").mkdir(parents=True, exist_ok=True)
-        self.steps_dir.mkdir(parents=True, exist_ok=True)
-        self._link_step(i, [str(i), container])
+        self.steps_dir.mkdir(exist_ok=True)
+        self._link_step(i, [str(i)] + ([container] if container else []))
 
     def create_debug_view(self, i: int) -> None:
         """Step i's private view for the debug scripts (``TEKTON_DEBUG_INFO_DIR``)."""
@@ -157,16 +160,14 @@ class RunLayout:
                 pass
 
     def create(self, container_names: Sequence[str] | None = None) -> None:
-        """Make every directory; link ``steps/<container>`` and ``steps/<i>`` to ``run/<i>/status``
-        as Tekton's ``step-init`` does. Idempotent."""
+        """Make every directory, each step's as :meth:`create_step` and :meth:`create_debug_view`
+        do. Idempotent."""
         for d in (self.results_dir, self.debug_scripts_dir, self.debug_info_dir, self.scripts_dir,
                   self.downward_dir, self.steps_dir, self.home, self.workspace_root,
                   self.tekton / "termination", self.tekton / "bin"):
             d.mkdir(parents=True, exist_ok=True)
-        for i in range(self.step_count):
-            (self.step_metadata_dir(i) / "results").mkdir(parents=True, exist_ok=True)
-            (self.step_metadata_dir(i) / "artifacts").mkdir(parents=True, exist_ok=True)
-            (self.step_info_dir(i) / str(i)).mkdir(parents=True, exist_ok=True)
         names = list(container_names or [])
         for i in range(self.step_count):
-            self._link_step(i, [str(i)] + ([names[i]] if i < len(names) else []))
+            self.create_step(i, names[i] if i < len(names) else None, results=True)
+            (self.step_metadata_dir(i) / "artifacts").mkdir(exist_ok=True)
+            self.create_debug_view(i)

@@ -12,8 +12,11 @@ A process group is not all a step starts: ``setsid`` (``eval $(ssh-agent)``, a d
 it. On a cluster such processes die with the container; here every process of a step carries
 ``TEKTON_DEBUG_STEP=<run>/<step>`` in its environment (children inherit it, setsid or not), and
 when the step's "container" ends, the processes that carry its mark are found in /proc and killed
-(off the step's path: the next step does not wait for the search). The watchdog does the same for
-the whole run when this process dies.
+(off the step's path: the next step does not wait for the search). One thread of this process
+does those searches for every run (:data:`SWEEPER`): the steps of many runs that end together
+cost one look through /proc. The run's end searches for its mark once more only when something
+carrying it may have escaped those sweeps (a command run in a step, a shell, a retry). The
+watchdog does the same for the whole run when this process dies.
 """
 
 from __future__ import annotations
@@ -69,14 +72,28 @@ class PidWindow:
 
     def test(self):
         """A test of a PID (True: it may be in the window), or None: any PID may be."""
+        return PidWindow.test_of([self])
+
+    @staticmethod
+    def test_of(windows: Sequence["PidWindow"]):
+        """A test of a PID (True: it may be in one of ``windows``), or None: any PID may be (or
+        no window is given). /proc/loadavg is read once for them all."""
         last = _last_pid()
-        first = self.first
-        if first is None or last is None or _PID_MAX is None or \
-                (time.monotonic() - self.opened) * self.MAX_PID_RATE >= _PID_MAX:
+        if not windows or last is None or _PID_MAX is None:
             return None
-        if last >= first:
-            return lambda pid: first < pid <= last
-        return lambda pid: pid > first or pid <= last  # they wrapped round once
+        now = time.monotonic()
+        straight = wrapped = None  # the lowest first PID of windows that did not / did wrap
+        for w in windows:
+            if w.first is None or (now - w.opened) * PidWindow.MAX_PID_RATE >= _PID_MAX:
+                return None
+            if last >= w.first:
+                straight = w.first if straight is None else min(straight, w.first)
+            else:
+                wrapped = w.first if wrapped is None else min(wrapped, w.first)
+        if wrapped is None:
+            return lambda pid: straight < pid <= last
+        # round the end: every PID after the lowest first, and those up to the last
+        return lambda pid: pid > wrapped or pid <= last
 
 
 def _read_int(path: str, field: int = 0) -> int | None:
@@ -108,14 +125,8 @@ def kill_marked(*marks: bytes, rounds: int = 5, windows: Sequence[PidWindow] = (
     entry); a few rounds, for processes that forked meanwhile. True when none is left.
     ``windows``: every process that carries a mark got its PID in one of these (none: search
     every process)."""
-    def among():
-        tests = [w.test() for w in windows]
-        if not tests or any(t is None for t in tests):
-            return None
-        return tests[0] if len(tests) == 1 else lambda pid: any(t(pid) for t in tests)
-
     for _ in range(rounds):
-        pids = find_marked(*marks, among=among())
+        pids = find_marked(*marks, among=PidWindow.test_of(windows))
         if not pids:
             return True
         for pid in pids:
@@ -123,26 +134,85 @@ def kill_marked(*marks: bytes, rounds: int = 5, windows: Sequence[PidWindow] = (
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-    return not find_marked(*marks, among=among())
+    return not find_marked(*marks, among=PidWindow.test_of(windows))
 
 
 _WATCHDOG = SharedWatchdog([sys.executable, "-S", "-E", watchdog.__file__])
 
 
+class _Sweep:
+    """Marks to kill, and when that is done."""
+
+    def __init__(self, marks: Sequence[bytes], windows: Sequence[PidWindow]) -> None:
+        self.marks = list(marks)
+        self.windows = list(windows)
+        self.done = threading.Event()
+        self.clean = False  # none was left
+
+    def wait(self, timeout: float) -> bool:
+        """True when done and none was left."""
+        return self.done.wait(timeout) and self.clean
+
+
+class Sweeper:
+    """The thread that ends marked processes for every run of this process: what is asked while
+    it searches is searched for together in its next round, one look through /proc for all. It
+    waits ``SWEEPER_IDLE`` for more before it ends: no thread to start, and wait for, at the end
+    of each of many short steps."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._asked: list[_Sweep] = []
+        self._thread: threading.Thread | None = None
+        self._pid = 0  # the process the thread runs in (a forked child starts its own)
+
+    def ask(self, marks: Sequence[bytes], windows: Sequence[PidWindow]) -> _Sweep:
+        """Kill, soon, the processes that carry one of ``marks``, which all got their PIDs in
+        one of ``windows``."""
+        sweep = _Sweep(marks, windows)
+        with self._lock:
+            self._asked.append(sweep)
+            self._wake.notify()
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="local-sweeper",
+                                                daemon=True)
+                self._thread.start()
+        return sweep
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._wake.wait_for(lambda: self._asked, SWEEPER_IDLE):
+                    self._thread = None
+                    return
+                batch, self._asked = self._asked, []
+            try:
+                clean = kill_marked(*(m for sweep in batch for m in sweep.marks),
+                                    windows=[w for sweep in batch for w in sweep.windows])
+            except Exception:  # never leave a waiter waiting  # pragma: no cover
+                clean = False
+            for sweep in batch:
+                sweep.clean = clean
+                sweep.done.set()
+
+
+SWEEPER = Sweeper()
+
+
 class GroupReaper:
     """Kills registered process groups, and the processes that carry the run's mark, if this
     process dies (through the watchdog the runs of this process share); :meth:`close` ends the
-    marked ones and leaves the watchdog. :meth:`sweep` ends a step's marked processes on a
-    thread of its own."""
+    marked ones and leaves the watchdog. :meth:`sweep` ends a step's marked processes through
+    the :data:`SWEEPER`."""
 
     def __init__(self, run_mark: bytes | None = None) -> None:
         self._lock = threading.Lock()
         self._run_mark = run_mark
-        self._sweeps: list[tuple[bytes, PidWindow]] = []
+        self._sweeps: list[_Sweep] = []  # asked, maybe not done
         self._window = PidWindow()  # the run's processes all come after it
-        self._sweeper: threading.Thread | None = None
-        self._wake = threading.Condition(self._lock)
-        self._closing = False
+        self._unswept = False  # a process with the run's mark may be one no sweep looks for
         self._pipe: WatchdogPipe | None = None
         self._left = False
 
@@ -159,45 +229,37 @@ class GroupReaper:
                 return
             self._pipe = _WATCHDOG.join(f"m{self._run_mark.decode()}" if self._run_mark else "")
 
-    def add(self, pgid: int) -> None:
+    def add(self, pgid: int, *, swept: bool = False) -> None:
+        """Watch group ``pgid``; ``swept``: its end is followed by a :meth:`sweep` of its mark
+        (else the run's end searches for the run's mark)."""
+        if not swept:
+            self.unswept()
         self._send(f"+{pgid}")
 
     def remove(self, pgid: int) -> None:
         self._send(f"-{pgid}")
 
+    def unswept(self) -> None:
+        """A process with the run's mark may start that no :meth:`sweep` looks for (a shell
+        opened in a step by someone else): the run's end searches for the run's mark."""
+        self._unswept = True
+
     def sweep(self, mark: bytes, window: PidWindow) -> None:
         """Kill, soon, the processes that carry ``mark`` (a step's, once its container ended),
-        all of which got their PIDs in ``window``. The sweeping thread waits a while for the next
-        step's end: no thread to start, and wait for, at the end of each of many short steps."""
+        all of which got their PIDs in ``window``."""
+        sweep = SWEEPER.ask([mark], [window])
         with self._lock:
-            self._sweeps.append((mark, window))
-            self._wake.notify()
-            if self._sweeper is not None and self._sweeper.is_alive():
-                return
-            self._sweeper = threading.Thread(target=self._sweep, name="local-sweeper",
-                                             daemon=True)
-            self._sweeper.start()
-
-    def _sweep(self) -> None:
-        while True:
-            with self._lock:
-                if not self._wake.wait_for(lambda: self._sweeps or self._closing,
-                                           SWEEPER_IDLE) or not self._sweeps:
-                    self._sweeper = None
-                    return
-                sweeps, self._sweeps = self._sweeps, []  # steps that ended meanwhile: one search
-            kill_marked(*(mark for mark, _ in sweeps), windows=[w for _, w in sweeps])
+            self._sweeps = [s for s in self._sweeps if not s.done.is_set()] + [sweep]
 
     def close(self) -> None:
         with self._lock:
-            self._closing = True
-            self._wake.notify()
-            sweeper = self._sweeper
-        if sweeper is not None:
-            sweeper.join(5)
-        if self._run_mark:
+            sweeps, self._sweeps = self._sweeps, []
+        # every sweep that found none left leaves nothing of the run: no process carries its
+        # mark but those the sweeps looked for, and the children of these
+        clean = all([s.wait(5) for s in sweeps])
+        if self._run_mark and (self._unswept or not clean):
             # the end of the run: nothing of it stays
-            kill_marked(self._run_mark, windows=[self._window])
+            SWEEPER.ask([self._run_mark], [self._window]).wait(30)
         with self._lock:
             pipe, self._pipe, self._left = self._pipe, None, True
         if pipe is not None:
@@ -266,7 +328,7 @@ class StepProcess:
                         continue
                     raise CommandError(f"{self.argv[0] if self.argv else ''}: "
                                        f"{e.strerror or e}") from None
-            self.reaper.add(self.proc.pid)
+            self.reaper.add(self.proc.pid, swept=bool(self.mark))
         proc = self.proc
         assert proc.stdout is not None and proc.stderr is not None
         self._streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}

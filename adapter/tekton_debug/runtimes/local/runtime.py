@@ -1,7 +1,8 @@
 """The local runtime: a TaskRun's steps as processes on this host, with Tekton's file protocol.
 
 One run directory per run (``RunLayout``: ``tekton/run/<i>/out``, the debug scripts, results,
-workspaces), kept until :meth:`LocalRuntime.close`. The step lifecycle runs in this process: a
+workspaces), kept until :meth:`LocalRuntime.close`; its ``/tekton`` files on a private tmpfs when
+there is one (``rundir``). The step lifecycle runs in this process: a
 driver thread runs step i's :class:`Entrypointer` once step i-1's post file exists, with a runner
 that spawns only the step's own process. Pauses, continues and failures follow Tekton exactly
 because they *are* Tekton's files: ``release`` runs the real debug script in the step's environment.
@@ -16,7 +17,6 @@ import os
 import queue
 import re
 import shlex
-import shutil
 import threading
 import time
 import uuid
@@ -86,8 +86,9 @@ class LocalRuntime:
     ``params`` are the user's overrides (``-p name=value``, launch ``params``); ``start`` resolves
     them against the TaskRun with ``tekton.params.resolve_params``. ``workspaces`` binds workspace
     names to host directories; an unbound workspace is an empty directory in the run directory.
-    The run directory is created under ``run_root`` (default: the system's temp dir) and removed
-    by ``close`` unless ``keep_run_dir``. ``host_env`` (default ``os.environ``) is what steps
+    The run directory is created under ``run_root`` (default: the system's temp dir, and the
+    ``/tekton`` files in ``control_dir`` on a private tmpfs: ``rundir``) and removed by ``close``
+    unless ``keep_run_dir``. ``host_env`` (default ``os.environ``) is what steps
     inherit."""
 
     name = "local"
@@ -104,6 +105,7 @@ class LocalRuntime:
         self._not_in_images = not_in_images  # why the steps do not run in their images
         self._host_env = dict(os.environ if host_env is None else host_env)
         self.run_dir: Path | None = None
+        self.control_dir: Path | None = None  # the run's /tekton files, when not in run_dir
         self.layout: RunLayout | None = None
         self.params: dict[str, ParamValue] = {}
         self.workspaces: dict[str, str] = {}  # name -> host path (bound ones)
@@ -204,7 +206,8 @@ class LocalRuntime:
 
     def _prepare(self, run: TaskRun, steps) -> list[tuple[str, str]]:
         assert self.run_dir is not None
-        layout = self.layout = RunLayout(self.run_dir, len(steps))
+        self.control_dir = rundir.create_control(self._run_root, run.name, keep=self._keep)
+        layout = self.layout = RunLayout(self.run_dir, len(steps), self.control_dir)
         # the debug scripts come with the first command run in a step
         layout.create_base(results=bool(run.task.results), scripts=any(s.script for s in steps))
         notices: list[tuple[str, str]] = []
@@ -573,11 +576,12 @@ class LocalRuntime:
         assert self.layout is not None
         self._debug_view(index)
         env = {**self._exec_env(local), "PS1": f"[{local.step.container}] $ "}
+        self._reaper.unswept()  # started by someone else, ended with the run
         # the values are sourced from a file of their own (readable by the user only), never put
         # on a command line (`env -i K=V ...` shows them to every user of the host for a moment);
         # names sh cannot assign (Kubernetes allows "-" and ".") never reach a sh shell anyway
         plain = {k: v for k, v in env.items() if _SH_NAME.fullmatch(k)}
-        path = self.layout.root / "steps" / str(index) / "shell"
+        path = self.layout.step_view_dir(index) / "shell"
         env_file = path.with_name("shell-env")
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_private(env_file, "".join(f"{k}={shlex.quote(v)}\n" for k, v in plain.items()))
@@ -665,6 +669,8 @@ class LocalRuntime:
         self.layout.create_base()  # the edited Task may have results or a script now
         step = run.task.steps[index]
         local = self._prepare_step(run, params, step)
+        # the run's end looks for what the retry leaves (setsid), as for a command run in a step
+        local.env[MARK_ENV] = f"{self._run_id}/{index}/retry"
         python = python_steps(run, [step], self.run_dir, self._context(run, params))
         launch = self._launch_of(local, python)
         self._steps[index].retry_python = launch.debugger
@@ -727,8 +733,9 @@ class LocalRuntime:
         self._remove_run_dir()
 
     def _remove_run_dir(self) -> None:
-        if self.run_dir and not self._keep:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
+        rundir.remove(self.control_dir)  # the secret values first
+        if not self._keep:
+            rundir.remove(self.run_dir)
 
     def __repr__(self) -> str:
         return f"LocalRuntime(run_dir={shlex.quote(str(self.run_dir))})"
