@@ -208,7 +208,7 @@ class Entrypointer:
         except StepTimedOut:
             self._write_post_file(failed=True)
             output.append(_internal("Reason", "TimeoutExceeded"))
-            self._write_results_and_termination(output)
+            self._write_termination(output, results=True)
             self.log("context deadline exceeded")
             return StepEnd(1, "TimeoutExceeded",
                            message=f"the step's timeout ({self.timeout:g}s) expired")
@@ -225,7 +225,7 @@ class Entrypointer:
             code = exit_code if exit_code is not None else 1
             if start_error:
                 self.log(f"Error executing command: {start_error}")
-            termination = self._results_and_termination(output)
+            termination = self._termination(output, results=True)
             if isinstance(termination, str):
                 return self._pause_on_failure(code, start_error, termination)
             # Tekton exits here without a post file and the next step waits forever; write one.
@@ -245,7 +245,7 @@ class Entrypointer:
             else:
                 end = StepEnd(exit_code, "Failed", command_exit_code=exit_code,
                               message=f"exited with code {exit_code}")
-        too_long = self._write_results_and_termination(output)
+        too_long = self._write_termination(output, results=True)
         return too_long or end
 
     # ---- pieces --------------------------------------------------------------------------
@@ -316,19 +316,30 @@ class Entrypointer:
         if self.step_metadata_dir:
             self.post_writer.write(os.path.join(self.step_metadata_dir, "exitCode"), content)
 
-    def _write_results_and_termination(self, output: list[dict]) -> StepEnd | None:
-        """Write the termination message (results first, as Tekton's file ends up); a StepEnd
-        (exit 1) when it is longer than Kubernetes allows, else None."""
-        termination = self._results_and_termination(output)
+    def _write_termination(self, output: list[dict], *, results: bool = False) -> StepEnd | None:
+        """Write the termination message (with ``results``, the step's results first); a StepEnd
+        (exit 1) instead when it is longer than Kubernetes allows, else None."""
+        termination = self._termination(output, results=results)
         if isinstance(termination, StepEnd):
             return termination
         if self.termination_path:
             self.post_writer.write(self.termination_path, termination)
         return None
 
-    def _results_and_termination(self, output: list[dict]) -> str | StepEnd:
-        """The termination message (results first, as Tekton's file ends up), or a StepEnd
-        (exit 1) when it is longer than Kubernetes allows."""
+    def _termination(self, output: list[dict], *, results: bool) -> str | StepEnd:
+        """The termination message (with ``results``, the step's results first, as Tekton's file
+        ends up), or a StepEnd (exit 1) when it is longer than Kubernetes allows."""
+        text = json.dumps((self._results() if results else []) + output, separators=(",", ":"),
+                          ensure_ascii=False)
+        if self.termination_path and len(text.encode()) > MAX_TERMINATION_MESSAGE_LENGTH:
+            message = (f"Termination message is above max allowed size "
+                       f"{MAX_TERMINATION_MESSAGE_LENGTH}, caused by large task result.")
+            self.log(message)
+            return StepEnd(1, "Failed", message=message)
+        return text
+
+    def _results(self) -> list[dict]:
+        """The results named by ``-results`` that the step wrote, as termination entries."""
         from tekton_debug.errors import UserError
         from tekton_debug.tekton.files import read_regular
 
@@ -347,22 +358,7 @@ class Entrypointer:
                 continue
             results.append({"key": name, "value": value.decode("utf-8", "replace"),
                             "type": TASK_RUN_RESULT_TYPE})
-        text = json.dumps(results + output, separators=(",", ":"), ensure_ascii=False)
-        if self.termination_path and len(text.encode()) > MAX_TERMINATION_MESSAGE_LENGTH:
-            message = (f"Termination message is above max allowed size "
-                       f"{MAX_TERMINATION_MESSAGE_LENGTH}, caused by large task result.")
-            self.log(message)
-            return StepEnd(1, "Failed", message=message)
-        return text
-
-    def _write_termination(self, output: list[dict]) -> bool:
-        if not self.termination_path:
-            return True
-        text = json.dumps(output, separators=(",", ":"), ensure_ascii=False)
-        if len(text.encode()) > MAX_TERMINATION_MESSAGE_LENGTH:
-            return False
-        self.post_writer.write(self.termination_path, text)
-        return True
+        return results
 
 
 def _internal(key: str, value: str) -> dict:

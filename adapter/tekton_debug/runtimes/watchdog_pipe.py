@@ -6,7 +6,9 @@ own so that a signal to this process group spares it. The local runtime's watchd
 processes; the container runtime's removes containers and directories.
 
 Runs that overlap (a PipelineRun's TaskRuns) share one watchdog (:class:`SharedWatchdog`): a
-process started per TaskRun would cost more than the TaskRun's own step.
+process started per TaskRun would cost more than the TaskRun's own step. It stays ``LINGER``
+seconds after the last run left, for the runs that follow (a debugging session runs one after
+another); it has nothing to do then, and ends with this process at the latest.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ import os
 import subprocess
 import threading
 from typing import Sequence
+
+from tekton_debug.runtimes.timers import TIMERS, Deadline
+
+LINGER = 10.0  # seconds a shared watchdog waits for another run after the last one left
 
 
 class WatchdogPipe:
@@ -72,6 +78,7 @@ class SharedWatchdog:
         self._pipe: WatchdogPipe | None = None
         self._users = 0
         self._pid = 0  # the process the watchdog serves (a forked child starts its own)
+        self._idle: Deadline | None = None  # when the watchdog goes, no run having joined
 
     def join(self, first: str) -> WatchdogPipe:
         """Count one more user, and send it ``first`` (its instructions) before returning."""
@@ -79,13 +86,16 @@ class SharedWatchdog:
             if self._pipe is None or self._pid != os.getpid():
                 self._pipe, self._pid, self._users = WatchdogPipe(self._argv), os.getpid(), 0
             self._users += 1
+            if self._idle is not None:
+                self._idle.cancel()
+                self._idle = None
             pipe = self._pipe
             pipe.send(first)  # under the lock: the pipe cannot be dismissed before it arrives
         return pipe
 
     def leave(self, pipe: WatchdogPipe, last: str = "") -> None:
-        """Send ``last`` (what the watchdog should forget), then count one user less; the last
-        one dismisses the watchdog."""
+        """Send ``last`` (what the watchdog should forget), then count one user less; the
+        watchdog goes ``LINGER`` seconds after the last one left, unless another joins."""
         with self._lock:
             if last:
                 pipe.send(last)
@@ -94,5 +104,14 @@ class SharedWatchdog:
             self._users -= 1
             if self._users > 0:
                 return
-            self._pipe = None
+            if self._idle is not None:
+                self._idle.cancel()
+            self._idle = TIMERS.call_later(LINGER, lambda: self._dismiss(pipe),
+                                           name="watchdog-idle")
+
+    def _dismiss(self, pipe: WatchdogPipe) -> None:
+        with self._lock:
+            if pipe is not self._pipe or self._users > 0:
+                return
+            self._pipe, self._idle = None, None
         pipe.dismiss()

@@ -7,8 +7,9 @@ driver thread runs step i's :class:`Entrypointer` once step i-1's post file exis
 that spawns only the step's own process. Pauses, continues and failures follow Tekton exactly
 because they *are* Tekton's files: ``release`` runs the real debug script in the step's environment.
 
-Threads: the driver (steps in order), two readers per running step, a dispatcher that hands
-events to the listener one at a time in order, and a timer for the TaskRun's timeout.
+Threads: the driver (steps in order, reading their output), a dispatcher that hands events to
+the listener one at a time in order; the TaskRun's timeout is a deadline of the
+process's one timer thread (``runtimes.timers``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tekton_debug.events import (
     StepResumed, StepStarted,
 )
 from tekton_debug.runtimes.local import rundir
+from tekton_debug.runtimes.timers import TIMERS, Deadline
 from tekton_debug.runtimes.urgency import URGENCY
 from tekton_debug.runtimes.local.environment import LocalStep, host_secret_values, prepare_step
 from tekton_debug.runtimes.local.process import (MARK_ENV, GroupReaper, StepProcess, mark_of,
@@ -128,7 +130,7 @@ class LocalRuntime:
         self._cancel_reason: str | None = None
         self._driver: threading.Thread | None = None
         self._dispatcher: threading.Thread | None = None
-        self._timer: threading.Timer | None = None
+        self._timer: Deadline | None = None
         self._deadline: float | None = None
         self._uid = str(uuid.uuid4())  # the TaskRun's metadata.uid, as $(context.taskRun.uid)
         self._closed = False
@@ -179,10 +181,8 @@ class LocalRuntime:
         timeout = DEFAULT_TIMEOUT if run.timeout is None else run.timeout
         self._deadline = time.time() + timeout if timeout else None
         if timeout and timeout > 0:
-            self._timer = threading.Timer(min(timeout, threading.TIMEOUT_MAX), self._time_out,
-                                          args=(timeout,))
-            self._timer.daemon = True
-            self._timer.start()
+            self._timer = TIMERS.call_later(timeout, lambda: self._time_out(timeout),
+                                            name="local-timeout")
         self._reaper.arm()
         self._driver = threading.Thread(target=self._drive, name="local-steps", daemon=True)
         self._driver.start()
@@ -269,7 +269,9 @@ class LocalRuntime:
     # ---- events ----------------------------------------------------------------------------
     def _emit(self, event: RuntimeEvent) -> None:
         if isinstance(event, StepLog) and not self._urgent:
-            URGENCY.give_way()  # another run's step end goes first
+            # another run's step end goes first: the thread that reads the output waits (once
+            # per chunk), not to take the interpreter from the end's thread
+            URGENCY.give_way()
         self._events.put(event)
 
     def _emit_urgent(self, event: RuntimeEvent) -> None:
@@ -288,8 +290,6 @@ class LocalRuntime:
             urgent = isinstance(event, tuple) and event[0] is _URGENT
             if urgent:
                 event = event[1]
-            elif isinstance(event, StepLog) and not self._urgent:
-                URGENCY.give_way()
             listener = self._listener
             try:
                 if listener is not None:

@@ -1,0 +1,79 @@
+"""One thread for the deadlines of every run of this process (a heap of them), instead of a
+``threading.Timer`` thread started and cancelled for each: a PipelineRun's twenty TaskRuns would
+start twenty threads, each taking the interpreter lock from the steps' start for a moment, to set
+timeouts that almost never expire.
+
+A deadline's function runs on a thread of its own (it may wait, as a run's cancel does, and the
+others' deadlines must not wait for it). The timer thread ends once no deadline has been waiting
+for ``IDLE`` seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import threading
+import time
+from typing import Callable
+
+IDLE = 1.0  # seconds the timer thread waits for a new deadline before it ends
+
+
+class Deadline:
+    """A function to call at a time (``time.monotonic``), unless cancelled first."""
+
+    def __init__(self, when: float, function: Callable[[], None], name: str) -> None:
+        self.when = when
+        self.function = function
+        self.name = name
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Timers:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._pid = 0  # the process the thread runs in (a forked child starts its own)
+
+    def call_later(self, delay: float, function: Callable[[], None], *,
+                   name: str = "deadline") -> Deadline:
+        """Call ``function`` in ``delay`` seconds (on a thread named ``name``)."""
+        deadline = Deadline(time.monotonic() + max(0.0, delay), function, name)
+        with self._lock:
+            heapq.heappush(self._heap, (deadline.when, next(self._order), deadline))
+            if self._heap[0][2] is deadline:
+                self._wake.notify()
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="timers", daemon=True)
+                self._thread.start()
+        return deadline
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while self._heap and self._heap[0][2].cancelled:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    if not self._wake.wait(IDLE) and not self._heap:
+                        self._thread = None
+                        return
+                    continue
+                when, _, deadline = self._heap[0]
+                now = time.monotonic()
+                if when > now:
+                    # capped: Go's longest durations are past what a wait takes
+                    self._wake.wait(min(when - now, threading.TIMEOUT_MAX))
+                    continue
+                heapq.heappop(self._heap)
+            threading.Thread(target=deadline.function, name=deadline.name, daemon=True).start()
+
+
+TIMERS = Timers()
