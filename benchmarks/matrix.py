@@ -54,8 +54,8 @@ def measure_matrix(command: str, combinations: int = 20, reps: int = 5
         t = _pipeline(d, {f"t{i}": command for i in range(combinations)})
         _run_pipeline(m, on_failure=False)  # warm up (imports, first spawn)
         for _ in range(reps):
-            matrix.append(_run_pipeline(m, on_failure=False))
-            tasks.append(_run_pipeline(t, on_failure=False))
+            matrix.append(_run_pipeline(m, on_failure=False)[0])
+            tasks.append(_run_pipeline(t, on_failure=False)[0])
             bare.append(_bare_parallel(command, combinations))
     return matrix, tasks, bare
 

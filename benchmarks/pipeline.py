@@ -1,6 +1,8 @@
 """Pipelines on the host, each figure beside a baseline measured in the same run.
 
-  (i)  20 independent one-step tasks on the host (a PipelineRun, start to PipelineRunFinished)
+  (i)  20 independent one-step tasks on the host (a PipelineRun, start to PipelineRunFinished,
+       and start to closed: what a CLI user waits for, since close ends what is left of the run
+       and removes its directories)
        vs  a bare parallel runner of the same commands (20 `sh -c CMD` started at once by `sh`,
            waited), and the same 20 started from Python (`subprocess.Popen`, pipes read): the
            floor of any Python adapter that spawns each step as a process
@@ -49,8 +51,9 @@ def _pipeline(directory: str, tasks: dict[str, str]) -> str:
     return path
 
 
-def _run_pipeline(path: str, *, on_failure: bool, on_event=None, runtime: str = "local") -> float:
-    """Seconds from start() to PipelineRunFinished."""
+def _run_pipeline(path: str, *, on_failure: bool, on_event=None, runtime: str = "local"
+                  ) -> tuple[float, float]:
+    """Seconds from start() to PipelineRunFinished, and to the end of close()."""
     events: queue.Queue = queue.Queue()
 
     def listener(ev):
@@ -66,9 +69,10 @@ def _run_pipeline(path: str, *, on_failure: bool, on_event=None, runtime: str = 
     ps.start()
     try:
         events.get(timeout=TIMEOUT)
-        return time.perf_counter() - t
+        finished = time.perf_counter() - t
     finally:
         ps.close()
+    return finished, time.perf_counter() - t
 
 
 def _bare_parallel(command: str, n: int) -> float:
@@ -92,6 +96,7 @@ def _python_parallel(command: str, n: int) -> float:
 @dataclass
 class Fanout:
     ours: list[float]  # the PipelineRun on the host, seconds
+    closed: list[float]  # the same, start to the end of close()
     bare: list[float]  # sh starting the commands
     python: list[float]  # Python starting the commands
     auto: list[float]  # the PipelineRun with runtime auto (images not here)
@@ -99,16 +104,18 @@ class Fanout:
 
 def measure_fanout(command: str, tasks: int = 20, reps: int = 5) -> Fanout:
     """Wall times for ``tasks`` one-step tasks of ``command`` and their baselines, interleaved."""
-    out = Fanout([], [], [], [])
+    out = Fanout([], [], [], [], [])
     with tempfile.TemporaryDirectory() as d:
         path = _pipeline(d, {f"t{i}": command for i in range(tasks)})
         _run_pipeline(path, on_failure=False)  # warm up (imports, first spawn)
         _run_pipeline(path, on_failure=False, runtime="auto")
         for _ in range(reps):
-            out.ours.append(_run_pipeline(path, on_failure=False))
+            finished, closed = _run_pipeline(path, on_failure=False)
+            out.ours.append(finished)
+            out.closed.append(closed)
             out.bare.append(_bare_parallel(command, tasks))
             out.python.append(_python_parallel(command, tasks))
-            out.auto.append(_run_pipeline(path, on_failure=False, runtime="auto"))
+            out.auto.append(_run_pipeline(path, on_failure=False, runtime="auto")[0])
     return out
 
 
@@ -153,7 +160,10 @@ def main() -> int:
               f"{med(f.bare) * 1000:.0f} ms, ratio {med(f.ours) / med(f.bare):.2f}x; Python "
               f"Popen {med(f.python) * 1000:.0f} ms, ratio {med(f.ours) / med(f.python):.2f}x; "
               f"auto (images absent) {med(f.auto) * 1000:.0f} ms")
-        print(f"  pipeline runs: {' '.join(f'{x * 1000:.0f}' for x in f.ours)} ms; "
+        print(f"  start to closed: pipeline {med(f.closed) * 1000:.0f} ms, ratio "
+              f"{med(f.closed) / med(f.bare):.2f}x the bare parallel sh")
+        print(f"  pipeline runs: {' '.join(f'{x * 1000:.0f}' for x in f.ours)} ms; closed: "
+              f"{' '.join(f'{x * 1000:.0f}' for x in f.closed)} ms; "
               f"sh: {' '.join(f'{x * 1000:.0f}' for x in f.bare)} ms")
     loaded = measure_pause_under_load(10, args.reps)
     alone = measure_pause_under_load(0, args.reps)

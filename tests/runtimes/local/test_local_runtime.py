@@ -19,6 +19,8 @@ from tekton_debug.runtimes.local import LocalRuntime
 from tekton_debug.tekton.model import (EnvVar, ParamSpec, ResultSpec, Step, TaskRun, TaskSpec,
                                        WorkspaceDecl)
 
+from tests.runtimes.local.test_rundir import on_tmpfs, private_tmpfs  # noqa: F401
+
 WAIT = 30  # seconds: only a hung run ever gets near this
 
 
@@ -393,6 +395,33 @@ def test_close_removes_the_run_directory(runtime):
     rt.close()
     rt.close()  # idempotent
     assert not run_dir.exists()
+
+
+def files_under(path) -> list:
+    return [os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs]
+
+
+def test_the_control_files_are_on_a_private_tmpfs_and_go_with_close(private_tmpfs, tmp_path):
+    host = {**os.environ, "TEKTON_DEBUG_SECRET_GIT_TOKEN": "tok-never-on-disk"}
+    run = make_run([dict(name="a", script='printf %s "$TOKEN" > $(results.out.path)\nexit 1', env=[
+        EnvVar("TOKEN", value_from={"secretKeyRef": {"name": "git", "key": "token"}})])],
+        results=[ResultSpec("out")])
+    rt = LocalRuntime(host_env=host)
+    try:
+        rec = Recorder()
+        rt.start(run, DebugPlan(on_failure=True), rec)
+        rec.wait_for(StepPaused)
+        rt.shell_command(0)  # writes the step's environment, the secret's value among it
+        run_dir, control = rt.run_dir, rt.control_dir
+
+        assert run_dir.parent == tmp_path and on_tmpfs(control)
+        assert sorted(os.listdir(run_dir)) == [".owner", "home", "workspace"]  # and what can grow
+        holding = [f for f in files_under(control) if b"tok-never-on-disk" in open(f, "rb").read()]
+        assert holding  # the result and the shell's environment, on the tmpfs only
+        assert not [f for f in files_under(run_dir) if b"tok-never-on-disk" in open(f, "rb").read()]
+    finally:
+        rt.close()
+    assert not run_dir.exists() and not control.exists()
 
 
 def test_a_task_file_loaded_by_the_loader_runs_with_its_params_and_results(runtime, tmp_path):

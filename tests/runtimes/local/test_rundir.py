@@ -1,9 +1,13 @@
-"""Run directories: marked with their owner, swept once the owner is gone, never someone else's."""
+"""Run directories: marked with their owner, swept once the owner is gone, never someone else's;
+the control files on a private tmpfs unless the user chose where runs go."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +60,61 @@ def test_a_temp_dir_with_a_colon_is_refused_with_what_to_do(tmp_path):
     with pytest.raises(UserError, match="contains ':'") as caught:
         rundir.create(tmp_path / "a:b", "demo")
     assert "TMPDIR" in caught.value.first.fix
+
+
+# ---- the control files on a private tmpfs ------------------------------------------------------
+def on_tmpfs(path) -> bool:
+    done = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True)
+    return done.stdout.strip() == "tmpfs"
+
+
+@pytest.fixture
+def private_tmpfs(monkeypatch, tmp_path):
+    """No place chosen by the user; XDG_RUNTIME_DIR a private directory on /dev/shm's tmpfs; the
+    temp dir the test's own."""
+    if not on_tmpfs("/dev/shm"):
+        pytest.skip("/dev/shm is not a tmpfs here")
+    runtime_dir = Path(tempfile.mkdtemp(dir="/dev/shm"))  # mode 0700, this user's
+    for name in rundir.CHOSEN_PLACE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    yield runtime_dir
+    shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+def test_control_files_go_to_a_private_tmpfs_directory_unless_the_user_chose_a_place(
+        private_tmpfs, tmp_path, monkeypatch):
+    run_dir = rundir.create(None, "demo")
+    control = rundir.create_control(None, "demo")
+
+    assert run_dir.parent == tmp_path
+    assert control is not None and control.parent == private_tmpfs / "tekton-debug"
+    assert on_tmpfs(control) and (control.parent.stat().st_mode & 0o777) == 0o700
+    # a PipelineRun's TaskRuns, in its run directory: theirs too
+    assert rundir.create_control(run_dir, "task") is not None
+    # a place the user chose, or a run kept for a look afterwards: all in the run directory
+    assert rundir.create_control(tmp_path / "mine", "demo") is None
+    assert rundir.create_control(None, "demo", keep=True) is None
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert rundir.create_control(None, "demo") is None
+
+
+def test_a_runtime_dir_that_others_can_enter_is_not_used(private_tmpfs):
+    private_tmpfs.chmod(0o755)
+
+    control = rundir.create_control(None, "demo")
+
+    assert control is None or not control.is_relative_to(private_tmpfs)
+    rundir.remove(control)
+
+
+def test_a_control_directory_whose_owner_died_is_swept_by_the_next_run(private_tmpfs):
+    left = rundir.create_control(None, "demo")
+    assert left is not None
+    (left / rundir.OWNER_FILE).write_text(f"{dead_pid()} 1")
+    alive_one = rundir.create_control(None, "demo")
+
+    rundir.create(None, "demo")
+
+    assert not left.exists() and alive_one is not None and alive_one.exists()

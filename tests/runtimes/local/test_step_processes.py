@@ -76,6 +76,34 @@ def test_processes_that_are_not_the_steps_are_left_alone(runtime, tmp_path):
         bystander.wait()
 
 
+def test_the_setsid_processes_of_many_runs_at_once_end_with_their_steps(runtime, tmp_path):
+    # their steps end together: one search through /proc finds them all
+    pidfiles = [tmp_path / f"pid{i}" for i in range(6)]
+    runs = [start(runtime, make_run([dict(
+        name="a", script=f"setsid sleep 300 >/dev/null 2>&1 &\necho $! > {pidfile}")]))
+        for pidfile in pidfiles]
+    for _, rec in runs:
+        assert rec.wait_for(RunFinished).succeeded
+
+    assert all(gone(wait_for_pid(pidfile)) for pidfile in pidfiles)
+
+
+def test_a_setsid_process_of_a_command_run_in_a_step_ends_with_the_run(runtime, tmp_path):
+    pidfile = tmp_path / "pid"
+    rt, rec = start(runtime, make_run([dict(name="a", command=["false"])]))
+    rec.wait_for(StepPaused)
+    rt.exec(0, ["sh", "-c", f"setsid -f sh -c 'echo $$ > {pidfile}; exec sleep 300' "
+                            ">/dev/null 2>&1"])
+    daemon = wait_for_pid(pidfile)
+    rt.release(0, Release.CONTINUE)
+    rec.wait_for(RunFinished)
+    assert alive(daemon)  # not the step's: the step's end leaves it
+
+    rt.close()
+
+    assert not alive(daemon)
+
+
 def test_a_killed_parent_leaves_no_setsid_process(tmp_path):
     pidfile = tmp_path / "pid"
     code = f"""
