@@ -23,14 +23,18 @@ IDLE = 1.0  # seconds the timer thread waits for a new deadline before it ends
 class Deadline:
     """A function to call at a time (``time.monotonic``), unless cancelled first."""
 
-    def __init__(self, when: float, function: Callable[[], None], name: str) -> None:
+    def __init__(self, when: float, function: Callable[[], None], name: str,
+                 timers: "Timers | None" = None) -> None:
         self.when = when
         self.function = function
         self.name = name
         self.cancelled = False
+        self._timers = timers
 
     def cancel(self) -> None:
         self.cancelled = True
+        if self._timers is not None:
+            self._timers._discard(self)
 
 
 class Timers:
@@ -45,7 +49,7 @@ class Timers:
     def call_later(self, delay: float, function: Callable[[], None], *,
                    name: str = "deadline") -> Deadline:
         """Call ``function`` in ``delay`` seconds (on a thread named ``name``)."""
-        deadline = Deadline(time.monotonic() + max(0.0, delay), function, name)
+        deadline = Deadline(time.monotonic() + max(0.0, delay), function, name, self)
         with self._lock:
             heapq.heappush(self._heap, (deadline.when, next(self._order), deadline))
             if self._heap[0][2] is deadline:
@@ -55,6 +59,15 @@ class Timers:
                 self._thread = threading.Thread(target=self._run, name="timers", daemon=True)
                 self._thread.start()
         return deadline
+
+    def _discard(self, deadline: Deadline) -> None:
+        """Forget a cancelled deadline now (a TaskRun's is an hour away): the thread can end."""
+        with self._lock:
+            kept = [entry for entry in self._heap if entry[2] is not deadline]
+            if len(kept) != len(self._heap):
+                heapq.heapify(kept)
+                self._heap = kept
+                self._wake.notify()
 
     def _run(self) -> None:
         while True:
