@@ -43,6 +43,7 @@ from tekton_debug.runtimes.local.watchdog import find_marked
 TEXT_BUSY_RETRIES = 20
 CANCEL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a run is cancelled
 SWEEPER_IDLE = 1.0  # seconds the thread that ends steps' marked processes waits for more
+SWEEP_WAIT = 5.0  # seconds a run's close waits for its steps' sweeps before searching itself
 MARK_ENV = "TEKTON_DEBUG_STEP"  # "<run id>/<step index>" in the environment of a step's processes
 
 
@@ -249,6 +250,9 @@ class GroupReaper:
         all of which got their PIDs in ``window``."""
         sweep = SWEEPER.ask([mark], [window])
         with self._lock:
+            done = [s for s in self._sweeps if s.done.is_set()]
+            if not all(s.clean for s in done):
+                self._unswept = True  # it left some: the run's end searches again
             self._sweeps = [s for s in self._sweeps if not s.done.is_set()] + [sweep]
 
     def close(self) -> None:
@@ -256,7 +260,8 @@ class GroupReaper:
             sweeps, self._sweeps = self._sweeps, []
         # every sweep that found none left leaves nothing of the run: no process carries its
         # mark but those the sweeps looked for, and the children of these
-        clean = all([s.wait(5) for s in sweeps])
+        deadline = time.monotonic() + SWEEP_WAIT
+        clean = all([s.wait(max(0.0, deadline - time.monotonic())) for s in sweeps])
         if self._run_mark and (self._unswept or not clean):
             # the end of the run: nothing of it stays
             SWEEPER.ask([self._run_mark], [self._window]).wait(30)
