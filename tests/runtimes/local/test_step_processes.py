@@ -104,6 +104,22 @@ def test_a_setsid_process_of_a_command_run_in_a_step_ends_with_the_run(runtime, 
     assert not alive(daemon)
 
 
+def test_a_setsid_process_of_a_retried_step_ends_with_the_run(runtime, tmp_path):
+    pidfile = tmp_path / "pid"
+    rt, rec = start(runtime, make_run([dict(name="a", command=["false"])]))
+    rec.wait_for(StepPaused)
+    edited = make_run([dict(name="a", script=f"setsid -f sh -c 'echo $$ > {pidfile}; "
+                                             "exec sleep 300' >/dev/null 2>&1\nexit 1")])
+    assert rt.rerun(0, edited) == 1
+    daemon = wait_for_pid(pidfile)
+    rt.release(0, Release.CONTINUE)
+    rec.wait_for(RunFinished)
+
+    rt.close()
+
+    assert gone(daemon)
+
+
 def test_a_killed_parent_leaves_no_setsid_process(tmp_path):
     pidfile = tmp_path / "pid"
     code = f"""
