@@ -92,8 +92,9 @@ def test_a_setsid_process_of_a_command_run_in_a_step_ends_with_the_run(runtime, 
     pidfile = tmp_path / "pid"
     rt, rec = start(runtime, make_run([dict(name="a", command=["false"])]))
     rec.wait_for(StepPaused)
+    # the command waits for its daemon: its group is killed when it ends
     rt.exec(0, ["sh", "-c", f"setsid -f sh -c 'echo $$ > {pidfile}; exec sleep 300' "
-                            ">/dev/null 2>&1"])
+                            f">/dev/null 2>&1; until [ -s {pidfile} ]; do sleep 0.01; done"])
     daemon = wait_for_pid(pidfile)
     rt.release(0, Release.CONTINUE)
     rec.wait_for(RunFinished)
@@ -109,7 +110,9 @@ def test_a_setsid_process_of_a_retried_step_ends_with_the_run(runtime, tmp_path)
     rt, rec = start(runtime, make_run([dict(name="a", command=["false"])]))
     rec.wait_for(StepPaused)
     edited = make_run([dict(name="a", script=f"setsid -f sh -c 'echo $$ > {pidfile}; "
-                                             "exec sleep 300' >/dev/null 2>&1\nexit 1")])
+                                             "exec sleep 300' >/dev/null 2>&1\n"
+                                             f"until [ -s {pidfile} ]; do sleep 0.01; done\n"
+                                             "exit 1")])
     assert rt.rerun(0, edited) == 1
     daemon = wait_for_pid(pidfile)
     rt.release(0, Release.CONTINUE)
