@@ -50,7 +50,9 @@ _owners_lock = threading.Lock()
 _OWNERS_MAX = 10_000
 
 
-_placed_by_default: set[str] = set()  # run directories this process put in the temp dir unasked
+# run directories this process put in the temp dir unasked (the newest, as an ordered set)
+_placed_by_default: dict[str, None] = {}
+_PLACED_MAX = 1_000
 
 
 def create(root: Path | str | None, name: str, *, keep: bool = False) -> Path:
@@ -73,7 +75,9 @@ def create(root: Path | str | None, name: str, *, keep: bool = False) -> Path:
             sweep(base)
     path = _make(parent, name, owned=not keep and not inside)
     if not root and not _place_chosen():
-        _placed_by_default.add(str(path))
+        if len(_placed_by_default) >= _PLACED_MAX:
+            del _placed_by_default[next(iter(_placed_by_default))]
+        _placed_by_default[str(path)] = None
     return path
 
 
@@ -180,6 +184,7 @@ def _mount_of(path: str) -> bool | None:
 def remove(path: Path | str | None) -> None:
     """Remove a run or control directory and what it holds."""
     if path:
+        _placed_by_default.pop(str(path), None)
         shutil.rmtree(path, ignore_errors=True)
 
 
