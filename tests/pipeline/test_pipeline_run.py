@@ -26,18 +26,33 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list = []
         self.queue: queue.Queue = queue.Queue()
+        self._added = threading.Condition()
 
     def __call__(self, ev) -> None:
-        self.events.append(ev)
+        with self._added:
+            self.events.append(ev)
+            self._added.notify_all()
         self.queue.put(ev)
 
     def next(self, kind, predicate=lambda ev: True, timeout: float = WAIT):
+        """The next event of ``kind`` matching ``predicate``; the events before it are passed
+        over for good (a later ``next`` does not see them)."""
         deadline = time.monotonic() + timeout
         while True:
             ev = self.queue.get(timeout=max(0.01, deadline - time.monotonic()))
-            inner = ev.event if isinstance(ev, TaskEvent) else ev
-            if isinstance(inner, kind) and predicate(ev):
+            if _matches(ev, kind, predicate):
                 return ev
+
+    def seen(self, kind, predicate=lambda ev: True, timeout: float = WAIT):
+        """The first event of ``kind`` matching ``predicate``, whether it came before or after
+        the other events waited for: TaskRuns that run together end in any order."""
+        def first():
+            return next((ev for ev in self.events if _matches(ev, kind, predicate)), None)
+        with self._added:
+            if not self._added.wait_for(lambda: first() is not None, timeout):
+                raise AssertionError(f"no {kind.__name__} as expected within {timeout:g} s; "
+                                     f"events: {self.events}")
+            return first()
 
     def ended(self) -> dict[str, TaskEnded]:
         return {e.task: e for e in self.events if isinstance(e, TaskEnded)}
@@ -49,6 +64,11 @@ class Recorder:
 
     def order(self, kind=TaskStarted) -> list[str]:
         return [e.task for e in self.events if isinstance(e, kind)]
+
+
+def _matches(ev, kind, predicate) -> bool:
+    inner = ev.event if isinstance(ev, TaskEvent) else ev
+    return isinstance(inner, kind) and predicate(ev)
 
 
 def pipeline_file(tmp_path, body: str, name: str = "p.yaml") -> str:
@@ -234,18 +254,19 @@ def test_a_paused_step_holds_only_its_taskrun_while_the_others_finish(tmp_path):
     ps, rec = start(path, on_failure=True)
     ps.start()
     try:
-        first = rec.next(StepPaused, lambda ev: ev.task == "fails")
+        first = rec.seen(StepPaused, lambda ev: ev.task == "fails")
         assert first.event.kind is PauseKind.ON_FAILURE and first.event.exit_code == 4
-        # the others go on: one more pause at once, one task to its end
-        rec.next(StepPaused, lambda ev: ev.task == "also-fails")
-        rec.next(TaskEnded, lambda ev: ev.task == "independent")
+        # the others go on: one more pause, one task to its end (in either order: the three
+        # run side by side, their sleeps no promise of which is first on a busy machine)
+        rec.seen(StepPaused, lambda ev: ev.task == "also-fails")
+        rec.seen(TaskEnded, lambda ev: ev.task == "independent")
         assert [t for t, _, _ in ps.paused()] == ["fails", "also-fails"]
         assert ps.states["fails"].status == "running"
         ps.session_of("fails").release(Release.CONTINUE)  # marked passed
-        rec.next(TaskEnded, lambda ev: ev.task == "fails")
+        rec.seen(TaskEnded, lambda ev: ev.task == "fails")
         assert ps.states["fails"].status == "succeeded"
         ps.session_of("also-fails").release(Release.FAIL_CONTINUE)
-        end = rec.next(PipelineRunFinished)
+        end = rec.seen(PipelineRunFinished)
         assert (end.succeeded, end.reason) == (False, "Failed")
         assert rec.ended()["cleanup"].status == "succeeded"
     finally:
