@@ -41,10 +41,14 @@ class DapClient:
 
     # ---- wire ------------------------------------------------------------------------------------
 
-    def _send(self, message: dict) -> None:
+    def _send(self, message: dict, answer: queue.Queue | None = None) -> None:
+        """Write ``message`` with the next seq; ``answer`` gets the response to it. One lock for
+        both: the reader thread answers reverse requests meanwhile, and takes a seq too."""
         with self._lock:
             message["seq"] = self._seq
             self._seq += 1
+            if answer is not None:
+                self._pending[message["seq"]] = answer
             data = json.dumps(message).encode()
             self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
             self.proc.stdin.flush()
@@ -103,13 +107,10 @@ class DapClient:
 
     def send(self, command: str, arguments: dict | None = None) -> queue.Queue:
         q: queue.Queue = queue.Queue()
-        with self._lock:
-            seq = self._seq
-            self._pending[seq] = q
         msg = {"type": "request", "command": command}
         if arguments is not None:
             msg["arguments"] = arguments
-        self._send(msg)
+        self._send(msg, answer=q)
         return q
 
     def response(self, q: queue.Queue, *, timeout: float = DEFAULT_TIMEOUT, check: bool = True) -> dict:

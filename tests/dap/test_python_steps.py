@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import textwrap
-import time
 
 import pytest
 
@@ -313,9 +312,7 @@ def test_stop_while_stopped_in_python_ends_the_run_and_its_python(dap, task):
     assert pid in processes_with("step_bootstrap")  # the step's Python, under debugpy
     dap.request("terminate")
     dap.wait_event("terminated")
-    deadline = time.monotonic() + 5
-    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # the step's Python is the step's own process: ended and reaped before the run ends
     assert not os.path.exists(f"/proc/{pid}")
     threads = {t["id"]: t["name"] for t in dap.request("threads")["body"]["threads"]}
     assert "cancelled" in threads[2] or "failed" in threads[2]
