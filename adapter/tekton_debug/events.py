@@ -8,8 +8,11 @@ terminal consume them. Nothing here does I/O, so every layer may import it.
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, TypeVar, Union
+
+log = logging.getLogger(__name__)
 
 
 class PauseKind(str, enum.Enum):
@@ -250,3 +253,17 @@ class PipelineRunFinished:
 
 
 PipelineEvent = Union[TaskEvent, TaskStarted, TaskEnded, PipelineRunFinished, Notice]
+
+
+E = TypeVar("E")
+
+
+def guarded(listener: Callable[[E], None]) -> Callable[[E], None]:
+    """``listener`` as a run calls it: what it raises (a front end's bug) is logged and goes no
+    further, so that it stops neither the run's event flow nor the other front ends."""
+    def tell(ev: E) -> None:
+        try:
+            listener(ev)
+        except Exception:
+            log.exception("listener failed on %r", ev)
+    return tell

@@ -44,11 +44,11 @@ def test_attach_lists_the_taskruns_and_opens_the_shell_in_the_paused_step(cluste
         assert res.returncode == 0, res.stdout + res.stderr
         assert f"PipelineRun build-and-publish-run (Pipeline build-and-publish) in namespace " \
             f"default: 4 TaskRuns, id {ps.uid}" in out
-        listing = out[out.index("  TASK "):out.index("attaching to")].splitlines()[1:]
+        listing = out[out.index("  TASK "):out.index("Attaching to")].splitlines()[1:]
         rows = {line.split()[0]: line.split(None, 2)[1:] for line in listing}
         assert rows["clone"][1] == "Succeeded" and rows["lint"][1] == "Succeeded"
         assert rows["unit-tests"] == [task_run, "Running, step run-tests paused (onFailure)"]
-        assert "attaching to the TaskRuns still running: unit-tests" in out
+        assert "Attaching to the TaskRuns still running: unit-tests" in out
         # the shell is in the paused step's container, and its decision goes to the cluster
         assert "⏸ unit-tests/run-tests failed" in out and "attached-workspace" in out
         assert "✓ task unit-tests succeeded" in out
@@ -76,7 +76,7 @@ def test_attach_by_name_to_a_finished_run_shows_it_and_attaches_to_nothing(clust
               cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     assert f"5 TaskRuns, id {ps.uid}" in res.stdout
-    assert "none of its TaskRuns is running: nothing to attach to" in res.stdout
+    assert "None of its TaskRuns is running: nothing to attach to" in res.stdout
 
 
 def test_attach_to_a_run_no_taskrun_belongs_to_is_a_clear_error(cluster, env, tmp_path):  # noqa: F811
@@ -158,12 +158,12 @@ def test_attach_shows_every_matrix_combination_and_a_retrys_latest_taskrun(clust
         out = res.stdout
         assert res.returncode == 0, res.stdout + res.stderr
         assert f"4 TaskRuns, id {ps.uid}" in out
-        listing = out[out.index("  TASK "):out.index("attaching to")].splitlines()[1:]
+        listing = out[out.index("  TASK "):out.index("Attaching to")].splitlines()[1:]
         rows = [line.split(None, 2) for line in listing]
         assert sorted(r[0] for r in rows) == ["t[0]", "t[1]", "t[1]", "t[2]"]
         assert [r for r in rows if r[1] == retry] == \
             [["t[1]", retry, "Running (retry 1), step s paused (onFailure)"]]
-        assert "attaching to the TaskRuns still running: t[1] " in out
+        assert "Attaching to the TaskRuns still running: t[1] " in out
         assert "⏸ t[1]/s failed" in out and "attached-to-retry" in out
         assert "✓ task t[1] succeeded" in out
         table = out[out.rindex("  TASK "):].splitlines()[1:4]

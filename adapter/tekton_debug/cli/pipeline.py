@@ -24,6 +24,7 @@ from tekton_debug.events import (
     StepOutcome, StepPaused, StepResumed, StepStarted, TaskEnded, TaskEvent, TaskStarted,
 )
 from tekton_debug.options import LaunchOptions
+from tekton_debug.pipeline.attach import AttachedPipelineRun, member_state
 from tekton_debug.pipeline.run import PipelineSession
 from tekton_debug.tekton.matrix import combination
 from tekton_debug.tekton.model import shown
@@ -232,7 +233,6 @@ class TerminalPipelineAttach(TerminalPipelineRun):
     a paused step's shell as in a launched run. Leaving leaves every TaskRun as it is."""
 
     def _pipeline(self, options: LaunchOptions):
-        from tekton_debug.pipeline.attach import AttachedPipelineRun
         return AttachedPipelineRun(options, self._on_event)
 
     def execute(self) -> int:
@@ -248,15 +248,8 @@ class TerminalPipelineAttach(TerminalPipelineRun):
         run_width = max([len(m.task_run) for m in g.members] + [7])
         p.line(f"  {'TASK':<{width}}  {'TASKRUN':<{run_width}}  STATUS")
         for m in g.members:
-            state = m.status + (f" (retry {m.attempt})" if m.attempt else "")
-            if m.paused_step:
-                state += f", step {m.paused_step} paused ({m.paused_reason or 'onFailure'})"
-            p.line(f"  {m.key:<{width}}  {m.task_run:<{run_width}}  {state}")
-        if ps.following:
-            p.line("attaching to the TaskRuns still running: " + ", ".join(ps.following)
-                   + " (TaskRuns the run creates later are not followed)")
-        else:
-            p.line("none of its TaskRuns is running: nothing to attach to")
+            p.line(f"  {m.key:<{width}}  {m.task_run:<{run_width}}  {member_state(m)}")
+        p.line(ps.following_note)
         started = time.monotonic()
         ps.start()
         return self._until_finished(g.pipeline_run, started)

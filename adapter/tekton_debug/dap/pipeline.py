@@ -48,6 +48,7 @@ from tekton_debug.events import (
     Notice, PauseKind, PipelineRunFinished, Release, RunFinished, StepFinished, StepLog,
     StepPaused, StepResumed, StepRetrying, StepStarted, TaskEnded, TaskEvent, TaskStarted,
 )
+from tekton_debug.pipeline.attach import AttachedPipelineRun, member_state
 from tekton_debug.pipeline.run import PipelineSession
 from tekton_debug.session.lines import PrefixedLines
 from tekton_debug.session.session import Session
@@ -67,6 +68,7 @@ class PipelineDebugAdapter(DebugAdapter):
     _variables: dict[str, tuple[Session, Variables]]
     _lines: PrefixedLines  # of each step's output streams: whole lines, "[task/step] " before
     _keys: list[str]  # TaskRun k's key (TaskState.key) is _keys[k - 1]
+    _numbers: dict[str, int]  # and k is _numbers[key]
     _children: dict[str, "PipelineTaskAdapter"]  # task -> the child session of its TaskRun
     _backlog: dict[str, deque]  # task -> its TaskRun's (event, log text) until its child session attaches
     _server: Any  # serve.TcpServer, in child-session mode
@@ -81,7 +83,6 @@ class PipelineDebugAdapter(DebugAdapter):
         a PipelineRun running on a cluster (``pipelineRun``), attached to."""
         options, flags = parse_launch(request.arguments or {}, attach=attach)
         if attach:
-            from tekton_debug.pipeline.attach import AttachedPipelineRun
             pipeline: Any = AttachedPipelineRun(options, lambda ev: adapter._on_pipeline_event(ev))
         else:
             pipeline = PipelineSession(options, lambda ev: adapter._on_pipeline_event(ev))
@@ -98,6 +99,7 @@ class PipelineDebugAdapter(DebugAdapter):
             adapter._on_failure = False
         adapter._variables = {}
         adapter._keys = [t.name for t in pipeline.run.pipeline.all_tasks] if pipeline.run else []
+        adapter._numbers = {key: k for k, key in enumerate(adapter._keys, 1)}
         adapter._lines = PrefixedLines(limit=65536)
         adapter._children = {}
         adapter._backlog = {}
@@ -149,15 +151,8 @@ class PipelineDebugAdapter(DebugAdapter):
         g = self.pipeline.group
         lines = [f"PipelineRun {g.pipeline_run} (Pipeline {g.pipeline}) in namespace "
                  f"{g.namespace}, id {g.uid}: {len(g.members)} TaskRuns"]
-        for m in g.members:
-            paused = f", step {m.paused_step} paused ({m.paused_reason or 'onFailure'})" \
-                if m.paused_step else ""
-            retry = f" (retry {m.attempt})" if m.attempt else ""
-            lines.append(f"  {m.key:<24} {m.task_run:<40} {m.status}{retry}{paused}")
-        following = self.pipeline.following
-        lines.append("Attaching to the TaskRuns still running: " + ", ".join(following)
-                     + " (TaskRuns the run creates later are not followed)" if following else
-                     "None of its TaskRuns is running: nothing to attach to")
+        lines += [f"  {m.key:<24} {m.task_run:<40} {member_state(m)}" for m in g.members]
+        lines.append(self.pipeline.following_note)
         self.conn.send_event("output", {"category": "console", "output": "\n".join(lines) + "\n"})
         if self.client.get("supportsStartDebuggingRequest"):
             self._serve_children()
@@ -208,9 +203,11 @@ class PipelineDebugAdapter(DebugAdapter):
 
     def _number(self, key: str) -> int:
         with self._lock:
-            if key not in self._keys:
-                self._keys.append(key)  # a matrix combination, as it fans out
-            return self._keys.index(key) + 1
+            number = self._numbers.get(key)
+            if number is None:  # a matrix combination, as it fans out
+                self._keys.append(key)
+                number = self._numbers[key] = len(self._keys)
+            return number
 
     def _thread(self, task: str, index: int) -> int:
         return self._number(task) * THREADS_PER_TASK + index + 1

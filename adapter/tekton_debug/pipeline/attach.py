@@ -15,14 +15,13 @@ Ctrl-C) leaves every TaskRun as it is.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
 import time
 from typing import Callable
 
 from tekton_debug.errors import UserError
 from tekton_debug.events import (Notice, PipelineEvent, PipelineRunFinished, RunFinished,
-                                 TaskEnded, TaskEvent, TaskStarted)
+                                 TaskEnded, TaskEvent, TaskStarted, guarded)
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline.graph import TaskState, task_status
 from tekton_debug.pipeline.run import PipelinePlan
@@ -31,7 +30,14 @@ from tekton_debug.session.session import RuntimeFactory, Session
 from tekton_debug.tekton.model import TaskSpec
 from tekton_debug.tekton.pipeline import Pipeline, PipelineRun, PipelineTask
 
-log = logging.getLogger(__name__)
+
+def member_state(member) -> str:
+    """A TaskRun's state as an attach lists it (``member``: a ``GroupMember``): "Running (retry
+    1), step build paused (onFailure)"."""
+    state = member.status + (f" (retry {member.attempt})" if member.attempt else "")
+    if member.paused_step:
+        state += f", step {member.paused_step} paused ({member.paused_reason or 'onFailure'})"
+    return state
 
 
 class AttachedPipelineRun:
@@ -44,7 +50,7 @@ class AttachedPipelineRun:
     def __init__(self, options: LaunchOptions, listener: Callable[[PipelineEvent], None], *,
                  runtime_factory: RuntimeFactory | None = None) -> None:
         self.options = options
-        self._listener = listener
+        self._tell = guarded(listener)
         self._runtime_factory = runtime_factory
         self.plan = PipelinePlan()  # where TaskRuns pause is fixed on the cluster already
         self.masker = Masker()
@@ -93,6 +99,15 @@ class AttachedPipelineRun:
     def following(self) -> list[str]:
         """The tasks whose TaskRuns are attached to (those still running when listed)."""
         return [m.key for m in self._members if not m.finished]
+
+    @property
+    def following_note(self) -> str:
+        """What an attach says it follows, once its TaskRuns are listed."""
+        following = self.following
+        if not following:
+            return "None of its TaskRuns is running: nothing to attach to"
+        return ("Attaching to the TaskRuns still running: " + ", ".join(following)
+                + " (TaskRuns the run creates later are not followed)")
 
     def start(self) -> None:
         """Attach to every TaskRun still running; a paused step is reported at once."""
@@ -155,12 +170,6 @@ class AttachedPipelineRun:
                   "them)")
         self._tell(self.finished)
         self._done.set()
-
-    def _tell(self, ev: PipelineEvent) -> None:
-        try:
-            self._listener(ev)
-        except Exception:  # a front end's bug must not stop the others
-            log.exception("listener failed on %r", ev)
 
     # ---- what front ends call, as on a PipelineSession -----------------------------------------
 

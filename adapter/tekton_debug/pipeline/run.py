@@ -34,7 +34,7 @@ from typing import Callable
 from tekton_debug.errors import UserError
 from tekton_debug.events import (
     Notice, PipelineEvent, PipelineRunFinished, RunFinished, RuntimeEvent, TaskEnded, TaskEvent,
-    TaskStarted,
+    TaskStarted, guarded,
 )
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline import graph
@@ -80,7 +80,7 @@ class PipelineSession:
     def __init__(self, options: LaunchOptions, listener: PipelineListener, *,
                  runtime_factory: RuntimeFactory | None = None) -> None:
         self.options = options
-        self._listener = listener
+        self._tell = guarded(listener)
         self._runtime_factory = runtime_factory
         self.plan = PipelinePlan()
         self.run: PipelineRun | None = None
@@ -214,7 +214,7 @@ class PipelineSession:
         workspace left unbound (or bound to a directory here, which a cluster cannot mount) gets
         a claim of ``DEFAULT_TEMPLATE``. Raises UserError."""
         from tekton_debug.tekton.pipeline import GROUP_LABEL
-        from tekton_debug.runtimes.kubernetes.claims import DEFAULT_TEMPLATE
+        from tekton_debug.runtimes.kubernetes.claims import DEFAULT_TEMPLATE, bound_claim
 
         assert self.run is not None and self._claims is not None
         run = self.run
@@ -234,15 +234,15 @@ class PipelineSession:
                                   "claim made for this run (1Gi, ReadWriteOnce); bind it in a "
                                   "PipelineRun (volumeClaimTemplate or persistentVolumeClaim) "
                                   "to choose"))
-            wanted[w.name] = dict(binding) if binding is not None else                 {"name": w.name, "volumeClaimTemplate": DEFAULT_TEMPLATE}
+            wanted[w.name] = dict(binding) if binding is not None else \
+                {"name": w.name, "volumeClaimTemplate": DEFAULT_TEMPLATE}
         labels = {"tekton.dev/pipeline": run.pipeline.name[:63],
                   "tekton.dev/pipelineRun": run.name[:63], GROUP_LABEL: self.uid}
         file = run.source.file if run.source else None
         lines = {}  # where each named claim is written, for the error that it does not exist
         text = run.source.text.splitlines() if run.source else []
         for ws, binding in wanted.items():
-            claim = (binding.get("persistentVolumeClaim") or {}).get("claimName") \
-                if isinstance(binding.get("persistentVolumeClaim"), dict) else None
+            claim = bound_claim(binding)
             lines[ws] = next((i for i, line in enumerate(text, 1)
                               if claim and "claimName" in line and str(claim) in line), None)
         self.bindings = self._claims.prepare(wanted, uid=self.uid, labels=labels, file=file,
@@ -595,12 +595,6 @@ class PipelineSession:
         self._done.set()
 
     # ---- front ends --------------------------------------------------------------------------
-
-    def _tell(self, ev: PipelineEvent) -> None:
-        try:
-            self._listener(ev)
-        except Exception:  # a front end's bug must not stop the run
-            log.exception("pipeline listener failed on %r", ev)
 
     def session_of(self, key: str) -> Session:
         """The session of a TaskRun (its latest attempt), by its key (``TaskState.key``).

@@ -24,7 +24,7 @@ from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
     DebugPlan, ExecResult, Notice, PauseKind, PythonResumed, PythonStarted, PythonStopped,
     Release, RunFinished, RuntimeEvent, SecretValues, StepEnvironment, StepFinished, StepLog,
-    StepPaused, StepResumed, StepRetrying, StepStarted,
+    StepPaused, StepResumed, StepRetrying, StepStarted, guarded,
 )
 from tekton_debug.session.masking import Masker, secret_strings
 from tekton_debug.tekton.duration import format_duration
@@ -138,7 +138,7 @@ class Session:
         file of the options read again; a pipeline's TaskRun comes from the Pipeline file)."""
         self.options = options
         self._reload = reload
-        self._listener = listener
+        self._tell = guarded(listener)
         self._runtime_factory = runtime_factory
         self.plan = DebugPlan()
         self.run: TaskRun | None = None
@@ -348,12 +348,6 @@ class Session:
         self._tell(ev)
         if isinstance(ev, RunFinished):
             self._done.set()
-
-    def _tell(self, ev: RuntimeEvent) -> None:
-        try:
-            self._listener(ev)
-        except Exception:  # a front end's bug must not stop the run's event flow
-            log.exception("listener failed on %r", ev)
 
     def _flush_output(self, index: int) -> None:
         """Output held back because it might begin a secret goes out before the step pauses/ends."""

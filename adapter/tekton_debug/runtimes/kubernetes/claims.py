@@ -42,6 +42,12 @@ def claim_name(template: Mapping, workspace: str, uid: str) -> str:
     return f"{prefix}-{hashlib.sha256((workspace + uid).encode()).hexdigest()[:10]}"
 
 
+def bound_claim(binding: Mapping) -> str | None:
+    """The claim a workspace binding names (``persistentVolumeClaim.claimName``), if it does."""
+    volume = binding.get("persistentVolumeClaim")
+    return volume.get("claimName") if isinstance(volume, dict) else None
+
+
 class PipelineClaims:
     """The claims of one PipelineRun: checked or made before its first TaskRun, deleted at its
     end. Not thread-safe: the pipeline calls it from one thread at a time."""
@@ -77,10 +83,8 @@ class PipelineClaims:
                     rest = {k: v for k, v in binding.items() if k != "volumeClaimTemplate"}
                     out[workspace] = {**rest, "persistentVolumeClaim": {"claimName": name}}
                     continue
-                claim = (binding.get("persistentVolumeClaim") or {}).get("claimName") \
-                    if isinstance(binding.get("persistentVolumeClaim"), dict) else None
                 if "persistentVolumeClaim" in binding:
-                    self._check(api, cluster, workspace, str(claim or ""), file,
+                    self._check(api, cluster, workspace, str(bound_claim(binding) or ""), file,
                                 (lines or {}).get(workspace))
                 out[workspace] = dict(binding)
         except BaseException:
