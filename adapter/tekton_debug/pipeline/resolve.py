@@ -39,11 +39,16 @@ class PipelineContext(substitution.Context):
 
     results: dict[str, ParamValue] = field(default_factory=dict)
 
+    def for_task(self, task: PipelineTask) -> PipelineContext:
+        """The variables as ``task`` sees them: with its ``$(context.pipelineTask.retries)``."""
+        return dataclasses.replace(self, strings={**self.strings, "context.pipelineTask.retries":
+                                                  str(task.retries)})
+
 
 def pipeline_context(run: PipelineRun, params: Mapping[str, ParamValue],
-                     states: Mapping[str, TaskState], *, uid: str = "",
-                     task: PipelineTask | None = None) -> PipelineContext:
-    """The variables a pipeline task's params, ``when`` and results see."""
+                     states: Mapping[str, TaskState], *, uid: str = "") -> PipelineContext:
+    """The variables the pipeline's results see, and every pipeline task's params, ``when`` and
+    results (``PipelineContext.for_task``)."""
     types = {p.name: p.type for p in run.pipeline.params}
     strings: dict[str, str] = {}
     for name, value in params.items():
@@ -78,8 +83,6 @@ def pipeline_context(run: PipelineRun, params: Mapping[str, ParamValue],
     strings["context.pipelineRun.namespace"] = run.namespace or "default"
     strings["context.pipelineRun.uid"] = uid
     strings["context.pipeline.name"] = run.pipeline.name
-    if task is not None:
-        strings["context.pipelineTask.retries"] = str(task.retries)
     file = run.pipeline.source.file if run.pipeline.source else None
     return PipelineContext(strings=strings, params=dict(params), param_types=types,
                            file=file, results=results)
@@ -217,29 +220,50 @@ def task_run_name(run: PipelineRun, task: PipelineTask, index: int | None = None
     return f"{run.name}-{task.name}" + (f"-{index}" if index is not None else "")
 
 
-def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, ParamValue],
-                 ctx: PipelineContext, *, timeout: float | None, group: str = "",
-                 bindings: Mapping[str, dict] | None = None, index: int | None = None,
-                 combination: Mapping[str, str] | None = None, attempt: int = 0) -> TaskRun:
-    """The TaskRun that runs ``task`` (``params``: the pipeline's resolved params), or its
-    combination ``index`` of a matrix with those params (``combination``). Its workspace
-    bindings carry the PipelineRun's volume (a claim shared by the TaskRuns, on a cluster: the
-    PipelineRun's bindings as ``bindings`` has them, its claims made) with the task's
-    ``subPath``; ``group`` is this run's id, for the group label; ``attempt`` counts the task's
-    retries before this TaskRun (its ``$(context.task.retry-count)``)."""
+@dataclass
+class ResolvedTask:
+    """What every TaskRun of a pipeline task shares, resolved once for all its combinations and
+    retries: its params with their references replaced, and its inline ``taskSpec`` with the
+    pipeline's variables substituted and the pipeline's params propagated into it."""
+
+    task: PipelineTask
+    params: dict[str, ParamValue]  # the pipeline task's own params, resolved
+    spec: TaskSpec
+    propagated: Mapping[str, ParamValue]  # the pipeline's params an inline taskSpec sees too
+
+
+def resolve_task(task: PipelineTask, params: Mapping[str, ParamValue],
+                 ctx: PipelineContext) -> ResolvedTask:
+    """``task`` resolved against ``ctx`` (``params``: the pipeline's resolved params). Raises
+    MissingResult, and UserError for an index past an array result's end."""
     given = {name: resolve_value(value, ctx) for name, value in task.params.items()}
+    if not task.embedded:
+        return ResolvedTask(task, given, task.task, {})
+    # Tekton substitutes the pipeline's variables into an inline taskSpec before it runs, and
+    # propagates the pipeline's params into it (they need no declaration there)
+    outer = substitution.Context(strings={k: v for k, v in ctx.strings.items()
+                                          if k.startswith(("tasks.", "context.pipeline"))},
+                                 file=ctx.file)
+    spec = dataclasses.replace(task.task, steps=[substitution.substitute_step(s, outer)
+                                                 for s in task.task.steps])
+    return ResolvedTask(task, given, spec, params)
+
+
+def task_run_for(run: PipelineRun, resolved: ResolvedTask, *, timeout: float | None,
+                 group: str = "", bindings: Mapping[str, dict] | None = None,
+                 index: int | None = None, combination: Mapping[str, str] | None = None,
+                 attempt: int = 0) -> TaskRun:
+    """The TaskRun that runs the pipeline task ``resolved`` stands for, or its combination
+    ``index`` of a matrix with those params (``combination``). Its workspace bindings carry the
+    PipelineRun's volume (a claim shared by the TaskRuns, on a cluster: the PipelineRun's
+    bindings as ``bindings`` has them, its claims made) with the task's ``subPath``; ``group``
+    is this run's id, for the group label; ``attempt`` counts the task's retries before this
+    TaskRun (its ``$(context.task.retry-count)``)."""
+    task = resolved.task
+    given = dict(resolved.params)
     given.update(combination or {})
-    spec = task.task
-    if task.embedded:
-        # Tekton substitutes the pipeline's variables into an inline taskSpec before it runs,
-        # and propagates the pipeline's params into it (they need no declaration there)
-        outer = substitution.Context(strings={k: v for k, v in ctx.strings.items()
-                                              if k.startswith(("tasks.", "context.pipeline"))},
-                                     file=ctx.file)
-        spec = dataclasses.replace(spec, steps=[substitution.substitute_step(s, outer)
-                                                for s in spec.steps])
-        for name, value in params.items():
-            given.setdefault(name, value)
+    for name, value in resolved.propagated.items():
+        given.setdefault(name, value)
     labels = {"tekton.dev/pipeline": run.pipeline.name, "tekton.dev/pipelineRun": run.name,
               "tekton.dev/pipelineTask": task.name,
               MEMBER_OF: "finally" if task.is_finally else "tasks"}
@@ -260,7 +284,7 @@ def task_run_for(run: PipelineRun, task: PipelineTask, params: Mapping[str, Para
         sub_path = "/".join(p for p in (binding.get("subPath"), b.sub_path) if p)
         workspaces.append({"name": b.name, **volume, **({"subPath": sub_path} if sub_path else {})})
     return TaskRun(
-        name=name, task=spec, task_name=task.task_name or name, namespace=run.namespace,
+        name=name, task=resolved.spec, task_name=task.task_name or name, namespace=run.namespace,
         api_version="tekton.dev/v1", params=given,
         workspaces=workspaces, timeout=timeout, task_ref=task.task_name, source=task.source,
         pos=task.pos, retry_count=attempt, raw={"apiVersion": "tekton.dev/v1", "kind": "TaskRun",

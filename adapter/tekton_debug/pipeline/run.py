@@ -28,6 +28,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -39,8 +40,10 @@ from tekton_debug.events import (
 from tekton_debug.options import LaunchOptions
 from tekton_debug.pipeline import graph
 from tekton_debug.pipeline.graph import TaskState, task_status
-from tekton_debug.pipeline.resolve import (MissingResult, matrix_combinations, pipeline_context,
+from tekton_debug.pipeline.resolve import (MissingResult, PipelineContext, ResolvedTask,
+                                           matrix_combinations, pipeline_context, resolve_task,
                                            resolve_value, task_run_for, typed_results)
+from tekton_debug.runtimes.timers import TIMERS, Deadline
 from tekton_debug.session.masking import Masker, secret_strings
 from tekton_debug.session.session import RuntimeFactory, Session
 from tekton_debug.tekton import cel
@@ -51,6 +54,7 @@ from tekton_debug.tekton.pipeline import PipelineRun, PipelineTask
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 3600.0  # Tekton's default timeouts.pipeline
+START_THREADS = 4  # TaskRuns made and started at once (see _Starts)
 PipelineListener = Callable[[PipelineEvent], None]
 
 
@@ -69,6 +73,36 @@ class PipelinePlan:
         if task.name in self.before_tasks and task.task.steps:
             out.add(task.task.steps[0].debug_name)
         return out
+
+
+class _Starts:
+    """Runs the starts of TaskRuns on up to ``size`` threads of its own, made as they are needed
+    and ended when nothing is left to start: the scheduler hands a start over and goes on, without
+    waiting for a thread of its own to be made for each TaskRun, and the starts of many ready
+    tasks do not all contend at once for this process."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._waiting: deque = deque()
+        self._threads = 0
+
+    def submit(self, fn: Callable[..., None], *args) -> None:
+        with self._lock:
+            self._waiting.append((fn, args))
+            if self._threads >= self._size:
+                return
+            self._threads += 1
+        threading.Thread(target=self._work, daemon=True, name="pipeline-start").start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._threads -= 1
+                    return
+                fn, args = self._waiting.popleft()
+            fn(*args)
 
 
 class PipelineSession:
@@ -96,6 +130,9 @@ class PipelineSession:
         self.finished: PipelineRunFinished | None = None
         self.started_at: float | None = None
         self.uid = str(uuid.uuid4())
+        # what each TaskRun's session is given of the options (its workspaces: host directories)
+        self._task_options = dataclasses.replace(options, task_file=None, params={},
+                                                 workspaces={}, timeout=None, task_run=None)
         # one masker for every TaskRun of the run: a secret one task holds may show in another's
         # output (they share workspaces); the front ends mask what they show with it
         self.masker = Masker()
@@ -108,11 +145,17 @@ class PipelineSession:
         self._run_dir: str | None = None
         self._shared = None  # runtimes.SharedStart, once started
         self._old_sessions: list[Session] = []
+        self._starts = _Starts(START_THREADS)
+        # (TaskRun key, attempt) of each TaskRun handed to a start thread and not started yet ->
+        # the reason to cancel it with once it has (None: none)
+        self._starting: dict[tuple[str, int], str | None] = {}
+        self._context: PipelineContext | None = None  # the tasks' variables, until a task ends
+        self._resolved: dict[str, ResolvedTask] = {}  # pipeline task -> what its TaskRuns share
         self._stopping: str | None = None  # why no new `tasks` entry starts: a skipping reason
         self._stopped: str | None = None  # "Cancelled" or "PipelineRunTimeout"
         self._hard_stop = False  # finally tasks are cancelled too
         self._finally_started = False
-        self._timers: list[threading.Timer] = []
+        self._timers: list[Deadline] = []
         self._tasks_deadline: float | None = None
         self._deadline: float | None = None
         self._finally_deadline: float | None = None
@@ -258,10 +301,8 @@ class PipelineSession:
                 self._tell(Notice(text, "warning"))
 
     def _arm(self, seconds: float, which: str) -> None:
-        timer = threading.Timer(seconds, lambda: self._inbox.put(("timeout", which)))
-        timer.daemon = True
-        timer.start()
-        self._timers.append(timer)
+        self._timers.append(TIMERS.call_later(seconds, lambda: self._inbox.put(("timeout", which)),
+                                              name="pipeline-timeout"))
 
     # ---- the scheduler -----------------------------------------------------------------------
 
@@ -279,8 +320,9 @@ class PipelineSession:
                               "important"))
             self._stopped = self._stopped or "Cancelled"
             self._hard_stop = True
-            for s in list(self.sessions.values()):
-                self._cancel_session(s)
+            for st in self.rows():
+                if st.status == "running":
+                    self._stop_unit(st)
             self._finish()
 
     def _handle(self, message: tuple) -> None:
@@ -327,9 +369,16 @@ class PipelineSession:
                     else:
                         self._decide_and_start(st)
 
+    def _context_for(self, task: PipelineTask) -> PipelineContext:
+        """The variables ``task`` sees, gathered once while no task ends (``_end`` and ``_skip``
+        drop them): a scheduling round may start many tasks."""
+        if self._context is None:
+            assert self.run is not None
+            self._context = pipeline_context(self.run, self.params, self.states, uid=self.uid)
+        return self._context.for_task(task)
+
     def _decide_and_start(self, st: TaskState) -> None:
-        assert self.run is not None
-        ctx = pipeline_context(self.run, self.params, self.states, uid=self.uid, task=st.task)
+        ctx = self._context_for(st.task)
         try:
             when = [(w, str(resolve_value(w.input, ctx)), list(resolve_value(list(w.values), ctx)))
                     if w.cel is None else
@@ -362,13 +411,14 @@ class PipelineSession:
         if task is None:
             raise UserError(f"the Pipeline has no task {st.task.name!r} now",
                             file=o.task_file, fix="restart the PipelineRun to use the edited file")
-        ctx = pipeline_context(run, self.params, self.states, uid=self.uid, task=task)
-        return task_run_for(run, task, self.params, ctx, timeout=None, group=self.uid,
-                            bindings=self.bindings, index=st.index,
+        ctx = pipeline_context(run, self.params, self.states, uid=self.uid).for_task(task)
+        return task_run_for(run, resolve_task(task, self.params, ctx), timeout=None,
+                            group=self.uid, bindings=self.bindings, index=st.index,
                             combination=st.params, attempt=st.attempt)
 
     def _skip(self, st: TaskState, reason: str) -> None:
         st.status, st.reason = "skipped", reason
+        self._context = None
         self._tell(TaskEnded(st.key, "skipped", reason))
 
     def _timeout_for(self, task: PipelineTask) -> float | None:
@@ -381,16 +431,18 @@ class PipelineSession:
                 limits.append(max(0.001, deadline - now))
         return min(limits) if limits else None
 
-    def _start_task(self, st: TaskState, ctx) -> None:
-        """Start the task's TaskRun, or fan a matrixed task out into one per combination."""
-        if st.task.matrix is None:
-            self._start_unit(st, ctx)
-            return
+    def _start_task(self, st: TaskState, ctx: PipelineContext) -> None:
+        """Resolve the task once for all its TaskRuns, then start its TaskRun, or fan a matrixed
+        task out into one per combination."""
         try:
-            combinations = matrix_combinations(st.task, ctx)
+            combinations = None if st.task.matrix is None else matrix_combinations(st.task, ctx)
+            self._resolved[st.name] = resolve_task(st.task, self.params, ctx)
         except (MissingResult, UserError) as exc:
             self._end(st, "failed", "Failed",
                       str(exc) if isinstance(exc, UserError) else f"{exc} is missing")
+            return
+        if st.task.matrix is None:
+            self._start_unit(st)
             return
         if combinations is None:
             self._skip(st, EMPTY_ARRAY_SKIP)
@@ -401,70 +453,85 @@ class PipelineSession:
                            for i, c in enumerate(combinations)]
             self.units.update((c.key, c) for c in st.children)
         for child in st.children:
-            self._start_unit(child, ctx)
+            self._start_unit(child)
 
-    def _start_unit(self, st: TaskState, ctx) -> None:
-        """Start one TaskRun: a task's, or one combination's of a matrixed task."""
-        assert self.run is not None
-        try:
-            task_run = task_run_for(self.run, st.task, self.params, ctx,
-                                    timeout=self._timeout_for(st.task), group=self.uid,
-                                    bindings=self.bindings, index=st.index,
-                                    combination=st.params, attempt=st.attempt)
-        except (MissingResult, UserError) as exc:
-            message = str(exc) if isinstance(exc, UserError) else f"{exc} is missing"
-            self._end(st, "failed", "Failed", message)
-            return
-        # host directories serve runtimes on this machine; on a cluster the TaskRuns share the
-        # PipelineRun's volume (its workspace bindings, in the TaskRun)
-        bindings = {b.name: self._workspace_dir(b.workspace, b.sub_path)
-                    for b in st.task.workspaces if b.workspace in self.workspaces} \
-            if self.options.runtime != "kubernetes" else {}
-        options = dataclasses.replace(self.options, task_file=None, params={},
-                                      workspaces=bindings, timeout=None, task_run=None)
-        attempt = st.attempt
-        session = Session(options, lambda ev, n=st.key, a=attempt: self._on_event(n, a, ev),
-                          runtime_factory=self._runtime_factory or self._create_runtime,
-                          masker=self.masker,
-                          reload=lambda st=st: self._task_run_as_now(st))
-        session.adopt(task_run)
+    def _start_unit(self, st: TaskState) -> None:
+        """Start one TaskRun: a task's, or one combination's of a matrixed task. The scheduler
+        only marks it running; its TaskRun and session are made and started on a start thread
+        (``_launch``), so that ready tasks start together, as Tekton's controller creates their
+        TaskRuns, instead of one after another's run directory and processes."""
+        with self._lock:
+            st.status = "running"
+            st.started_at = st.started_at or time.time()
+            self._starting[(st.key, st.attempt)] = None
+        self._starts.submit(self._launch, st, st.attempt, self._timeout_for(st.task))
+
+    def _launch(self, st: TaskState, attempt: int, timeout: float | None) -> None:
+        """Make attempt ``attempt`` of ``st``'s TaskRun and its session, and start it (on a start
+        thread). A TaskRun cancelled meanwhile (``_stop_unit``) never starts, or is cancelled
+        once it has."""
         from tekton_debug.tekton.params import resolve_params
+        assert self.run is not None
+        key = (st.key, attempt)
         try:
+            task_run = task_run_for(self.run, self._resolved[st.name], timeout=timeout,
+                                    group=self.uid, bindings=self.bindings, index=st.index,
+                                    combination=st.params, attempt=attempt)
+            # host directories serve runtimes on this machine; on a cluster the TaskRuns share
+            # the PipelineRun's volume (its workspace bindings, in the TaskRun)
+            bindings = {b.name: self._workspace_dir(b.workspace, b.sub_path)
+                        for b in st.task.workspaces if b.workspace in self.workspaces} \
+                if self.options.runtime != "kubernetes" else {}
+            options = dataclasses.replace(self._task_options, workspaces=bindings) \
+                if bindings else self._task_options
+            session = Session(options, lambda ev: self._on_event(st.key, attempt, ev),
+                              runtime_factory=self._runtime_factory or self._create_runtime,
+                              masker=self.masker, reload=lambda: self._task_run_as_now(st))
+            session.adopt(task_run)
             session.params = resolve_params(task_run)
         except UserError as exc:
-            self._end(st, "failed", "Failed", str(exc))
+            with self._lock:
+                self._starting.pop(key, None)
+            self._inbox.put(("failed to start", st.key, attempt, str(exc)))
             return
         session.plan.on_failure = self.plan.on_failure
         session.plan.before_steps = self.plan.steps_for(st.task)
         with self._lock:
-            previous = self.sessions.get(st.key)
-            if previous is not None:
-                self._old_sessions.append(previous)
-            self.sessions[st.key] = session
-            st.status = "running"
-            st.started_at = st.started_at or time.time()
-            st.task_run = task_run.name
+            stop = self._starting.get(key)
+            if stop is not None:
+                del self._starting[key]
+            else:
+                previous = self.sessions.get(st.key)
+                if previous is not None:
+                    self._old_sessions.append(previous)
+                self.sessions[st.key] = session
+                st.task_run = task_run.name
+        if stop is not None:
+            self._inbox.put(("finished", st.key, attempt,
+                             RunFinished(False, stop, "stopped before it started")))
+            return
         self._tell(TaskStarted(st.key, task_run.name, attempt, dict(st.params)))
-        # each start in its own thread: ready tasks start together, as Tekton's controller
-        # creates their TaskRuns, instead of one after another's run directory and processes
-        threading.Thread(target=self._start_session, args=(st.key, attempt, session),
-                         daemon=True, name=f"start-{st.key}").start()
+        failure = None
+        try:
+            session.start()
+        except UserError as exc:
+            self._tell(Notice(f"task {st.key}: {exc}", "important"))
+            failure = str(exc)
+        except Exception as exc:  # a runtime's bug: this task fails, the run goes on
+            log.exception("starting task %s failed", st.key)
+            failure = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            stop = self._starting.pop(key, None)
+        if failure is not None:
+            self._inbox.put(("failed to start", st.key, attempt, failure))
+        elif stop is not None:
+            self._cancel_session(session, stop)
 
     def _create_runtime(self, options: LaunchOptions):
         """A TaskRun's runtime, by name: what ``auto`` probes (engine, images) is probed once
         for the whole PipelineRun."""
         from tekton_debug.runtimes import create_runtime
         return create_runtime(options, self._shared)
-
-    def _start_session(self, name: str, attempt: int, session: Session) -> None:
-        try:
-            session.start()
-        except UserError as exc:
-            self._tell(Notice(f"task {name}: {exc}", "important"))
-            self._inbox.put(("failed to start", name, attempt, str(exc)))
-        except Exception as exc:  # a runtime's bug: this task fails, the run goes on
-            log.exception("starting task %s failed", name)
-            self._inbox.put(("failed to start", name, attempt, f"{type(exc).__name__}: {exc}"))
 
     def _workspace_dir(self, workspace: str, sub_path: str) -> str:
         path = self.workspaces[workspace]
@@ -501,14 +568,13 @@ class PipelineSession:
             st.attempt += 1
             self._tell(Notice(f"task {st.key} failed ({ev.message}); retry {st.attempt} of "
                               f"{st.task.retries}"))
-            assert self.run is not None
-            ctx = pipeline_context(self.run, self.params, self.states, uid=self.uid, task=st.task)
-            self._start_unit(st, ctx)
+            self._start_unit(st)
             return
         self._end(st, status, ev.reason, ev.message)
 
     def _end(self, st: TaskState, status: str, reason: str, message: str) -> None:
         st.status, st.reason, st.message = status, reason, message
+        self._context = None
         st.finished_at = time.time()
         parent = st.parent
         if parent is not None:  # one combination: its task ends once they all have
@@ -544,9 +610,8 @@ class PipelineSession:
             self._tell(Notice("timeouts.finally expired: stopping the finally tasks", "important"))
             targets = [st for st in self.states.values() if st.task.is_finally]
         for st in (u for t in targets for u in t.units):
-            session = self.sessions.get(st.key)
-            if st.status == "running" and session is not None:
-                self._cancel_session(session, "TaskRunTimeout")
+            if st.status == "running":
+                self._stop_unit(st, "TaskRunTimeout")
 
     def _cancel(self, *, hard: bool) -> None:
         if self.finished is not None:
@@ -556,11 +621,20 @@ class PipelineSession:
         if hard:
             self._hard_stop = True
         for st in (u for t in self.states.values() for u in t.units):
-            if st.status != "running" or (st.task.is_finally and not hard):
-                continue
+            if st.status == "running" and (hard or not st.task.is_finally):
+                self._stop_unit(st)
+
+    def _stop_unit(self, st: TaskState, reason: str = "TaskRunCancelled") -> None:
+        """Cancel one running TaskRun; one still being started is cancelled once it has started,
+        or never starts (``_launch``)."""
+        with self._lock:
+            key = (st.key, st.attempt)
+            if key in self._starting:
+                self._starting[key] = reason
+                return
             session = self.sessions.get(st.key)
-            if session is not None:
-                self._cancel_session(session)
+        if session is not None:
+            self._cancel_session(session, reason)
 
     def _cancel_session(self, session: Session, reason: str = "TaskRunCancelled") -> None:
         """Stop one TaskRun: its paused step is marked failed, then it is cancelled (in its own

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from tekton_debug.errors import Problem, UserError, WrongTime
 from tekton_debug.runtimes.base import Runtime
+from tekton_debug.runtimes.timers import TIMERS, Deadline
 from tekton_debug.options import LaunchOptions
 from tekton_debug.events import (
     DebugPlan, ExecResult, Notice, PauseKind, PythonResumed, PythonStarted, PythonStopped,
@@ -156,7 +157,7 @@ class Session:
         self._lock = threading.RLock()
         self._done = threading.Event()
         self._generation = 0  # bumped by restart: events of an older run are dropped
-        self._timers: list[threading.Timer] = []
+        self._timers: list[Deadline] = []
 
     # ---- setting up --------------------------------------------------------------------------
 
@@ -449,11 +450,8 @@ class Session:
                 "stopped, paused or not. Finish here, or raise the timeout (\"timeout\" in the "
                 "launch configuration, --timeout) for the next run", level="important"))
 
-        timer = threading.Timer(min(max(0.0, left - WARN_BEFORE_TIMEOUT), threading.TIMEOUT_MAX),
-                                warn)
-        timer.daemon = True
-        timer.start()
-        self._timers.append(timer)
+        self._timers.append(TIMERS.call_later(left - WARN_BEFORE_TIMEOUT, warn,
+                                              name="timeout-warning"))
 
     def _learn_all_secrets(self) -> None:
         """Every step's env vars marked secret, before the first step runs (an earlier step may
