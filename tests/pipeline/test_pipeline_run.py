@@ -320,6 +320,38 @@ def test_stop_cancels_the_run_but_finally_tasks_still_run(tmp_path):
         ps.close()
 
 
+def test_stop_while_a_taskrun_starts_cancels_it_once_started(tmp_path):
+    from tekton_debug.runtimes.local.runtime import LocalRuntime
+
+    entered, go_on = threading.Event(), threading.Event()
+
+    def slow_runtime(options):  # as a runtime that takes its time to reach its cluster
+        entered.set()
+        go_on.wait(WAIT)
+        return LocalRuntime.from_options(options)
+
+    path = pipeline_file(tmp_path, f"""
+        tasks:
+          - name: long
+            taskSpec: {step("sleep 60")}
+        """)
+    rec = Recorder()
+    ps = PipelineSession(LaunchOptions(task_file=path), rec, runtime_factory=slow_runtime)
+    ps.load()
+    ps.start()
+    try:
+        assert entered.wait(WAIT)
+        ps.terminate()
+        time.sleep(0.2)  # the cancel reaches the TaskRun while it is still starting
+        go_on.set()
+        end = rec.next(PipelineRunFinished)  # well before the step's minute
+        assert (end.succeeded, end.reason) == (False, "Cancelled")
+        assert rec.ended()["long"].status == "cancelled"
+    finally:
+        go_on.set()
+        ps.close()
+
+
 def test_tasks_timeout_cancels_the_tasks_and_runs_finally(tmp_path):
     path = tmp_path / "pr.yaml"
     path.write_text(textwrap.dedent(f"""
