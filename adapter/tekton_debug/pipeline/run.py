@@ -344,16 +344,18 @@ class PipelineSession:
         return all(st.ended for st in self.states.values())
 
     def _schedule(self) -> None:
-        with self._lock:
-            main = [st for st in self.states.values() if not st.task.is_finally]
-            for st in main:
-                if st.status != "waiting":
-                    continue
+        # the lock is taken task by task: the threads that start TaskRuns need it too, and
+        # need not wait for the whole round
+        main = [st for st in self.states.values() if not st.task.is_finally]
+        for st in main:
+            if st.status != "waiting":
+                continue
+            with self._lock:
                 if self._stopping:
                     self._skip(st, self._stopping)
-                    continue
-                if all(self.states[d].ended for d in st.task.dependencies if d in self.states):
+                elif all(self.states[d].ended for d in st.task.dependencies if d in self.states):
                     self._decide_and_start(st)
+        with self._lock:
             if self._finally_started or not all(st.ended for st in main):
                 return
             self._finally_started = True
