@@ -54,7 +54,11 @@ from tekton_debug.tekton.pipeline import PipelineRun, PipelineTask
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 3600.0  # Tekton's default timeouts.pipeline
-START_THREADS = 4  # TaskRuns made and started at once (see _Starts)
+#: how many TaskRuns are made and started at once (``_Starts``), by runtime: on this host a start
+#: is this process's own work (files, processes), which more at once only contend for; a
+#: container engine or a cluster mostly has a start wait for it, and more at once wait together
+START_THREADS = {"local": 4}
+START_THREADS_ELSEWHERE = 16
 PipelineListener = Callable[[PipelineEvent], None]
 
 
@@ -145,7 +149,7 @@ class PipelineSession:
         self._run_dir: str | None = None
         self._shared = None  # runtimes.SharedStart, once started
         self._old_sessions: list[Session] = []
-        self._starts = _Starts(START_THREADS)
+        self._starts = _Starts(START_THREADS.get(options.runtime, START_THREADS_ELSEWHERE))
         # (TaskRun key, attempt) of each TaskRun handed to a start thread and not started yet ->
         # the reason to cancel it with once it has (None: none)
         self._starting: dict[tuple[str, int], str | None] = {}
