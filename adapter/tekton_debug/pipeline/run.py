@@ -49,6 +49,7 @@ from tekton_debug.session.session import RuntimeFactory, Session
 from tekton_debug.tekton import cel
 from tekton_debug.tekton.matrix import EMPTY_ARRAY_SKIP
 from tekton_debug.tekton.model import ParamValue, TaskRun, TaskSpec
+from tekton_debug.tekton.params import resolve_params
 from tekton_debug.tekton.pipeline import PipelineRun, PipelineTask
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,6 @@ class PipelineSession:
 
     def load(self) -> PipelineRun:
         """Read and check the Pipeline or PipelineRun file and the params. Raises UserError."""
-        from tekton_debug.tekton.params import resolve_params
         from tekton_debug.resolution import remote_resolver
         from tekton_debug.tekton.pipeline_loader import load_pipeline_file
 
@@ -476,7 +476,6 @@ class PipelineSession:
         """Make attempt ``attempt`` of ``st``'s TaskRun and its session, and start it (on a start
         thread). A TaskRun cancelled meanwhile (``_stop_unit``) never starts, or is cancelled
         once it has."""
-        from tekton_debug.tekton.params import resolve_params
         assert self.run is not None
         key = (st.key, attempt)
         try:

@@ -136,8 +136,10 @@ class Masker:
                 for line in value.splitlines():
                     found.add(line)
                     found.add(line.strip())
+        if not found:  # each TaskRun's session tells what it learns, mostly nothing new
+            return
         with self._lock:
-            new = {v for v in found if len(v) >= self.MIN_LENGTH} - self._secrets
+            new = {v for v in found - self._secrets if len(v) >= self.MIN_LENGTH}
             if not new:
                 return
             secrets = self._secrets | new
