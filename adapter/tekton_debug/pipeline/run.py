@@ -107,7 +107,10 @@ class _Starts:
                     self._threads -= 1
                     return
                 fn, args = self._waiting.popleft()
-            fn(*args)
+            try:
+                fn(*args)
+            except Exception:  # a bug in one start must not take the thread the others need
+                log.exception("a TaskRun's start failed")
 
 
 class PipelineSession:
@@ -494,10 +497,13 @@ class PipelineSession:
                               masker=self.masker, reload=lambda: self._task_run_as_now(st))
             session.adopt(task_run)
             session.params = resolve_params(task_run)
-        except UserError as exc:
+        except Exception as exc:  # a UserError (its params), or a bug: this task fails
+            if not isinstance(exc, UserError):
+                log.exception("making the TaskRun of task %s failed", st.key)
             with self._lock:
                 self._starting.pop(key, None)
-            self._inbox.put(("failed to start", st.key, attempt, str(exc)))
+            self._inbox.put(("failed to start", st.key, attempt, str(exc)
+                             if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"))
             return
         session.plan.on_failure = self.plan.on_failure
         session.plan.before_steps = self.plan.steps_for(st.task)
