@@ -163,6 +163,7 @@ class PipelineSession:
         self._stopped: str | None = None  # "Cancelled" or "PipelineRunTimeout"
         self._hard_stop = False  # finally tasks are cancelled too
         self._finally_started = False
+        self._closed = False
         self._timers: list[Deadline] = []
         self._tasks_deadline: float | None = None
         self._deadline: float | None = None
@@ -508,7 +509,7 @@ class PipelineSession:
         session.plan.on_failure = self.plan.on_failure
         session.plan.before_steps = self.plan.steps_for(st.task)
         with self._lock:
-            stop = self._starting.get(key)
+            stop = "TaskRunCancelled" if self._closed else self._starting.get(key)
             if stop is not None:
                 del self._starting[key]
             else:
@@ -533,8 +534,11 @@ class PipelineSession:
             failure = f"{type(exc).__name__}: {exc}"
         with self._lock:
             stop = self._starting.pop(key, None)
+            closed = self._closed
         if failure is not None:
             self._inbox.put(("failed to start", st.key, attempt, failure))
+        elif closed:  # the run was closed while this TaskRun started: nothing of it may stay
+            session.close()
         elif stop is not None:
             self._cancel_session(session, stop)
 
@@ -745,6 +749,7 @@ class PipelineSession:
         for t in self._timers:
             t.cancel()
         with self._lock:
+            self._closed = True  # a TaskRun still being started ends at once (_launch)
             sessions = list(self.sessions.values()) + self._old_sessions
         for s in sessions:
             s.close(terminate=self.finished is None)
