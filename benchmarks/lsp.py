@@ -11,7 +11,11 @@ And the requests of a Pipeline on a large one (1,000 tasks, analysed): completio
 ``$(tasks.X.results.``, go to definition from ``$(tasks.X.results.Y)``, and the code lens, each
 from writing the request to its answer; baseline: the same requests on a Pipeline of 3 tasks, and
 the time this process takes to parse the large Pipeline's YAML once (what each request cost on
-top when it parsed the document again). Median of the rounds. Standalone, not part of ``run``.
+top when it parsed the document again). Median of the rounds.
+
+And a document's analysis with its diagnostics, in this process, on the same large Task and
+Pipeline: as the server does it (diagnostics from the documents the analysis parsed) and as it did
+before (``diagnose`` parsing the text again). Median of the rounds. Standalone, not part of ``run``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ sys.path[:0] = [str(REPO), str(REPO / "adapter")]
 from tests.lsp.test_linear import task_with_bad_references  # noqa: E402
 from tests.lsp.test_responsive import (SMALL, Server, at, open_document,  # noqa: E402
                                        pipeline_with_tasks, rename)
+from tekton_debug.lsp.diagnostics import problems  # noqa: E402
+from tekton_debug.lsp.document import analyse  # noqa: E402
+from tekton_debug.tekton.validation import diagnose  # noqa: E402
 from tekton_debug.tekton.yamlpos import load_documents  # noqa: E402
 
 ON_THE_LOOP = """
@@ -145,7 +152,32 @@ def measure_pipeline(rounds: int = 5, tasks: int = 1000) -> dict[str, float]:
             **{name: statistics.median(values) for name, values in times.items()}}
 
 
+def measure_diagnostics(rounds: int = 5) -> dict[str, float]:
+    """Median seconds of analysing a text and finding its problems, once parsing the text once
+    ("once") and once parsing it again for the problems ("twice", as before)."""
+    texts = {"Task": task_with_bad_references(10_000), "Pipeline": pipeline_with_tasks(1000)}
+    times: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, text in texts.items():
+            file = os.path.join(tmp, f"{kind}.yaml")
+            for _ in range(rounds):
+                for how in ("once", "twice"):
+                    start = time.perf_counter()
+                    analysis = analyse(text, file)
+                    found = problems(analysis) if how == "once" else diagnose(
+                        text, file, search=True, remote_severity="warning")
+                    times.setdefault(f"{kind} {how}", []).append(time.perf_counter() - start)
+                    assert found or kind == "Pipeline"
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 if __name__ == "__main__":
+    d = measure_diagnostics(3 if "--quick" in sys.argv else 7)
+    print("analysis and diagnostics, median: "
+          + "; ".join(f"{what} {d[kind + ' once'] * 1000:.0f} ms (parsing the text again, as "
+                      f"before: {d[kind + ' twice'] * 1000:.0f} ms)"
+                      for kind, what in (("Task", "a 10,000-step Task"),
+                                         ("Pipeline", "a 1,000-task Pipeline"))))
     p = measure_pipeline(3 if "--quick" in sys.argv else 7)
     print(f"a 1,000-task Pipeline, analysed, median: "
           + "; ".join(f"{name} {p[name + ' large'] * 1000:.1f} ms (3 tasks: "

@@ -29,8 +29,7 @@ def diagnostics(analysis: Analysis, source: Source, resolver=None) -> list[types
     if not (analysis.tekton or any(_meant_for_tekton(d.data) for d in analysis.docs)):
         return []
     out = []
-    for p in diagnose(analysis.text, analysis.file, resolver=resolver,
-                      search=analysis.file is not None, remote_severity="warning"):
+    for p in problems(analysis, resolver):
         if p.file not in (None, analysis.file):
             continue  # a neighbour's problem belongs to that file
         out.append(types.Diagnostic(range=problem_range(p, source), message=message(p),
@@ -38,6 +37,15 @@ def diagnostics(analysis: Analysis, source: Source, resolver=None) -> list[types
                                                            types.DiagnosticSeverity.Error),
                                     source=SOURCE))
     return out + older_tekton_warnings(analysis, source)
+
+
+def problems(analysis: Analysis, resolver=None) -> list[Problem]:
+    """What ``diagnose`` finds in the analysed text, from the documents the analysis parsed (or
+    its syntax error): the text is parsed once per version, not once more for diagnostics."""
+    if analysis.syntax_error is not None:
+        return [analysis.syntax_error]
+    return diagnose(analysis.text, analysis.file, docs=analysis.docs, resolver=resolver,
+                    search=analysis.file is not None, remote_severity="warning")
 
 
 def _meant_for_tekton(data: object) -> bool:

@@ -1059,21 +1059,24 @@ def _run_params_against_task(c: _Checker, run_params: list[dict], task_spec: dic
 
 # ---- the language server's entry point -------------------------------------------------------
 
-def diagnose(text: str, file: str | None = None, *, resolver: Any = None,
-             directory: Any = None, search: bool = True,
+def diagnose(text: str, file: str | None = None, *, docs: list[YamlDoc] | None = None,
+             resolver: Any = None, directory: Any = None, search: bool = True,
              remote_severity: str | None = "error") -> list[Problem]:
     """Every problem in ``text`` (all its Tasks, TaskRuns, StepActions, Pipelines and
     PipelineRuns); never raises.
 
-    YAML syntax errors become problems. References (a TaskRun's taskRef, a step's ref) are found
-    as the loader finds them (``tekton.finder``): in the text, then (with ``search``) next to
+    YAML syntax errors become problems. ``docs``: the documents of ``text`` as
+    ``load_documents(text, file)`` gives them, when the caller has them already (the language
+    server's analysis); the text is then not parsed again.
+
+    References (a TaskRun's taskRef, a step's ref) are found as the loader finds them (``tekton.finder``): in the text, then (with ``search``) next to
     ``file``, then through ``resolver``; a neighbour's own problems are included (callers that
     show one file filter on ``Problem.file``). A remote reference that cannot be resolved is a
     problem of ``remote_severity`` (None: not reported). Documents of other kinds (a ConfigMap next to a
     Task) are ignored, and so are the Tekton kinds tekton-debug does not read yet.
     """
     try:
-        return _diagnose(text, file, resolver, directory, search, remote_severity)
+        return _diagnose(text, file, docs, resolver, directory, search, remote_severity)
     except UserError as e:
         return list(e.problems)
     except Exception as e:  # noqa: BLE001 - the language server must never fail on input
@@ -1086,11 +1089,12 @@ OTHER_TEKTON_KINDS = ("Pipeline", "PipelineRun", "CustomRun", "Run", "ClusterTas
                       "PipelineResource", "Condition", "VerificationPolicy", "ResolutionRequest")
 
 
-def _diagnose(text: str, file: str | None, resolver: Any, directory: Any,
-              search: bool, remote_severity: str | None) -> list[Problem]:
+def _diagnose(text: str, file: str | None, docs: list[YamlDoc] | None, resolver: Any,
+              directory: Any, search: bool, remote_severity: str | None) -> list[Problem]:
     from tekton_debug.tekton.finder import Finder
 
-    docs = directory.parsed(file, text) if directory is not None and file else None
+    if docs is None and directory is not None and file:
+        docs = directory.parsed(file, text)
     if docs is None:
         docs = load_documents(text, file)
     if directory is not None and file:
