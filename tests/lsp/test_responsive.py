@@ -280,3 +280,50 @@ def test_a_request_on_a_huge_document_just_edited_waits_for_its_analysis_not_the
             "the small document's hover waited for the huge one's analysis"
     finally:
         server.stop()
+
+
+def test_a_hover_is_answered_while_a_task_ref_is_looked_up_in_a_folder_of_large_files(tmp_path):
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    for n in range(12):  # read, parsed and indexed in a second or more
+        (folder / f"big-{n:02d}.yaml").write_text(
+            task_with_bad_references(1500).replace("name: big\n", f"name: big-{n}\n", 1))
+    (folder / "zz-target.yaml").write_text(SMALL.replace("name: small", "name: target"))
+    pipeline = ("apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p\nspec:\n"
+                "  tasks:\n    - name: a\n      taskRef:\n        name: target\n"
+                "      params: [{name: version, value: '1'}]\n")
+    (folder / "pipeline.yaml").write_text(pipeline)
+    server = start(tmp_path)
+    try:
+        small, uri = (tmp_path / "small.yaml").as_uri(), (folder / "pipeline.yaml").as_uri()
+        server.send_raw(open_document(small, SMALL) + open_document(uri, pipeline))
+        server.diagnostics(small)
+        assert server.diagnostics(uri)["params"]["diagnostics"] == []  # the Task was found
+        define, define_data = server.request("textDocument/definition", at(uri, 8, 16))
+        hover, hover_data = server.request("textDocument/hover", at(small, 11, 27))
+        # both reach the server at once: the definition reads the folder, the hover does not
+        server.send_raw(define_data + hover_data)
+        found = server.response(define)["result"]
+        assert (found["uri"], found["range"]["start"]["line"]) == (
+            (folder / "zz-target.yaml").as_uri(), 3)
+        assert hover in [m.get("id") for m in server.seen], \
+            "the hover on another document waited for the folder to be read"
+        answered = next(m for m in server.seen if m.get("id") == hover)
+        assert "The version to build." in answered["result"]["contents"]["value"]
+    finally:
+        server.stop()
+
+
+def test_only_a_text_that_refers_to_other_files_is_answered_off_the_loop():
+    from tekton_debug.lsp.document import analyse
+
+    task = SMALL.replace("name: small", "name: target")
+    run = ("apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: r\nspec:\n"
+           "  taskRef:\n    name: target\n")
+    step_ref = task.replace("image: alpine:3.20\n", "ref: {name: git-clone}\n")
+    remote = run.replace("    name: target\n", "    resolver: git\n")
+    assert not analyse(task).elsewhere
+    assert not analyse(task + "---\n" + run).elsewhere  # its Task is in the same text
+    assert analyse(run).elsewhere
+    assert analyse(step_ref).elsewhere
+    assert analyse(remote).elsewhere

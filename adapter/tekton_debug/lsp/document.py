@@ -98,6 +98,9 @@ class Analysis:
     docs: list[YamlDoc] = field(default_factory=list)
     objects: list[TektonObject] = field(default_factory=list)
     syntax_error: Problem | None = None
+    # a taskRef or a step's ref names what is not in the text (or goes through a resolver):
+    # answering about it reads other files (:func:`refers_elsewhere`)
+    elsewhere: bool = False
 
     @property
     def tekton(self) -> bool:
@@ -161,7 +164,32 @@ def analyse(text: str, file: str | None = None) -> Analysis:
     for o in objects:  # a taskRef to a Task of the same text
         if o.task is None and o.task_ref in tasks:
             o.task = tasks[o.task_ref]
-    return Analysis(text, file, docs, objects)
+    return Analysis(text, file, docs, objects, elsewhere=refers_elsewhere(docs))
+
+
+def refers_elsewhere(docs: list[YamlDoc]) -> bool:
+    """Whether a taskRef (of a TaskRun or a pipeline task) or a step's ref in ``docs`` names a
+    Task or StepAction that is not one of ``docs``, or goes through a resolver: the features
+    that follow it then read the YAML files next to this one, or the resolver's cache."""
+    here = set()
+    for d in docs:
+        meta = d.data.get("metadata") if isinstance(d.data, dict) else None
+        if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+            kind = d.data.get("kind")
+            here.add(("Task" if kind == "ClusterTask" else kind, meta["name"]))
+    for d in docs:
+        for path in d.keys:
+            if path and path[-1] == "taskRef":
+                kind = "Task"
+            elif len(path) >= 3 and path[-1] == "ref" and path[-3] == "steps":
+                kind = "StepAction"
+            else:
+                continue
+            ref = _get(d.data, path)
+            if isinstance(ref, dict) and (ref.get("resolver") is not None or (
+                    isinstance(ref.get("name"), str) and (kind, ref["name"]) not in here)):
+                return True
+    return False
 
 
 def referenced_task(analysis: Analysis, obj: TektonObject) -> TaskInfo | None:

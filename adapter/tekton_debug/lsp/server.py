@@ -9,7 +9,10 @@ Analyses and diagnostics run on the :class:`~tekton_debug.lsp.worker.Worker`'s t
 the event loop: a 10,000-step Task takes about a second to analyse, and meanwhile the server
 answers hovers, completions and shutdown. A request waits for the analysis of the document's text
 as it is now (the kept one, or the one under way for that text), so that it never answers from an
-older text; every feature reads that analysis, none parses the document again. Diagnostics are
+older text; every feature reads that analysis, none parses the document again (diagnostics
+included). A request that may follow a reference into the files next to the document (a
+``taskRef`` naming a Task that is not in it) is answered on a thread of its own, so that a folder
+of many large files does not hold up the requests on other documents. Diagnostics are
 published only for the version of the document they were computed from, if it is still the
 current one.
 """
@@ -57,6 +60,9 @@ class TektonLanguageServer(LanguageServer):
         self._jobs: dict[str, tuple[str, Job]] = {}  # uri -> (text, its analysis under way)
         self._tasks: set[asyncio.Task] = set()  # diagnostics under way
         self._worker = Worker()
+        # requests that read the files next to a document: a slow directory holds up neither
+        # the analyses nor the other requests
+        self._lookups = Worker(threads=1, name="lookup")
         self._resolver = None
 
     def resolver(self):
@@ -122,6 +128,15 @@ class TektonLanguageServer(LanguageServer):
         p = doc.position_from_client_units(position)
         src = self.source(uri)
         return src, await self.analysis(uri, src), p.line, p.character
+
+    async def answer(self, analyses: tuple[Analysis | None, ...], feature: Callable,
+                     *args: Any) -> Any:
+        """``feature(*args)``: on the event loop, or on the lookup thread when one of
+        ``analyses`` (those the feature reads) refers to other files (``Analysis.elsewhere``),
+        which a feature may then read: a directory of many large files takes seconds."""
+        if any(a is not None and a.elsewhere for a in analyses):
+            return await asyncio.shield(self._lookups.submit(feature, *args).future)
+        return feature(*args)
 
     def forget(self, uri: str) -> None:
         self._analyses.pop(uri, None)
@@ -192,6 +207,16 @@ def _safe(default: Any) -> Callable:
     return wrap
 
 
+def _completion(an: Analysis, repaired: Analysis | None, fallback: Analysis | None,
+                src: Source, line: int, col: int) -> list[types.CompletionItem]:
+    items = pipeline_completion(an, repaired, src, line, col)
+    return items if items is not None else completion(an, repaired, fallback, src, line, col)
+
+
+def _definition(an: Analysis, src: Source, line: int, col: int) -> types.Location | None:
+    return pipeline_definition(an, src, line, col) or definition(an, src, line, col)
+
+
 def build_server() -> TektonLanguageServer:
     server = TektonLanguageServer()
 
@@ -228,16 +253,18 @@ def build_server() -> TektonLanguageServer:
         uri = params.text_document.uri
         src, an, line, col = await ls.at(uri, params.position)
         repaired = await ls.repaired(uri, src, an, line)
-        items = pipeline_completion(an, repaired, src, line, col)
-        return items if items is not None else completion(an, repaired, ls.fallback(uri), src,
-                                                          line, col)
+        fallback = ls.fallback(uri)
+        return await ls.answer((an, repaired, fallback), _completion, an, repaired, fallback,
+                               src, line, col)
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     @_safe(None)
     async def on_hover(ls: TektonLanguageServer, params: types.HoverParams):
         uri = params.text_document.uri
         src, an, line, col = await ls.at(uri, params.position)
-        return hover(an, ls.fallback(uri), src, line, col, ls.resolver())
+        fallback = ls.fallback(uri)
+        return await ls.answer((an, fallback), hover, an, fallback, src, line, col,
+                               ls.resolver())
 
     @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @_safe([])
@@ -255,7 +282,7 @@ def build_server() -> TektonLanguageServer:
     @_safe(None)
     async def goto_definition(ls: TektonLanguageServer, params: types.DefinitionParams):
         src, an, line, col = await ls.at(params.text_document.uri, params.position)
-        return pipeline_definition(an, src, line, col) or definition(an, src, line, col)
+        return await ls.answer((an,), _definition, an, src, line, col)
 
     @server.feature(SKIPPED)
     def skipped(ls: TektonLanguageServer, params: Any) -> None:

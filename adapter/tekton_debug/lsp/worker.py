@@ -1,5 +1,6 @@
 """Analyses run here, off the language server's event loop, so that the server answers while a
-large document is analysed.
+large document is analysed; so do the requests that read other files (a ``taskRef`` followed into
+the YAML files next to the document).
 
 The threads are daemons: the server's exit never waits for an analysis still running (a
 ``concurrent.futures`` pool, pygls' included, is joined when the interpreter exits). An analysis
@@ -40,9 +41,10 @@ class Job:
 class Worker:
     """Runs functions on daemon threads."""
 
-    def __init__(self, threads: int = THREADS) -> None:
+    def __init__(self, threads: int = THREADS, name: str = "analysis") -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._count = threads
+        self._name = name
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
@@ -51,7 +53,7 @@ class Worker:
         job = Job(loop.create_future(), fn, args)
         with self._lock:
             if not self._threads:
-                self._threads = [threading.Thread(target=self._run, name=f"analysis {n}",
+                self._threads = [threading.Thread(target=self._run, name=f"{self._name} {n}",
                                                   daemon=True) for n in range(self._count)]
                 for thread in self._threads:
                     thread.start()
