@@ -13,6 +13,10 @@ from writing the request to its answer; baseline: the same requests on a Pipelin
 the time this process takes to parse the large Pipeline's YAML once (what each request cost on
 top when it parsed the document again). Median of the rounds.
 
+And a definition that follows a taskRef into a folder of 12 large Tasks, written together with a
+hover on a small document: the time to each answer, on both servers (the folder read on the
+lookup thread, or on the event loop as before). Median of the rounds.
+
 And a document's analysis with its diagnostics, in this process, on the same large Task and
 Pipeline: as the server does it (diagnostics from the documents the analysis parsed) and as it did
 before (``diagnose`` parsing the text again). Median of the rounds. Standalone, not part of ``run``.
@@ -31,8 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "adapter")]
 
 from tests.lsp.test_linear import task_with_bad_references  # noqa: E402
-from tests.lsp.test_responsive import (SMALL, Server, at, open_document,  # noqa: E402
-                                       pipeline_with_tasks, rename)
+from tests.lsp.test_responsive import (REFERRING, SMALL, Server, at,  # noqa: E402
+                                       folder_of_tasks, open_document, pipeline_with_tasks,
+                                       rename)
 from tekton_debug.lsp.diagnostics import problems  # noqa: E402
 from tekton_debug.lsp.document import analyse  # noqa: E402
 from tekton_debug.tekton.validation import diagnose  # noqa: E402
@@ -96,6 +101,42 @@ def measure(rounds: int = 5) -> dict[str, float]:
                 times["idle"].append(hover_time(servers["threads"], small))
                 for name, server in servers.items():
                     times[name].append(hover_time(server, small, large, version))
+        finally:
+            for server in servers.values():
+                server.stop()
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def measure_lookup(rounds: int = 5) -> dict[str, float]:
+    """Median seconds from writing a definition that follows a taskRef into a folder of 12
+    1,500-step Tasks, and a hover on a small document, to the hover's answer: on each server;
+    and to the definition's answer."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        pipeline = folder_of_tasks(tmp_path / "tasks").as_uri()
+        small = (tmp_path / "small.yaml").as_uri()
+        servers = {"threads": Server(tmp_path),
+                   "loop": Server(tmp_path, [sys.executable, "-c", ON_THE_LOOP])}
+        times: dict[str, list[float]] = {}
+        try:
+            for server in servers.values():
+                server.initialize()
+                server.send_raw(open_document(small, SMALL) + open_document(pipeline, REFERRING))
+                server.diagnostics(small)
+                server.diagnostics(pipeline)
+            for _ in range(rounds):
+                for name, server in servers.items():
+                    define, define_data = server.request("textDocument/definition",
+                                                         at(pipeline, 8, 16))
+                    hover, hover_data = server.request("textDocument/hover", at(small, 11, 27))
+                    start = time.perf_counter()
+                    server.send_raw(define_data + hover_data)
+                    server.response(hover)
+                    times.setdefault(f"hover {name}", []).append(time.perf_counter() - start)
+                    if not any(m.get("id") == define for m in server.seen):
+                        server.response(define)
+                    times.setdefault(f"definition {name}", []).append(
+                        time.perf_counter() - start)
         finally:
             for server in servers.values():
                 server.stop()
@@ -178,6 +219,11 @@ if __name__ == "__main__":
                       f"before: {d[kind + ' twice'] * 1000:.0f} ms)"
                       for kind, what in (("Task", "a 10,000-step Task"),
                                          ("Pipeline", "a 1,000-task Pipeline"))))
+    k = measure_lookup(3 if "--quick" in sys.argv else 7)
+    print(f"a definition that reads a folder of 12 1,500-step Tasks, median: answered in "
+          f"{k['definition threads'] * 1000:.0f} ms; a hover on another document sent with it: "
+          f"{k['hover threads'] * 1000:.1f} ms (the folder read on the event loop, as before: "
+          f"{k['hover loop'] * 1000:.0f} ms, definition {k['definition loop'] * 1000:.0f} ms)")
     p = measure_pipeline(3 if "--quick" in sys.argv else 7)
     print(f"a 1,000-task Pipeline, analysed, median: "
           + "; ".join(f"{name} {p[name + ' large'] * 1000:.1f} ms (3 tasks: "

@@ -282,17 +282,27 @@ def test_a_request_on_a_huge_document_just_edited_waits_for_its_analysis_not_the
         server.stop()
 
 
+#: A Pipeline whose task's taskRef (line 8, from column 14) names a Task of another file.
+REFERRING = ("apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p\nspec:\n"
+             "  tasks:\n    - name: a\n      taskRef:\n        name: target\n"
+             "      params: [{name: version, value: '1'}]\n")
+
+
+def folder_of_tasks(folder: Path, files: int = 12, steps: int = 1500) -> Path:
+    """``folder`` with ``files`` large Tasks, the Task "target" (``SMALL``) after them, and
+    ``REFERRING`` in pipeline.yaml (returned): following its taskRef reads every file."""
+    folder.mkdir()
+    for n in range(files):
+        (folder / f"big-{n:02d}.yaml").write_text(
+            task_with_bad_references(steps).replace("name: big\n", f"name: big-{n}\n", 1))
+    (folder / "zz-target.yaml").write_text(SMALL.replace("name: small", "name: target"))
+    (folder / "pipeline.yaml").write_text(REFERRING)
+    return folder / "pipeline.yaml"
+
+
 def test_a_hover_is_answered_while_a_task_ref_is_looked_up_in_a_folder_of_large_files(tmp_path):
     folder = tmp_path / "tasks"
-    folder.mkdir()
-    for n in range(12):  # read, parsed and indexed in a second or more
-        (folder / f"big-{n:02d}.yaml").write_text(
-            task_with_bad_references(1500).replace("name: big\n", f"name: big-{n}\n", 1))
-    (folder / "zz-target.yaml").write_text(SMALL.replace("name: small", "name: target"))
-    pipeline = ("apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p\nspec:\n"
-                "  tasks:\n    - name: a\n      taskRef:\n        name: target\n"
-                "      params: [{name: version, value: '1'}]\n")
-    (folder / "pipeline.yaml").write_text(pipeline)
+    pipeline = folder_of_tasks(folder).read_text()  # read and indexed in a second or more
     server = start(tmp_path)
     try:
         small, uri = (tmp_path / "small.yaml").as_uri(), (folder / "pipeline.yaml").as_uri()
