@@ -57,7 +57,7 @@ def _location(d: Declared, source: Source, span=None) -> types.Location | None:
 def _step_action(analysis: Analysis, obj, source: Source, line0: int,
                  column0: int) -> types.Location | None:
     """The StepAction named by the ``ref: {name: ...}`` under the cursor."""
-    from tekton_debug.tekton.finder import Finder
+    from tekton_debug.lsp.neighbours import NEIGHBOURS
 
     for path, span in obj.doc.values.items():
         if len(path) >= 4 and path[-2:] == ("ref", "name") and path[-4] == "steps" \
@@ -67,7 +67,7 @@ def _step_action(analysis: Analysis, obj, source: Source, line0: int,
                 name = name[key]
             if not isinstance(name, str):
                 return None
-            doc, _ = Finder(analysis.docs, analysis.file).local("StepAction", name)
+            doc = NEIGHBOURS.local("StepAction", name, analysis.docs, analysis.file)
             if doc is None:
                 return None
             target = doc.span(("metadata", "name")) or doc.span(())

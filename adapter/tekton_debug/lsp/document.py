@@ -196,10 +196,10 @@ def referenced_task(analysis: Analysis, obj: TektonObject) -> TaskInfo | None:
     """The Task a TaskRun's taskRef names, also from the YAML files next to this one."""
     if obj.task is not None or obj.task_ref is None:
         return obj.task
-    from tekton_debug.tekton.loader import find_task
+    from tekton_debug.lsp.neighbours import NEIGHBOURS
 
     try:
-        doc, _ = find_task(obj.task_ref, analysis.docs, analysis.file, None)
+        doc = NEIGHBOURS.local("Task", obj.task_ref, analysis.docs, analysis.file)
     except Exception:  # noqa: BLE001 - unreadable neighbours: no Task
         return None
     return task_info(doc, ("spec",)) if doc is not None and doc.located else None

@@ -77,9 +77,9 @@ class _Pipeline:
         ref = t.raw.get("taskRef")
         if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
             return None
-        from tekton_debug.tekton.loader import find_task
+        from tekton_debug.lsp.neighbours import NEIGHBOURS
         try:
-            found, _ = find_task(ref["name"], self.docs, self.doc.file, None)
+            found = NEIGHBOURS.local("Task", ref["name"], self.docs, self.doc.file)
         except Exception:  # noqa: BLE001 - unreadable neighbours: not found
             return None
         return found if found is not None and found.located else None
