@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar, Union
 
 log = logging.getLogger(__name__)
 
+from tekton_debug.python import References
+
 
 class PauseKind(str, enum.Enum):
     ON_FAILURE = "onFailure"  # the step failed; released with debug-continue / debug-fail-continue
@@ -58,6 +60,9 @@ class DebugPlan:
     # when a step starts; a step with neither runs as it would without a debugger.
     python_lines: dict[str, set[int]] = field(default_factory=dict)
     python_exceptions: bool = False
+    # The references the Python debuggers of the run's steps hand out, and which of them
+    # answers for each source reference (the DAP handlers ask it, whichever step is paused).
+    python_refs: References = field(default_factory=References)
 
 
 # ---- events (runtime -> session) -------------------------------------------------------------

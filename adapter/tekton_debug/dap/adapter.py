@@ -520,7 +520,8 @@ class DebugAdapter:
         session = self._require_session()
         ref = (request.arguments or {}).get("sourceReference")
         if python_steps.is_python_ref(ref):  # a file only a Python step's container has
-            return {"content": self._python().source_text(ref), "mimeType": "text/x-python"}
+            return {"content": session.plan.python_refs.source_text(ref),
+                    "mimeType": "text/x-python"}
         if isinstance(ref, int) and ref >= _ACTION_SOURCE and session.run is not None and \
                 ref - _ACTION_SOURCE < len(session.run.task.steps):
             action = session.run.task.steps[ref - _ACTION_SOURCE].action

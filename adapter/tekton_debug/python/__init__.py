@@ -11,15 +11,21 @@ Python.
 - ``container``: the same in a step's container (the container runtime): debugpy mounted into
   it, its Python checked, and a relay back to the adapter that needs no network.
 
-References (frame ids, variables references) of a Python stop are numbers from ``REF_BASE`` up,
-so the DAP handlers tell them from the step's own frames and scopes at a glance.
+References (frame ids, variables references, source references) of Python steps are numbers
+from ``REF_BASE`` up, so the DAP handlers tell them from the step's own frames and scopes at a
+glance. They come from one counter for the whole process (``References``): a number never names
+two things, whichever step, retry or run handed it out.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 from typing import Any
 
-#: Frame ids and variables references of Python stops start here (the steps' own stay below).
+from tekton_debug.errors import UserError
+
+#: Python references (frames, variables, sources) start here (the steps' own stay below).
 REF_BASE = 1 << 30
 
 #: The exception filter id the DAP server offers for Python's uncaught exceptions.
@@ -27,8 +33,43 @@ EXCEPTION_FILTER = "python"
 
 
 def is_python_ref(value: Any) -> bool:
-    """A frame id or variables reference handed out for a Python stop."""
+    """A frame id, variables reference or source reference handed out for a Python step."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= REF_BASE
+
+
+#: Every Python reference of this process (``next`` on it is atomic).
+_NUMBERS = itertools.count(REF_BASE)
+
+
+class References:
+    """The Python references of one run (its plan holds them): new numbers for every debugger of
+    its steps and retries, and which debugger answers for each source reference, for the run's
+    life (an editor may ask for a file's text again long after the frame that showed it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sources: dict[int, Any] = {}  # source reference -> its debugger
+
+    @staticmethod
+    def new() -> int:
+        """A number no other Python reference has."""
+        return next(_NUMBERS)
+
+    def new_source(self, debugger: Any) -> int:
+        """A source reference whose text ``debugger`` serves (``source_text``)."""
+        ref = self.new()
+        with self._lock:
+            self._sources[ref] = debugger
+        return ref
+
+    def source_text(self, ref: int) -> str:
+        """The text behind source reference ``ref``, from the debugger that handed it out.
+        Raises UserError."""
+        with self._lock:
+            debugger = self._sources.get(ref)
+        if debugger is None:
+            raise UserError(f"unknown source reference {ref!r}")
+        return debugger.source_text(ref)
 
 
 def unsupported(runtime: str) -> str | None:

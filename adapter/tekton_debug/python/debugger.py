@@ -11,11 +11,12 @@ the session's client:
 - lines and paths: a frame in the step's script file stands at its line of the Task YAML
   (``script.ScriptMap``); frames in other files (imported modules) keep theirs, except in a
   container: there a file in a directory bound from this host (a workspace) shows at its host
-  path, and any other file at its path in the container, marked so (``origin``), its text
-  served by debugpy (``source``);
-- ids: frame ids and variables references are numbers of the adapter's own, from ``REF_BASE``
-  up, valid until the step resumes; debugpy's thread ids stay debugpy's (the DAP handlers show
-  them under the step's thread);
+  path, and any other file at its path in the container, marked so (``origin``), with a source
+  reference whose text debugpy serves (``source_text``);
+- ids: frame ids, variables references and source references are numbers of the adapter's own
+  (``References``: from ``REF_BASE`` up, none given twice in the process); frame ids and
+  variables references are valid until the step resumes, source references for the run's life;
+  debugpy's thread ids stay debugpy's (the DAP handlers show them under the step's thread);
 - stops and resumes become the events ``PythonStopped`` / ``PythonResumed`` of the step, through
   the runtime's ``emit`` so that they keep their order with the step's other events.
 
@@ -38,7 +39,7 @@ from tekton_debug.errors import UserError, WrongTime
 from tekton_debug.events import (
     PythonResumed, PythonStarted, PythonStopped, PythonUnavailable, RuntimeEvent,
 )
-from tekton_debug.python import REF_BASE
+from tekton_debug.python import References
 from tekton_debug.python import debugpy_cli
 from tekton_debug.python.script import ScriptMap
 
@@ -57,12 +58,15 @@ class PythonDebugger:
     def __init__(self, index: int, step_name: str, smap: ScriptMap, script_path: str, *,
                  source: dict | None, lines: Callable[[], Iterable[int]], exceptions: bool,
                  emit: Callable[[RuntimeEvent], None], unix_socket: str | None = None,
-                 mappings: Sequence[tuple[str, str]] = (), container: str | None = None) -> None:
+                 mappings: Sequence[tuple[str, str]] = (), container: str | None = None,
+                 refs: References | None = None) -> None:
         """``mappings`` and ``container``, for a step in a container: (host directory, where the
-        container has it) of its bind mounts, and how its container is named to the user."""
+        container has it) of its bind mounts, and how its container is named to the user.
+        ``refs``: the run's references (where this debugger's numbers come from)."""
         self.index = index
         self.step_name = step_name
         self.smap = smap
+        self._script = script_path  # as the step's Python opens it
         self.script_path = os.path.realpath(script_path)
         self.source = source  # the Task YAML as a DAP Source
         self._lines = lines
@@ -77,12 +81,14 @@ class PythonDebugger:
         self._threads: set[Any] = set()  # debugpy's ids of the script's live threads
         self._sock: socket.socket | None = None
         self._refs: dict[int, tuple[str, int]] = {}  # our id -> ("frame"|"var", debugpy's id)
-        self._next_ref = REF_BASE
+        self._numbers = refs if refs is not None else References()
         self._mappings = tuple(mappings)
         self._container = container
-        # our sourceReference -> debugpy's, for the step's life (an editor may ask again later)
-        self._sources: dict[int, int] = {}
+        # our sourceReference -> (debugpy's, the file's path), for the run's life (an editor may
+        # ask again later): served by debugpy while the step's Python runs, then as read then
+        self._sources: dict[int, tuple[int, str]] = {}
         self._source_refs: dict[int, int] = {}  # debugpy's -> ours
+        self._texts: dict[int, str] = {}  # our sourceReference -> the text debugpy gave
         self.unix_socket = unix_socket
         if unix_socket is None:
             self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -158,7 +164,8 @@ class PythonDebugger:
                                       "linesStartAt1": True, "columnsStartAt1": True,
                                       "pathFormat": "path", "supportsVariableType": True},
                        deadline - time.monotonic())
-            self._send("attach", debugpy_cli.attach_arguments(self._mappings))
+            self._send("attach", debugpy_cli.attach_arguments(
+                self._mappings, scripts=(self._script, self.script_path)))
             self.update_breakpoints()
             self._send("setExceptionBreakpoints",
                        {"filters": [debugpy_cli.UNCAUGHT] if self.exceptions else []})
@@ -328,11 +335,10 @@ class PythonDebugger:
     def _ref(self, kind: str, theirs: Any) -> int:
         if not isinstance(theirs, int) or theirs <= 0:
             return 0
+        ours = self._numbers.new()
         with self._lock:
-            ours = self._next_ref
-            self._next_ref += 1
             self._refs[ours] = (kind, theirs)
-            return ours
+        return ours
 
     def _theirs(self, kind: str, ours: Any) -> int:
         entry = self._refs.get(ours) if isinstance(ours, int) else None
@@ -381,19 +387,33 @@ class PythonDebugger:
         with self._lock:
             ours = self._source_refs.get(ref)
             if ours is None:
-                ours = self._source_refs[ref] = self._next_ref
-                self._next_ref += 1
-                self._sources[ours] = ref
+                ours = self._source_refs[ref] = self._numbers.new_source(self)
+                self._sources[ours] = (ref, path)
         return {**source, "sourceReference": ours,
                 "origin": f"in {self._container}, not on this host"}
 
     def source_text(self, ref: int) -> str:
-        """The text of a file only the step's container has (a ``sourceReference`` of a frame);
-        while the step's Python runs."""
-        theirs = self._sources.get(ref)
-        if theirs is None:
+        """The text of a file only the step's container has (a ``sourceReference`` of one of
+        this debugger's frames), whether the step's Python is stopped or not: from debugpy while
+        it runs, and once it has ended, as debugpy gave it before (a file never read while it
+        ran can no longer be). Raises UserError."""
+        with self._lock:
+            entry = self._sources.get(ref)
+            text = self._texts.get(ref)
+        if entry is None:
             raise UserError(f"unknown source reference {ref!r}")
-        return str(self._call("source", {"sourceReference": theirs}).get("content") or "")
+        if text is not None:
+            return text
+        theirs, path = entry
+        conn = self._conn
+        if conn is None or conn.closed:
+            raise WrongTime(f"{path} is only in {self._container}, and the Python of step "
+                            f"{self.step_name!r} has ended: its text can no longer be read",
+                            fix="open such a file while the step's Python runs")
+        text = str(self._call("source", {"sourceReference": theirs}).get("content") or "")
+        with self._lock:
+            self._texts[ref] = text
+        return text
 
     def scopes(self, frame: int) -> list[dict]:
         self._require_stopped()

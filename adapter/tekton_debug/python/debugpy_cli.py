@@ -61,17 +61,28 @@ VERSION_PROBE = "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"
 ATTACH_ARGUMENTS = {"justMyCode": True, "redirectOutput": False, "showReturnValue": True}
 
 
-def attach_arguments(mappings: Sequence[tuple[str, str]] = ()) -> dict:
+def attach_arguments(mappings: Sequence[tuple[str, str]] = (), scripts: Iterable[str] = ()
+                     ) -> dict:
     """``attach``'s arguments; ``mappings``: (host directory, the same directory in the step's
     container), for a step in a container. debugpy then shows a file under one of those
     directories at its host path, and gives every other file a ``sourceReference`` whose
     ``source`` request it answers with the file's text as the container has it. It takes the
     first directory that holds a file, so the deepest come first here (a workspace bound inside
-    ``/workspace``)."""
+    ``/workspace``).
+
+    debugpy maps both ways, by the first directory whose path begins a file's path as a string
+    (``/a`` begins ``/ab/c`` too): the path of the breakpoints' file (the step's script, at the
+    same path on both sides; ``scripts``: its spellings) from the host's to the container's,
+    and frames' files back. A mapping whose directory begins the script's path on either side
+    (a workspace bound to ``/``, say) would move the script's breakpoints elsewhere, or its
+    frames, so it is left out; files under it then come as files only the container has."""
     args = dict(ATTACH_ARGUMENTS)
-    if mappings:
+    scripts = tuple(scripts)
+    kept = [(host, inside) for host, inside in mappings
+            if not any(s.startswith(host) or s.startswith(inside) for s in scripts)]
+    if kept:
         args["pathMappings"] = [{"localRoot": host, "remoteRoot": inside} for host, inside in
-                                sorted(mappings, key=lambda m: -len(m[1].rstrip("/")))]
+                                sorted(kept, key=lambda m: -len(m[1].rstrip("/")))]
     return args
 
 #: The exception filter for uncaught exceptions.

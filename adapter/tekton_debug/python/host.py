@@ -64,19 +64,32 @@ class HostPython:
     def launch(self, step: Step, argv: Sequence[str], env: Mapping[str, str], plan: DebugPlan,
                emit: Callable[[RuntimeEvent], None]) -> Launch:
         """How step ``step`` starts now, given the breakpoints in ``plan``."""
-        plain = Launch(list(argv), dict(env))
+        if not self.debugs(step, env, plan, emit):
+            return Launch(list(argv), dict(env))
+        return self.debugged(step, argv, env, plan, emit)
+
+    def debugs(self, step: Step, env: Mapping[str, str], plan: DebugPlan,
+               emit: Callable[[RuntimeEvent], None]) -> bool:
+        """Whether step ``step`` starts under debugpy now, given the breakpoints in ``plan``
+        (``env``: its environment). One that should but cannot is told why (``emit``)."""
         i, name = step.index, step.debug_name
         smap = self._maps.get(i)
         if smap is None:
-            return plain
+            return False
         lines = plan.python_lines.get(name) or set()
         inside = isinstance(smap, ScriptMap) and any(smap.contains(n) for n in lines)
         if not inside and not plan.python_exceptions:
-            return plain
+            return False
         why = smap if isinstance(smap, str) else self._unusable(i, env)
         if why is not None:
             emit(PythonUnavailable(i, f"step {name!r} runs without the Python debugger: {why}"))
-            return plain
+            return False
+        return True
+
+    def debugged(self, step: Step, argv: Sequence[str], env: Mapping[str, str],
+                 plan: DebugPlan, emit: Callable[[RuntimeEvent], None]) -> Launch:
+        """Step ``step`` started under debugpy (once ``debugs`` said so), with its debugger."""
+        smap = self._maps[step.index]
         assert isinstance(smap, ScriptMap)
         return self._debugged(step, smap, argv, env, plan, emit)
 
@@ -86,16 +99,17 @@ class HostPython:
         name = step.debug_name
         return PythonDebugger(step.index, name, smap, script, source=self._source,
                               lines=lambda: plan.python_lines.get(name) or set(),
-                              exceptions=plan.python_exceptions, emit=emit, **where)
+                              exceptions=plan.python_exceptions, emit=emit,
+                              refs=plan.python_refs, **where)
 
     def _debugged(self, step: Step, smap: ScriptMap, argv: Sequence[str], env: Mapping[str, str],
                   plan: DebugPlan, emit: Callable[[RuntimeEvent], None]) -> Launch:
         """Step ``step`` started under debugpy, here on this host."""
         python, options = self._resolved(step.index, env)
-        debugger = self._debugger(step, smap, argv[0], plan, emit)
+        env = debugpy_cli.environment(env, debugpy_cli.python_path(self._run_dir))
+        debugger = self._debugger(step, smap, argv[0], plan, emit)  # last: nothing fails after
         return Launch(debugpy_cli.command(python, options, debugger.port, argv[0], argv[1:]),
-                      debugpy_cli.environment(env, debugpy_cli.python_path(self._run_dir)),
-                      debugger)
+                      env, debugger)
 
     def _resolved(self, i: int, env: Mapping[str, str]) -> tuple[str, list[str]]:
         program, options = self._interpreters[i]
