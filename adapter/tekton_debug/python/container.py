@@ -120,10 +120,15 @@ def probe(program: str) -> str:
             f'echo "$p $("$p" -E -S -c {version} 2>/dev/null)"')
 
 
+class ProbeFailed(Exception):
+    """``probe()`` could not be run in a step's running container; the message says why."""
+
+
 class ContainerPython(HostPython):
     """The Python steps of one run in containers. ``place()`` says where the shared directory is,
     on this host and in the containers; ``probed(i)`` gives what ``probe()`` printed in step
-    ``i``'s container (None when the container did not come up)."""
+    ``i``'s container (None when the container did not come up; ProbeFailed when it runs but
+    the probe could not be run in it)."""
 
     probed: Callable[[int], str | None]
 
@@ -181,7 +186,10 @@ class ContainerPython(HostPython):
         why = debugpy_cli.unusable_options(options) or self._refused.get(i)
         if why:
             return why
-        found = self.probed(i)
+        try:
+            found = self.probed(i)
+        except ProbeFailed as exc:
+            return f"its Python could not be looked for in its container: {exc}"
         if found is None:
             return "its container did not start"
         path, _, version = found.strip().partition(" ")
@@ -202,9 +210,13 @@ class ContainerPython(HostPython):
             unix_socket=os.path.join(self._outside, f"{self._name}{i}.sock"),
             mappings=self._mappings,
             container=f"step {step.debug_name}'s container ({self._images.get(i)})")
-        command = debugpy_cli.command(program, options, PORT_SLOT, argv[0], argv[1:])
-        k = len(command) - len(argv)
-        assert command[k:] == list(argv), "debugpy's command ends with the step's own"
-        spec = {"argv": command, "k": k, "slot": PORT_SLOT, "env": self._changed_env(env)}
-        (self._outside / f"{self._name}{i}.json").write_text(json.dumps(spec))
+        try:
+            command = debugpy_cli.command(program, options, PORT_SLOT, argv[0], argv[1:])
+            k = len(command) - len(argv)
+            assert command[k:] == list(argv), "debugpy's command ends with the step's own"
+            spec = {"argv": command, "k": k, "slot": PORT_SLOT, "env": self._changed_env(env)}
+            (self._outside / f"{self._name}{i}.json").write_text(json.dumps(spec))
+        except BaseException:
+            debugger.close()
+            raise
         return Launch(list(argv), dict(env), debugger)

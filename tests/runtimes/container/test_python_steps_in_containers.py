@@ -399,6 +399,108 @@ def test_python_paths_of_the_image_and_the_step_hold_under_debugpy_and_frames_op
     assert "image-path 42" in stdout and "own-path 15 generated True" in stdout
 
 
+TWO_MODULES = textwrap.dedent('''\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: two-modules
+    spec:
+      steps:
+        - name: first
+          image: IMAGE
+          script: |
+            #!/usr/bin/env python3
+            import imgmod
+            value = imgmod.twice(21)
+            print("first", value)
+        - name: second
+          image: IMAGE
+          script: |
+            #!/usr/bin/env python3
+            import sys
+            with open("/tmp/ownmod.py", "w") as f:
+                f.write(OWN)
+            sys.path.insert(0, "/tmp")
+            import ownmod
+            value = ownmod.thrice(5)
+            print("second", value)
+    ''')
+
+OWN_MODULE = "def thrice(n):\n    tripled = n * 3\n    return tripled\n"
+
+
+def test_files_only_containers_have_keep_their_text_for_the_run_whichever_step_is_paused(
+        dap, tmp_path, pythonpath_image):
+    task = tmp_path / "two-modules.yaml"
+    task.write_text(TWO_MODULES.replace("IMAGE", pythonpath_image).replace(
+        "OWN", repr(OWN_MODULE)))
+    first, second = line_of(task, "value = imgmod"), line_of(task, "value = ownmod")
+    launch(dap, task, [first, second])
+
+    def into_module(thread: int) -> dict:
+        assert stopped(dap)["reason"] == "breakpoint"
+        frames_of(dap, thread)
+        dap.request("stepIn", {"threadId": thread})
+        stopped(dap)
+        return frames_of(dap, thread)[0]["source"]
+
+    def text(source: dict) -> str:
+        return dap.request("source", {"source": source,
+                                      "sourceReference": source["sourceReference"]}
+                           )["body"]["content"]
+
+    source_a = into_module(1)
+    assert source_a["path"] == "/opt/imagelib/imgmod.py" and text(source_a) == IMAGE_MODULE
+    dap.request("continue", {"threadId": 1})
+    # the next step, stopped in a file of its container's own after the same requests
+    source_b = into_module(2)
+    assert source_b["path"] == "/tmp/ownmod.py"
+    assert source_b["sourceReference"] != source_a["sourceReference"]
+    assert text(source_b) == OWN_MODULE
+    # the editor asks again for the first step's file, that step over: its text, not another's
+    assert text(source_a) == IMAGE_MODULE
+    dap.request("continue", {"threadId": 2})
+    dap.wait_event("terminated", timeout=WAIT)
+    assert "first 42" in dap.output("stdout") and "second 15" in dap.output("stdout")
+
+
+SHORT_MOUNT = textwrap.dedent('''\
+    apiVersion: tekton.dev/v1
+    kind: Task
+    metadata:
+      name: short-mount
+    spec:
+      workspaces:
+        - name: tools
+          mountPath: /t
+      steps:
+        - name: py
+          image: IMAGE
+          script: |
+            #!/usr/bin/env python3
+            value = 6
+            print("value", value)
+    ''')
+
+
+def test_a_workspace_whose_path_begins_the_scripts_path_leaves_the_scripts_frames_alone(
+        dap, tmp_path, python_image):
+    # debugpy maps paths by string prefix: /t would take the script's /tekton/scripts/... file
+    task = tmp_path / "short-mount.yaml"
+    task.write_text(SHORT_MOUNT.replace("IMAGE", python_image))
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    line = line_of(task, 'print("value"')
+    launch(dap, task, [line], workspaces={"tools": str(tools)})
+    assert stopped(dap)["reason"] == "breakpoint"
+    frame = frames_of(dap, 1)[0]
+    assert frame["line"] == line and frame["name"].startswith("py: ")
+    assert frame["source"]["path"] == str(task)
+    dap.request("continue", {"threadId": 1})
+    dap.wait_event("terminated", timeout=WAIT)
+    assert "value 6" in dap.output("stdout")
+
+
 def test_a_step_retried_as_python_in_a_container_made_without_debugpy_runs_plainly_and_says_why(
         session, tmp_path, python_image):
     from tekton_debug.events import PythonUnavailable, RunFinished, StepPaused
@@ -427,6 +529,35 @@ def test_a_retry_whose_shebang_names_another_python_looks_for_that_one(
     assert rec.wait_for(StepPaused).exit_code == 4
     task.write_text(task.read_text().replace("python3", "python9"))
     s.plan.python_exceptions = True  # the retry would start under debugpy
+    layout = s.runtime.layout
+
+    def written():
+        return sorted(p.name for d in (layout.scripts_dir, layout.tekton / "python")
+                      for p in d.rglob("*"))
+
+    before = written()
     assert s.retry(0) == 127
     why = rec.wait_for(PythonUnavailable).reason
     assert f"python9 is not on the step's PATH in its image {python_image}" in why
+    # run plainly, the retry wrote nothing for a debugger (no script, no launcher's files)
+    assert written() == before
+
+
+def test_a_retry_whose_python_cannot_be_looked_for_in_its_running_container_says_why(
+        session, tmp_path, python_image):
+    from tekton_debug.events import PythonUnavailable, StepPaused
+
+    task = tmp_path / "unprobed-python.yaml"
+    task.write_text(NO_PYTHON.replace("IMAGE", python_image).replace(
+        'print("hello")', "raise SystemExit(4)"))
+    s, rec = session(str(task))
+    assert rec.wait_for(StepPaused).exit_code == 4
+    # the edited step: another Python, and a value too long for an argument of `exec`
+    task.write_text(task.read_text().replace("python3", "python9").replace(
+        "      script: |", f"      env:\n        - name: BIG\n          value: {'x' * 200_000}\n"
+                           "      script: |"))
+    s.plan.python_exceptions = True
+    s.retry(0)
+    why = rec.wait_for(PythonUnavailable).reason
+    assert "could not be looked for in its container" in why
+    assert "Argument list too long" in why and "did not start" not in why

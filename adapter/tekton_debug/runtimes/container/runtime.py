@@ -32,6 +32,7 @@ from tekton_debug.events import (ExecResult, Notice, Progress, Release, StepEnvi
                                  StepLog)
 from tekton_debug.options import LaunchOptions
 from tekton_debug.python.container import ContainerPython
+from tekton_debug.python.debugger import PythonDebugger
 from tekton_debug.python.host import Launch, python_steps
 from tekton_debug.runtimes import SharedStart
 from tekton_debug.runtimes.container import resources
@@ -56,6 +57,7 @@ PYTHON_DIR = f"{TEKTON}/python"  # debugpy (mounted) and the sockets back to the
 TOOLS = f"{TEKTON}/bin/tools"  # the static shell's applets, on PATH only for images with no shell
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 READY_FOR_EXEC = 120.0  # seconds exec and shells wait for a step's container to be up
+PROBE_TIMEOUT = 30.0  # seconds a retry's look for its Python in its container may take
 
 # A shell in the step: the image's own /bin/sh, or the static one when the image has none.
 PICK_SHELL = ('if [ -x /bin/sh ]; then exec /bin/sh "$@"; fi\n'
@@ -177,6 +179,8 @@ class ContainerRuntime(LocalRuntime):
         _open_up(layout.root)
         self._steps = []
         self._run_args = []
+        self._with_debugpy = set()
+        self._retries = 0
         for step in steps:
             step = substitute_step(step, ctx)
             local, args = self._step_spec(step, layout, run, mounts, namespace)
@@ -578,20 +582,31 @@ class ContainerRuntime(LocalRuntime):
         wd = step.working_dir or paused.working_dir
         if not wd.startswith("/"):
             wd = f"/workspace/{wd}"
-        argv = self._python_retry(c, paused, run, ctx, step, wd)
-        if argv is None:
-            argv = self._exec_argv(c, paused, exec_argv(step, wd), interactive=False, tty=False)
-        local = LocalStep(index, step, argv, dict(os.environ), frozenset(), str(self.run_dir), [])
-        return StepProcess(argv, env=local.env, cwd=local.working_dir, reaper=self._reaper,
-                           on_output=lambda stream, data: self._emit(StepLog(index, stream, data))
-                           ), local
+        debugged = self._python_retry(c, paused, run, ctx, step, wd)
+        argv, debugger = debugged or (
+            self._exec_argv(c, paused, exec_argv(step, wd), interactive=False, tty=False), None)
+        try:
+            local = LocalStep(index, step, argv, dict(os.environ), frozenset(),
+                              str(self.run_dir), [])
+            process = StepProcess(
+                argv, env=local.env, cwd=local.working_dir, reaper=self._reaper,
+                on_output=lambda stream, data: self._emit(StepLog(index, stream, data)))
+        except BaseException:
+            if debugger is not None:
+                debugger.close()
+            raise
+        with self._lock:  # the retry's end clears it under the lock
+            self._steps[index].retry_python = debugger
+        return process, local
 
     def _python_retry(self, c: StepContainer, paused: LocalStep, run: TaskRun, ctx, step: Step,
-                      wd: str) -> list[str] | None:
+                      wd: str) -> tuple[list[str], PythonDebugger] | None:
         """The ``exec`` argv of a retry of a Python step under its debugger, as its first run
         starts (the launcher, debugpy mounted, the way back through the shared directory), with
-        the edited script's lines mapped; None when it runs plainly (not Python, or no breakpoint
-        or filter needs debugpy, or why not is told as for a first run)."""
+        the edited script's lines mapped, and that debugger (the caller closes it if the retry
+        does not start); None when it runs plainly (not Python, or no breakpoint or filter needs
+        debugpy, or why not is told as for a first run). Its script and files are written only
+        once it is sure to run under debugpy."""
         from tekton_debug.runtimes.rerun import literal_env
 
         assert self.layout is not None
@@ -600,9 +615,10 @@ class ContainerRuntime(LocalRuntime):
                               kind=ContainerPython)
         if not isinstance(python, ContainerPython):
             return None
-        self._retries += 1
+        with self._lock:
+            number = self._retries + 1
         python.place(self.layout.tekton / "python", PYTHON_DIR, self._bound,
-                     name=f"retry{self._retries}-")
+                     name=f"retry{number}-")
         first = self._python.interpreter(index) if self._python is not None else None
         program = python.interpreter(index)
         declared = literal_env(step)
@@ -617,29 +633,48 @@ class ContainerRuntime(LocalRuntime):
         if index not in self._with_debugpy:
             python.refuse(index, "its container was made while its script was not Python, "
                                  "without debugpy; restart the run to debug it")
+        if not python.debugs(step, env, self._plan, self._emit):
+            return None
+        with self._lock:
+            self._retries = number
         argv = [expand(a, declared) for a in write_step_script(step, self.layout,
                                                                tekton_shown=TEKTON)]
         retry = LocalStep(index, step, argv, env, secret_env, wd, [])
-        launch = self._launch_of(retry, python)
-        if launch.debugger is None:
-            return None
-        self._steps[index].retry_python = launch.debugger
-        return self._exec_argv(c, retry, spec[1], interactive=False, tty=False, env=declared)
+        debugger = python.debugged(step, retry.argv, retry.env, self._plan, self._emit).debugger
+        assert debugger is not None
+        try:
+            return (self._exec_argv(c, retry, spec[1], interactive=False, tty=False,
+                                    env=declared), debugger)
+        except BaseException:
+            debugger.close()
+            raise
 
     def _probe_now(self, c: StepContainer, local: LocalStep, program: str,
-                   env: Mapping[str, str]) -> str | None:
+                   env: Mapping[str, str]) -> str:
         """What ``probe()`` prints for ``program`` in the running container ``c`` (``env`` set
-        on top of its own)."""
-        from tekton_debug.python.container import probe
+        on top of its own). Raises ProbeFailed when the ``exec`` itself fails."""
+        from tekton_debug.python.container import ProbeFailed, probe
 
+        assert self.engine is not None
+        engine = self.engine.name
         try:
-            code, out, _err, _timed_out, _cut = run_captured(
+            code, out, err, timed_out, _cut = run_captured(
                 self._exec_argv(c, local, [STATIC_SHELL, "-c", probe(program)],
                                 interactive=False, tty=False, env=env),
-                env=os.environ, cwd=os.getcwd(), stdin=None, timeout=30.0, reaper=self._reaper)
-        except OSError:
-            return None
-        return out.decode(errors="replace") if code == 0 else ""
+                env=os.environ, cwd=os.getcwd(), stdin=None, timeout=PROBE_TIMEOUT,
+                reaper=self._reaper)
+        except OSError as exc:
+            raise ProbeFailed(f"{engine} exec could not be run ({exc.strerror or exc})") from None
+        except ValueError as exc:  # an argument the system cannot pass (a NUL in a value)
+            raise ProbeFailed(f"{engine} exec could not be run ({exc})") from None
+        if timed_out:
+            raise ProbeFailed(f"{engine} exec did not finish within {PROBE_TIMEOUT:g} s")
+        if code == 0:
+            return out.decode(errors="replace")
+        said = [line for line in err.decode(errors="replace").splitlines() if line.strip()]
+        if said:  # the probe prints nothing to stderr: the engine failed
+            raise ProbeFailed(f"{engine} exec failed (exit code {code}): {said[-1].strip()}")
+        return ""  # not on the step's PATH
 
     # ---- ending ------------------------------------------------------------------------------
     def _finish(self, run: TaskRun, ends) -> None:
