@@ -4,8 +4,11 @@ start twenty threads, each taking the interpreter lock from the steps' start for
 timeouts that almost never expire.
 
 A deadline's function runs on a thread of its own (it may wait, as a run's cancel does, and the
-others' deadlines must not wait for it). The timer thread ends once no deadline has been waiting
-for ``IDLE`` seconds.
+others' deadlines must not wait for it), or, when no thread can be started (a fork bomb in a step
+reached the process limit: exactly when timeouts matter), on the timer thread itself. A deadline
+cancelled after it was taken from the heap, before its function began, does not run. The timer
+thread ends once no deadline has been waiting for ``IDLE`` seconds; one that could not be started
+is started by the next deadline set.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import sys
 import threading
 import time
 from typing import Callable
@@ -54,10 +58,13 @@ class Timers:
             heapq.heappush(self._heap, (deadline.when, next(self._order), deadline))
             if self._heap[0][2] is deadline:
                 self._wake.notify()
-            if self._thread is None or self._pid != os.getpid():
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
                 self._pid = os.getpid()
                 self._thread = threading.Thread(target=self._run, name="timers", daemon=True)
-                self._thread.start()
+                try:
+                    self._thread.start()
+                except RuntimeError:  # no thread to be had now: the next deadline tries again
+                    self._thread = None
         return deadline
 
     def _discard(self, deadline: Deadline) -> None:
@@ -70,6 +77,14 @@ class Timers:
                 self._wake.notify()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:  # however it ends, the next deadline starts another
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _loop(self) -> None:
         while True:
             with self._lock:
                 while self._heap and self._heap[0][2].cancelled:
@@ -86,7 +101,20 @@ class Timers:
                     self._wake.wait(min(when - now, threading.TIMEOUT_MAX))
                     continue
                 heapq.heappop(self._heap)
-            threading.Thread(target=deadline.function, name=deadline.name, daemon=True).start()
+            try:
+                threading.Thread(target=_fire, args=(deadline,), name=deadline.name,
+                                 daemon=True).start()
+            except RuntimeError:  # no new thread now: run it here, the others after it
+                try:
+                    _fire(deadline)
+                except Exception:
+                    threading.excepthook(threading.ExceptHookArgs(
+                        (*sys.exc_info(), threading.current_thread())))
+
+
+def _fire(deadline: Deadline) -> None:
+    if not deadline.cancelled:  # cancelled since it was taken from the heap: it does not run
+        deadline.function()
 
 
 TIMERS = Timers()
