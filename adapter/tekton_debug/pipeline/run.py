@@ -24,7 +24,6 @@ import dataclasses
 import logging
 import os
 import queue
-import shutil
 import threading
 import time
 import uuid
@@ -755,5 +754,6 @@ class PipelineSession:
             s.close(terminate=self.finished is None)
         self._release_claims()
         if self._run_dir:
-            shutil.rmtree(self._run_dir, ignore_errors=True)
+            from tekton_debug.runtimes.local import rundir
+            rundir.remove(self._run_dir)  # forgotten as well as removed
             self._run_dir = None

@@ -1,8 +1,9 @@
 """Run directories: marked with their owner, swept once the owner is gone, never someone else's;
-the control files on a private tmpfs unless the user chose where runs go."""
+the control files on a private tmpfs unless the user chose where the run goes."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -70,13 +71,10 @@ def on_tmpfs(path) -> bool:
 
 @pytest.fixture
 def private_tmpfs(monkeypatch, tmp_path):
-    """No place chosen by the user; XDG_RUNTIME_DIR a private directory on /dev/shm's tmpfs; the
-    temp dir the test's own."""
+    """XDG_RUNTIME_DIR a private directory on /dev/shm's tmpfs; the temp dir the test's own."""
     if not on_tmpfs("/dev/shm"):
         pytest.skip("/dev/shm is not a tmpfs here")
     runtime_dir = Path(tempfile.mkdtemp(dir="/dev/shm"))  # mode 0700, this user's
-    for name in rundir.CHOSEN_PLACE_ENV:
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     yield runtime_dir
@@ -85,6 +83,7 @@ def private_tmpfs(monkeypatch, tmp_path):
 
 def test_control_files_go_to_a_private_tmpfs_directory_unless_the_user_chose_a_place(
         private_tmpfs, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # set by pam_tmpdir, Nix, CI: no choice of a run
     run_dir = rundir.create(None, "demo")
     control = rundir.create_control(None, "demo")
 
@@ -96,8 +95,6 @@ def test_control_files_go_to_a_private_tmpfs_directory_unless_the_user_chose_a_p
     # a place the user chose, or a run kept for a look afterwards: all in the run directory
     assert rundir.create_control(tmp_path / "mine", "demo") is None
     assert rundir.create_control(None, "demo", keep=True) is None
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    assert rundir.create_control(None, "demo") is None
 
 
 def test_a_runtime_dir_that_others_can_enter_is_not_used(private_tmpfs):
@@ -118,3 +115,55 @@ def test_a_control_directory_whose_owner_died_is_swept_by_the_next_run(private_t
     rundir.create(None, "demo")
 
     assert not left.exists() and alive_one is not None and alive_one.exists()
+
+
+@pytest.fixture
+def shm(private_tmpfs, monkeypatch):
+    """A /dev/shm of the test's own (a sticky tmpfs directory), no XDG_RUNTIME_DIR."""
+    place = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    place.chmod(0o1777)
+    monkeypatch.setattr(rundir, "SHM", str(place))
+    monkeypatch.setattr(rundir, "_shm_base", None)
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    yield place
+    shutil.rmtree(place, ignore_errors=True)
+
+
+def test_a_run_killed_without_a_runtime_dir_is_swept_by_a_run_that_has_one(
+        shm, private_tmpfs, monkeypatch):
+    left = rundir.create_control(None, "demo")  # from ssh or cron: in /dev/shm
+    assert left is not None and left.is_relative_to(shm)
+    (left / rundir.OWNER_FILE).write_text(f"{dead_pid()} 1")
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(private_tmpfs))
+    rundir.create(None, "demo")
+
+    assert not left.exists()
+
+
+def test_a_directory_another_user_made_under_this_users_name_does_not_put_the_files_on_disk(
+        shm):
+    taken = shm / f"tekton-debug-{os.getuid()}"
+    taken.mkdir(mode=0o700)
+    os.chown(taken, 65534, 65534)  # made first by another user, to make the secrets go to disk
+
+    control = rundir.create_control(None, "demo")
+
+    assert control is not None and control.parent.parent == shm and on_tmpfs(control)
+    assert control.parent != taken and control.parent.stat().st_uid == os.getuid()
+    assert (control.parent.stat().st_mode & 0o777) == 0o700
+    assert rundir.create_control(None, "again").parent == control.parent  # found again
+
+
+def test_without_a_private_tmpfs_the_files_go_to_the_run_directory_and_the_user_is_told_once(
+        shm, monkeypatch):
+    shm.chmod(0o777)  # not sticky: another user could rename what is made there
+    monkeypatch.setattr(rundir, "_notice", [])
+    monkeypatch.setattr(rundir, "_notice_said", False)
+
+    assert rundir.create_control(None, "demo") is None
+    assert rundir.create_control(None, "demo") is None
+
+    notice = rundir.take_notice()
+    assert notice and "XDG_RUNTIME_DIR" in notice and "secret" in notice
+    assert rundir.take_notice() is None

@@ -5,21 +5,26 @@ Tekton's ``/tekton`` files: substituted scripts, post files, results, the termin
 the debug scripts and a shell's environment, with secret values among them.
 :meth:`LocalRuntime.close` removes both on every ending it sees.
 
-Where they go: unless the user chose the place (a ``run_root``, or ``TMPDIR``/``TEMP``/``TMP`` in
-the environment), the ``/tekton`` files (the *control directory*, :func:`create_control`) go to a
-private directory on a tmpfs, and the run directory to the temp dir. The private tmpfs directory
-is ``$XDG_RUNTIME_DIR/tekton-debug`` when ``XDG_RUNTIME_DIR`` is a tmpfs directory of this user
-with mode 0700, else ``/dev/shm/tekton-debug-<uid>`` (mode 0700, this user's) when ``/dev/shm`` is
-a tmpfs; neither may be mounted ``noexec`` (the scripts run from there). On a tmpfs the secret
-values a run writes never touch a disk, and each of the dozen files and directories a TaskRun
-makes and removes costs a hundredth of what it costs on a disk's file system: a PipelineRun's
-TaskRuns start and end sooner. ``HOME`` and the workspaces, which can grow large, stay in the
-temp dir. Without such a tmpfs (or with ``keep_run_dir``, or a place the user chose) everything
-is in the run directory, as ``<run dir>/tekton``.
+Where they go: the run directory goes to the temp dir (``TMPDIR``), or to the ``run_root`` the
+user chose. Unless the user chose that place or keeps the run (``keep_run_dir``), the ``/tekton``
+files (the *control directory*, :func:`create_control`) go to a private directory on a tmpfs:
+``$XDG_RUNTIME_DIR/tekton-debug`` when ``XDG_RUNTIME_DIR`` is a tmpfs directory of this user with
+mode 0700, else ``/dev/shm/tekton-debug_<uid>_XXXX`` (made with an unpredictable name, mode 0700,
+this user's; found again by its owner and mode) when ``/dev/shm`` is a tmpfs with the sticky bit
+(no other user can remove or replace it); neither may be mounted ``noexec`` (the scripts run from
+there). On a tmpfs the secret values a run writes are in memory only, as the adapter's own are:
+not written to a file system on a disk, though the kernel may move them to swap, as it may any
+process's memory. And each of the dozen files and directories a TaskRun makes and removes costs a
+hundredth of what it costs on a disk's file system: a PipelineRun's TaskRuns start and end sooner.
+``HOME`` and the workspaces, which can grow large, stay in the run directory. Without such a tmpfs
+(said once, :func:`take_notice`), or with ``keep_run_dir`` or a ``run_root``, everything is in the
+run directory, as ``<run dir>/tekton``.
 
-An ending the runtime cannot see (SIGKILL, a power cut) leaves directories behind: the owner file
-names the process (pid and start time, so that a reused pid does not count), and the next run
-sweeps the directories whose owner is gone, in the temp dir and in the private tmpfs directory.
+An ending the runtime cannot see (SIGKILL) leaves directories behind: the watchdog, which
+outlives the process, removes them (``LocalRuntime`` tells it which); where it could not (a power
+cut), the owner file names the process (pid and start time, so that a reused pid does not count),
+and the next run sweeps the directories whose owner is gone, in the temp dir and in every private
+tmpfs directory of this user.
 """
 
 from __future__ import annotations
@@ -36,8 +41,8 @@ from pathlib import Path
 from tekton_debug.errors import UserError
 
 PREFIX = "tekton-debug-"
+SHM_PREFIX = "tekton-debug_"  # a private directory in /dev/shm: tekton-debug_<uid>_XXXX
 OWNER_FILE = ".owner"  # "<pid> <start time>": the process the directory belongs to
-CHOSEN_PLACE_ENV = ("TMPDIR", "TEMP", "TMP")  # the user chose where run directories go
 SHM = "/dev/shm"
 RAM_FILE_SYSTEMS = ("tmpfs", "ramfs")
 
@@ -52,6 +57,7 @@ _OWNERS_MAX = 10_000
 
 # run directories this process put in the temp dir unasked (the newest, as an ordered set)
 _placed_by_default: dict[str, None] = {}
+_placed_lock = threading.Lock()
 _PLACED_MAX = 1_000
 
 
@@ -70,28 +76,29 @@ def create(root: Path | str | None, name: str, *, keep: bool = False) -> Path:
     inside = (parent / OWNER_FILE).is_file()
     if not inside:
         sweep(parent)
-        base = private_tmpfs(make=False)
-        if base is not None:
+        for base in private_tmpfs_dirs():
             sweep(base)
     path = _make(parent, name, owned=not keep and not inside)
-    if not root and not _place_chosen():
-        if len(_placed_by_default) >= _PLACED_MAX:
-            del _placed_by_default[next(iter(_placed_by_default))]
-        _placed_by_default[str(path)] = None
+    if not root:
+        with _placed_lock:
+            if len(_placed_by_default) >= _PLACED_MAX:
+                del _placed_by_default[next(iter(_placed_by_default))]
+            _placed_by_default[str(path)] = None
     return path
 
 
 def create_control(root: Path | str | None, name: str, *, keep: bool = False) -> Path | None:
     """A new control directory (the run's ``/tekton`` files) in the private tmpfs directory, owned
-    by this process; None when they go in the run directory instead: the user chose where runs go
-    (``root``, TMPDIR), the run is kept (``keep``), or there is no such tmpfs. ``root`` is where
-    the run directory went: a run directory of this process placed unasked (a PipelineRun's) is
-    no choice of the user's. Its dead owners' leftovers were swept with the run directory's
-    (:func:`create`)."""
-    if keep or _place_chosen() or (root and str(root) not in _placed_by_default):
+    by this process; None when they go in the run directory instead: the user chose where the
+    run goes (``root``), the run is kept (``keep``), or there is no such tmpfs (said once:
+    :func:`take_notice`). ``root`` is where the run directory went: a run directory of this
+    process placed unasked (a PipelineRun's) is no choice of the user's. Its dead owners'
+    leftovers were swept with the run directory's (:func:`create`)."""
+    if keep or (root and str(root) not in _placed_by_default):
         return None
     base = private_tmpfs()
     if base is None:
+        _missing_tmpfs()
         return None
     try:
         return _make(base, name, owned=True)
@@ -109,34 +116,113 @@ def _make(parent: Path, name: str, *, owned: bool) -> Path:
     return Path(path)
 
 
-def _place_chosen() -> bool:
-    return any(os.environ.get(name) for name in CHOSEN_PLACE_ENV)
+_notice: list[str] = []  # what to tell the user once: no private tmpfs (see take_notice)
+_notice_lock = threading.Lock()
+_notice_said = False
 
 
-def private_tmpfs(*, make: bool = True) -> Path | None:
-    """This user's private directory on a tmpfs (see the module's docstring), made with ``make``
-    when missing; None when there is none (or, without ``make``, none yet)."""
+def _missing_tmpfs() -> None:
+    global _notice_said
+    with _notice_lock:
+        if _notice_said:
+            return
+        _notice_said = True
+        _notice.append(
+            "no private tmpfs directory for the runs' /tekton files (XDG_RUNTIME_DIR is not a "
+            "private tmpfs directory, and /dev/shm is not a tmpfs with the sticky bit, or is "
+            "mounted noexec): they are in the run directory, on the temp dir's file system, "
+            "secret values included, until the run ends. Set XDG_RUNTIME_DIR to a directory of "
+            "yours on a tmpfs with mode 0700 to keep them in memory.")
+
+
+def take_notice() -> str | None:
+    """What the user should know about where the run's files went, once per process: no
+    private tmpfs could be had. None when there is nothing to say (or it was said)."""
+    with _notice_lock:
+        return _notice.pop() if _notice else None
+
+
+_shm_base: str | None = None  # this process's private directory in /dev/shm, once found
+
+
+def private_tmpfs() -> Path | None:
+    """This user's private directory on a tmpfs (see the module's docstring), made when missing;
+    None when there is none."""
+    global _shm_base
     uid = os.getuid() if hasattr(os, "getuid") else None
     if uid is None:
         return None
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
-    candidates = []
-    if os.path.isabs(runtime_dir) and _private(runtime_dir, uid):
-        candidates.append((runtime_dir, os.path.join(runtime_dir, "tekton-debug")))
-    candidates.append((SHM, os.path.join(SHM, f"tekton-debug-{uid}")))
-    for place, base in candidates:
-        if os.pathsep in base or not _on_ram(place):
-            continue
-        if make:
-            try:
-                os.mkdir(base, 0o700)
-            except FileExistsError:
-                pass
-            except OSError:
-                continue
+    runtime_dir = _runtime_dir(uid)
+    if runtime_dir is not None:
+        base = os.path.join(runtime_dir, "tekton-debug")
+        try:
+            os.mkdir(base, 0o700)
+        except OSError:
+            pass
         if _private(base, uid):
             return Path(base)
+    if not _shm_usable():
+        return None
+    if _shm_base is not None and os.path.dirname(_shm_base) == SHM and _private(_shm_base, uid):
+        return Path(_shm_base)
+    found = _shm_dirs(uid)
+    if not found:
+        try:  # a name no other user can foresee and take first
+            found = [tempfile.mkdtemp(prefix=f"{SHM_PREFIX}{uid}_", dir=SHM)]
+        except OSError:
+            return None
+    if os.pathsep in found[0] or not _private(found[0], uid):
+        return None
+    _shm_base = found[0]
+    return Path(_shm_base)
+
+
+def private_tmpfs_dirs() -> list[Path]:
+    """Every private tmpfs directory of this user that exists (where dead runs' control
+    directories may be: a run started without ``XDG_RUNTIME_DIR``, from ssh or cron, used
+    /dev/shm's)."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    if uid is None:
+        return []
+    found = []
+    runtime_dir = _runtime_dir(uid)
+    if runtime_dir is not None and _private(os.path.join(runtime_dir, "tekton-debug"), uid):
+        found.append(Path(runtime_dir, "tekton-debug"))
+    if _shm_usable():
+        found += [Path(p) for p in _shm_dirs(uid)]
+    return found
+
+
+def _runtime_dir(uid: int) -> str | None:
+    """``XDG_RUNTIME_DIR`` when it is a private directory on a tmpfs."""
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+    if os.path.isabs(runtime_dir) and os.pathsep not in runtime_dir and \
+            _private(runtime_dir, uid) and _on_ram(runtime_dir):
+        return runtime_dir
     return None
+
+
+def _shm_usable() -> bool:
+    """/dev/shm is a tmpfs (not noexec) with the sticky bit: no other user can rename or remove
+    what this one makes there."""
+    try:
+        sticky = os.stat(SHM).st_mode & stat.S_ISVTX
+    except OSError:
+        return False
+    return bool(sticky) and os.pathsep not in SHM and _on_ram(SHM)
+
+
+def _shm_dirs(uid: int) -> list[str]:
+    """This user's private directories in /dev/shm (``tekton-debug_<uid>_XXXX``, or
+    ``tekton-debug-<uid>`` as earlier versions named it), by owner and mode: one another user
+    made under such a name is not one of them. (A run directory's name has no ``_``.)"""
+    names = (f"{PREFIX}{uid}", f"{SHM_PREFIX}{uid}_")
+    try:
+        entries = sorted(e.name for e in os.scandir(SHM)
+                         if e.name == names[0] or e.name.startswith(names[1]))
+    except OSError:
+        return []
+    return [p for p in (os.path.join(SHM, name) for name in entries) if _private(p, uid)]
 
 
 def _private(path: str, uid: int) -> bool:
@@ -184,7 +270,8 @@ def _mount_of(path: str) -> bool | None:
 def remove(path: Path | str | None) -> None:
     """Remove a run or control directory and what it holds."""
     if path:
-        _placed_by_default.pop(str(path), None)
+        with _placed_lock:
+            _placed_by_default.pop(str(path), None)
         shutil.rmtree(path, ignore_errors=True)
 
 
