@@ -8,7 +8,8 @@ processes; the container runtime's removes containers and directories.
 Runs that overlap (a PipelineRun's TaskRuns) share one watchdog (:class:`SharedWatchdog`): a
 process started per TaskRun would cost more than the TaskRun's own step. It stays ``LINGER``
 seconds after the last run left, for the runs that follow (a debugging session runs one after
-another); it has nothing to do then, and ends with this process at the latest.
+another); told to forget what the runs left it (a group whose number may be reused soon), it has
+nothing to do then, and ends with this process at the latest.
 """
 
 from __future__ import annotations
@@ -70,10 +71,13 @@ class WatchdogPipe:
 
 class SharedWatchdog:
     """One watchdog process for the runs of this process that overlap: started with the first
-    run that joins, dismissed when the last one leaves (a later run starts another)."""
+    run that joins; when the last one leaves, it is told ``reset`` (forget every run's
+    instructions) and dismissed ``LINGER`` seconds later unless another run joins meanwhile (a
+    later run starts another)."""
 
-    def __init__(self, argv: Sequence[str]) -> None:
+    def __init__(self, argv: Sequence[str], reset: str) -> None:
         self._argv = list(argv)
+        self._reset = reset
         self._lock = threading.Lock()
         self._pipe: WatchdogPipe | None = None
         self._users = 0
@@ -94,8 +98,9 @@ class SharedWatchdog:
         return pipe
 
     def leave(self, pipe: WatchdogPipe, last: str = "") -> None:
-        """Send ``last`` (what the watchdog should forget), then count one user less; the
-        watchdog goes ``LINGER`` seconds after the last one left, unless another joins."""
+        """Send ``last`` (what the watchdog should forget), then count one user less; after the
+        last one, the watchdog forgets everything and goes ``LINGER`` seconds later, unless
+        another joins."""
         with self._lock:
             if last:
                 pipe.send(last)
@@ -104,6 +109,7 @@ class SharedWatchdog:
             self._users -= 1
             if self._users > 0:
                 return
+            pipe.send(self._reset)  # nothing of a run is left to act on, should this process die
             if self._idle is not None:
                 self._idle.cancel()
             self._idle = TIMERS.call_later(LINGER, lambda: self._dismiss(pipe),

@@ -377,6 +377,20 @@ def test_run_timeout_while_paused_ends_the_run_with_taskrun_timeout(runtime):
                                                          StepOutcome.SKIPPED]
 
 
+def test_a_timeout_that_comes_as_the_run_ends_says_nothing_and_stops_nothing(runtime):
+    # the deadline was taken from the timer heap just before the run finished and cancelled it
+    rt, rec = start(runtime, make_run([dict(name="a", command=["true"])], timeout=3600))
+    finished = rec.wait_for(RunFinished)
+
+    rt._time_out(3600)
+    rt.close()
+    rt._time_out(3600)
+
+    # no "timeout expired: stopping it" waits for the listener
+    assert not [e for e in list(rt._events.queue) if isinstance(e, Notice)]
+    assert rt.finished is finished and finished.succeeded
+
+
 def test_step_timeout_kills_the_step_and_never_pauses(runtime):
     run = make_run([dict(name="a", command=["sleep", "30"], timeout=0.2)])
     rt, rec = start(runtime, run)

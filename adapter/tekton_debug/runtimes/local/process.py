@@ -38,7 +38,7 @@ from tekton_debug.events import MAX_EXEC_OUTPUT
 from tekton_debug.runtimes.local import watchdog
 from tekton_debug.runtimes.urgency import URGENCY
 from tekton_debug.runtimes.watchdog_pipe import SharedWatchdog, WatchdogPipe
-from tekton_debug.runtimes.local.watchdog import find_marked
+from tekton_debug.runtimes.local.watchdog import find_marked_each
 
 TEXT_BUSY_RETRIES = 20
 CANCEL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a run is cancelled
@@ -76,10 +76,11 @@ class PidWindow:
         return PidWindow.test_of([self])
 
     @staticmethod
-    def test_of(windows: Sequence["PidWindow"]):
+    def test_of(windows: Sequence["PidWindow"], last: int | None = None):
         """A test of a PID (True: it may be in one of ``windows``), or None: any PID may be (or
-        no window is given). /proc/loadavg is read once for them all."""
-        last = _last_pid()
+        no window is given). ``last``: the last PID handed out, if read already (/proc/loadavg
+        is read once for many tests)."""
+        last = _last_pid() if last is None else last
         if not windows or last is None or _PID_MAX is None:
             return None
         now = time.monotonic()
@@ -126,19 +127,60 @@ def kill_marked(*marks: bytes, rounds: int = 5, windows: Sequence[PidWindow] = (
     entry); a few rounds, for processes that forked meanwhile. True when none is left.
     ``windows``: every process that carries a mark got its PID in one of these (none: search
     every process)."""
-    for _ in range(rounds):
-        pids = find_marked(*marks, among=PidWindow.test_of(windows))
-        if not pids:
-            return True
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-    return not find_marked(*marks, among=PidWindow.test_of(windows))
+    return kill_marked_each([(marks, windows)], rounds=rounds)[0]
 
 
-_WATCHDOG = SharedWatchdog([sys.executable, "-S", "-E", watchdog.__file__])
+def kill_marked_each(searches: Sequence[tuple[Sequence[bytes], Sequence[PidWindow]]], *,
+                     rounds: int = 5) -> list[bool]:
+    """:func:`kill_marked` for each ``(marks, windows)`` of ``searches``, in one look through
+    /proc a round: whether none of each one's processes is left. Each search reads the
+    environment of the PIDs in its own windows only, and what one leaves is its own."""
+    clean = [False] * len(searches)
+    left = list(range(len(searches)))
+    for round_ in range(rounds + 1):
+        last = _last_pid()
+        found = find_marked_each([(searches[i][0], PidWindow.test_of(searches[i][1], last))
+                                  for i in left])
+        still, killed = [], []
+        for i, pids in zip(left, found):
+            if not pids:
+                clean[i] = True
+                continue
+            still.append(i)
+            for pid in pids if round_ < rounds else ():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                except OSError:
+                    pass
+        left = still
+        if not left:
+            break
+        _wait_dead(killed)  # else the next round finds them still there, about to die
+    return clean
+
+
+def _wait_dead(pids: Sequence[int], timeout: float = 0.1) -> None:
+    """Wait (briefly) until each of ``pids`` has exited (a zombie, or gone)."""
+    deadline = time.monotonic() + timeout
+    pending = list(pids)
+    while pending:
+        pending = [pid for pid in pending if _running(pid)]
+        if not pending or time.monotonic() > deadline:
+            return
+        time.sleep(0.0005)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+_WATCHDOG = SharedWatchdog([sys.executable, "-S", "-E", watchdog.__file__], reset="r")
 
 
 class _Sweep:
@@ -190,12 +232,11 @@ class Sweeper:
                     return
                 batch, self._asked = self._asked, []
             try:
-                clean = kill_marked(*(m for sweep in batch for m in sweep.marks),
-                                    windows=[w for sweep in batch for w in sweep.windows])
+                cleans = kill_marked_each([(sweep.marks, sweep.windows) for sweep in batch])
             except Exception:  # never leave a waiter waiting  # pragma: no cover
-                clean = False
-            for sweep in batch:
-                sweep.clean = clean
+                cleans = [False] * len(batch)
+            for sweep, clean in zip(batch, cleans):
+                sweep.clean = clean  # what another run's sweep left is not this one's
                 sweep.done.set()
 
 
@@ -203,10 +244,12 @@ SWEEPER = Sweeper()
 
 
 class GroupReaper:
-    """Kills registered process groups, and the processes that carry the run's mark, if this
-    process dies (through the watchdog the runs of this process share); :meth:`close` ends the
-    marked ones and leaves the watchdog. :meth:`sweep` ends a step's marked processes through
-    the :data:`SWEEPER`."""
+    """Kills registered process groups, and the processes that carry the run's mark, and removes
+    the run's directories, if this process dies (through the watchdog the runs of this process
+    share). :meth:`sweep` ends a step's marked processes through the :data:`SWEEPER`;
+    :meth:`close` waits for those sweeps, searches for the run's mark itself only when one of
+    them left something or a process may carry the mark that no sweep looked for, and leaves
+    the watchdog."""
 
     def __init__(self, run_mark: bytes | None = None) -> None:
         self._lock = threading.Lock()
@@ -216,6 +259,7 @@ class GroupReaper:
         self._unswept = False  # a process with the run's mark may be one no sweep looks for
         self._pipe: WatchdogPipe | None = None
         self._left = False
+        self._directories: list[str] = []  # what the watchdog removes, as sent to it
 
     def _send(self, line: str) -> None:
         if self._pipe is None:
@@ -239,6 +283,15 @@ class GroupReaper:
 
     def remove(self, pgid: int) -> None:
         self._send(f"-{pgid}")
+
+    def directories(self, *paths) -> None:
+        """Remove ``paths`` (the run's directories; None: none) if this process dies before
+        :meth:`close`."""
+        hexed = [os.fsencode(str(p)).hex() for p in paths if p]
+        if hexed:
+            with self._lock:
+                self._directories += hexed
+            self._send("\n".join(f"d{h}" for h in hexed))
 
     def unswept(self) -> None:
         """A process with the run's mark may start that no :meth:`sweep` looks for (a shell
@@ -267,8 +320,10 @@ class GroupReaper:
             SWEEPER.ask([self._run_mark], [self._window]).wait(30)
         with self._lock:
             pipe, self._pipe, self._left = self._pipe, None, True
+            forget = [f"f{h}" for h in self._directories]  # the run's close removes them
         if pipe is not None:
-            _WATCHDOG.leave(pipe, f"u{self._run_mark.decode()}" if self._run_mark else "")
+            _WATCHDOG.leave(pipe, "\n".join(
+                ([f"u{self._run_mark.decode()}"] if self._run_mark else []) + forget))
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:

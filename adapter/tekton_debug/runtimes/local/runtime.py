@@ -14,6 +14,7 @@ process's one timer thread (``runtimes.timers``).
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import re
@@ -126,6 +127,7 @@ class LocalRuntime:
         self._events: queue.Queue = queue.Queue(maxsize=EVENT_BACKLOG)
         self._token = CancelToken()
         self._run_id = uuid.uuid4().hex[:12]  # marks the environment of every step process
+        self._retries = itertools.count(1)  # each retry's processes carry a mark of their own
         self._reaper = GroupReaper(mark_of(self._run_id))
         self._cancel_reason: str | None = None
         self._driver: threading.Thread | None = None
@@ -183,6 +185,8 @@ class LocalRuntime:
         if timeout and timeout > 0:
             self._timer = TIMERS.call_later(timeout, lambda: self._time_out(timeout),
                                             name="local-timeout")
+        # removed by the watchdog should this process die (SIGKILL) before close removes them
+        self._reaper.directories(self.control_dir, None if self._keep else self.run_dir)
         self._reaper.arm()
         self._driver = threading.Thread(target=self._drive, name="local-steps", daemon=True)
         self._driver.start()
@@ -211,6 +215,9 @@ class LocalRuntime:
         # the debug scripts come with the first command run in a step
         layout.create_base(results=bool(run.task.results), scripts=any(s.script for s in steps))
         notices: list[tuple[str, str]] = []
+        no_tmpfs = rundir.take_notice()  # once a process: the /tekton files are on disk
+        if no_tmpfs:
+            notices.append((no_tmpfs, "warning"))
         images = sorted({s.image for s in steps if s.image})
         ignored = f" (ignored: {', '.join(images)})" if images else ""
         if self._not_in_images:
@@ -669,13 +676,14 @@ class LocalRuntime:
         self.layout.create_base()  # the edited Task may have results or a script now
         step = run.task.steps[index]
         local = self._prepare_step(run, params, step)
-        # the run's end looks for what the retry leaves (setsid), as for a command run in a step
-        local.env[MARK_ENV] = f"{self._run_id}/{index}/retry"
+        # what the retry leaves (setsid) ends with the retry, as what a step leaves with the step
+        retry_id = f"{self._run_id}/{index}/retry{next(self._retries)}"
+        local.env[MARK_ENV] = retry_id
         python = python_steps(run, [step], self.run_dir, self._context(run, params))
         launch = self._launch_of(local, python)
         self._steps[index].retry_python = launch.debugger
         return StepProcess(launch.argv, env=launch.env, cwd=local.working_dir,
-                           reaper=self._reaper,
+                           reaper=self._reaper, mark=f"{MARK_ENV}={retry_id}\0".encode(),
                            on_output=lambda stream, data: self._emit(StepLog(index, stream, data))
                            ), local
 
@@ -703,6 +711,9 @@ class LocalRuntime:
             driver.join()
 
     def _time_out(self, timeout: float) -> None:
+        with self._lock:
+            if self._closed or self.finished is not None:
+                return  # the deadline was cancelled as it came: the run ended meanwhile
         self._emit(Notice(f"the TaskRun's timeout ({format_duration(timeout)}) expired: "
                           f"stopping it", "important"))
         self.cancel("TaskRunTimeout")
