@@ -332,8 +332,10 @@ class Entrypointer:
         text = json.dumps((self._results() if results else []) + output, separators=(",", ":"),
                           ensure_ascii=False)
         if self.termination_path and len(text.encode()) > MAX_TERMINATION_MESSAGE_LENGTH:
+            # Tekton's words; without results, what is too long is the step's own entries
+            cause = ", caused by large task result" if results else ""
             message = (f"Termination message is above max allowed size "
-                       f"{MAX_TERMINATION_MESSAGE_LENGTH}, caused by large task result.")
+                       f"{MAX_TERMINATION_MESSAGE_LENGTH}{cause}.")
             self.log(message)
             return StepEnd(1, "Failed", message=message)
         return text
