@@ -189,7 +189,7 @@ from tekton_debug.runtimes.local import LocalRuntime
 from tekton_debug.events import DebugPlan
 from tekton_debug.tekton.model import Step, TaskRun, TaskSpec
 rt = LocalRuntime()
-rt.start(TaskRun("demo", TaskSpec([Step(0, "a", script="sleep 300")])), DebugPlan(), print)
+rt.start(TaskRun("demo", TaskSpec([Step(0, "a", script="sleep 300")])), DebugPlan(), id)
 print(f"dirs {rt.run_dir} {rt.control_dir}", flush=True)
 time.sleep(300)
 """
