@@ -127,7 +127,7 @@ class LocalRuntime:
         self._events: queue.Queue = queue.Queue(maxsize=EVENT_BACKLOG)
         self._token = CancelToken()
         self._run_id = uuid.uuid4().hex[:12]  # marks the environment of every step process
-        self._retries = itertools.count(1)  # each retry's processes carry a mark of their own
+        self._retry_marks = itertools.count(1)  # each retry's processes carry a mark of their own
         self._reaper = GroupReaper(mark_of(self._run_id))
         self._cancel_reason: str | None = None
         self._driver: threading.Thread | None = None
@@ -677,7 +677,7 @@ class LocalRuntime:
         step = run.task.steps[index]
         local = self._prepare_step(run, params, step)
         # what the retry leaves (setsid) ends with the retry, as what a step leaves with the step
-        retry_id = f"{self._run_id}/{index}/retry{next(self._retries)}"
+        retry_id = f"{self._run_id}/{index}/retry{next(self._retry_marks)}"
         local.env[MARK_ENV] = retry_id
         python = python_steps(run, [step], self.run_dir, self._context(run, params))
         launch = self._launch_of(local, python)
