@@ -337,3 +337,53 @@ def test_only_a_text_that_refers_to_other_files_is_answered_off_the_loop():
     assert analyse(run).elsewhere
     assert analyse(step_ref).elsewhere
     assert analyse(remote).elsewhere
+
+
+def test_the_text_without_a_line_being_typed_is_analysed_once_for_the_latest_text(monkeypatch):
+    """Typing fast in a Task whose YAML is broken asks for a completion at each keystroke, each
+    needing the analysis of the text without the line typed: one for an older text, not begun
+    yet, is dropped, and two requests for the same text share one, so that the worker does not
+    spend a second on each text no longer shown before it analyses the current one."""
+    import asyncio
+
+    from tekton_debug.lsp import server as lsp_server
+    from tekton_debug.lsp.completion import without_line
+    from tekton_debug.lsp.document import analyse
+    from tekton_debug.lsp.source import Source
+    from tekton_debug.lsp.worker import THREADS, Superseded
+
+    analysed = []
+
+    def counted(text, file=None):
+        analysed.append(text)
+        return analyse(text, file)
+
+    monkeypatch.setattr(lsp_server, "analyse", counted)
+    uri = "file:///nowhere/task.yaml"
+    line0 = SMALL.splitlines().index("      script: echo $(params.version)")
+    # the line being typed, then the Task renamed (another edit) and the line typed on
+    texts = [SMALL.replace("script: echo $(params.version)", 'args: ["$(params.' + typed)
+             .replace("name: small", name) for typed, name in (
+                 ("", "name: small"), ("v", "name: renamed"), ("ve", "name: renamed"))]
+
+    async def complete(ls, text: str):
+        source = Source(text, uri)
+        analysis = analyse(text, source.file)
+        assert analysis.syntax_error is not None
+        return await ls.repaired(uri, source, analysis, line0)
+
+    async def typing() -> list:
+        ls = lsp_server.TektonLanguageServer()
+        busy = threading.Event()  # the worker's threads analyse other documents meanwhile
+        held = [ls._worker.submit(busy.wait) for _ in range(THREADS)]
+        requests = [asyncio.ensure_future(complete(ls, text))
+                    for text in (texts[0], texts[1], texts[2], texts[2])]
+        await asyncio.sleep(0)  # each request has asked for its analysis
+        busy.set()
+        await asyncio.gather(*(job.future for job in held))
+        return await asyncio.gather(*requests, return_exceptions=True)
+
+    answers = asyncio.run(typing())
+    assert analysed == [without_line(texts[2], line0)], "analysed more than the latest text"
+    assert isinstance(answers[0], Superseded)  # a completion for a text no longer shown
+    assert answers[1] is answers[2] is answers[3] and answers[1].objects[0].name == "renamed"

@@ -56,6 +56,7 @@ class TektonLanguageServer(LanguageServer):
         self._analyses: dict[str, tuple[str, Analysis]] = {}  # uri -> (text, analysis)
         self._parsed: dict[str, Analysis] = {}  # uri -> the last analysis whose YAML parsed
         self._repaired: dict[str, tuple[str, Analysis]] = {}  # uri -> (text, analysis), repaired()
+        self._repairs: dict[str, tuple[str, Job]] = {}  # uri -> (text, repaired() under way)
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._jobs: dict[str, tuple[str, Job]] = {}  # uri -> (text, its analysis under way)
         self._tasks: set[asyncio.Task] = set()  # diagnostics under way
@@ -83,40 +84,45 @@ class TektonLanguageServer(LanguageServer):
         """The analysis of ``source``: the one kept if its text is the same, or the one under way
         for that text, or a new one (the one under way for an older text is dropped if it has
         not started)."""
-        cached = self._analyses.get(uri)
-        if cached is not None and cached[0] == source.text:
-            return cached[1]
-        under_way = self._jobs.get(uri)
-        if under_way is None or under_way[0] != source.text:
-            if under_way is not None:
-                under_way[1].drop()
-            under_way = (source.text, self._worker.submit(
-                analyse, source.text, source.file or file_of(uri)))
-            self._jobs[uri] = under_way
-        result = await asyncio.shield(under_way[1].future)
-        if self._jobs.get(uri) is under_way:  # no newer text was given to analyse meanwhile
-            del self._jobs[uri]
-            self._analyses[uri] = (source.text, result)
-            if result.syntax_error is None:
-                self._parsed[uri] = result
+        result = await self._analysed(self._analyses, self._jobs, uri, source.text,
+                                      source.file or file_of(uri))
+        if result.syntax_error is None and self._analyses.get(uri, (None, None))[1] is result:
+            self._parsed[uri] = result
         return result
 
     async def repaired(self, uri: str, source: Source, analysis: Analysis,
                        line0: int) -> Analysis | None:
         """When ``analysis`` (of ``source``) found no YAML, as while a line is typed: the analysis
         of the text without line ``line0`` (``completion.without_line``), on the worker's threads;
-        the one kept is reused while the same line is typed. None when the text parses."""
+        kept and shared as :meth:`analysis` does (the one for an older text is dropped). None
+        when the text parses."""
         if analysis.docs:
             return None
         text = without_line(source.text, line0)
         if text is None:
             return None
-        kept = self._repaired.get(uri)
-        if kept is not None and kept[0] == text:
-            return kept[1]
-        result = await asyncio.shield(self._worker.submit(analyse, text, analysis.file).future)
-        if uri in self.workspace.text_documents:  # not closed meanwhile
-            self._repaired[uri] = (text, result)
+        return await self._analysed(self._repaired, self._repairs, uri, text, analysis.file)
+
+    async def _analysed(self, kept: dict[str, tuple[str, Analysis]],
+                        jobs: dict[str, tuple[str, Job]], uri: str, text: str,
+                        file: str | None) -> Analysis:
+        """The analysis of ``text`` for the document ``uri``: the one ``kept`` if for that text,
+        or the one in ``jobs`` (under way) for that text, or a new one on the worker's threads,
+        when the one under way for another text is dropped if it has not started. Once done, it
+        is kept unless another text was given meanwhile or the document was closed."""
+        cached = kept.get(uri)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        under_way = jobs.get(uri)
+        if under_way is None or under_way[0] != text:
+            if under_way is not None:
+                under_way[1].drop()
+            under_way = (text, self._worker.submit(analyse, text, file))
+            jobs[uri] = under_way
+        result = await asyncio.shield(under_way[1].future)
+        if jobs.get(uri) is under_way:  # no other text was given meanwhile, nor the doc closed
+            del jobs[uri]
+            kept[uri] = (text, result)
         return result
 
     def fallback(self, uri: str) -> Analysis | None:
@@ -145,9 +151,10 @@ class TektonLanguageServer(LanguageServer):
         handle = self._pending.pop(uri, None)
         if handle is not None:
             handle.cancel()
-        under_way = self._jobs.pop(uri, None)
-        if under_way is not None:
-            under_way[1].drop()
+        for jobs in (self._jobs, self._repairs):
+            under_way = jobs.pop(uri, None)
+            if under_way is not None:
+                under_way[1].drop()
 
     # ---- diagnostics -----------------------------------------------------------------------
 
