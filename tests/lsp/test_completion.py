@@ -109,6 +109,19 @@ async def test_completion_uses_the_last_parsed_text_while_the_yaml_is_broken(cli
     assert {"version", "flags", "target"} <= set(items)
 
 
+async def test_a_line_that_hides_the_task_around_it_is_left_out(client, editor):
+    # an indented line right under "kind: Task" parses, as the rest of the kind's value: the
+    # Task is no longer one while it is typed, the text without it is
+    uri, _ = await editor.open(TASK)
+    edited = TASK.replace("  params:\n", "  params:\n    - name: mode\n", 1)
+    text, cursor = typing(edited, "kind: Task\n", "kind: Task\n  $(params.", "\n")
+    await editor.change(uri, 2, text)
+
+    items = await complete(client, uri, cursor)
+
+    assert set(items) == {"mode", "version", "flags", "flags[*]", "target"}
+
+
 async def test_step_names_in_a_before_steps_block_list(client, editor):
     text, cursor = typing(TASKRUN, "- package\n", "- package\n        - ", "\n")
     uri, _ = await editor.open(text)

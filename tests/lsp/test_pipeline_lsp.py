@@ -158,3 +158,16 @@ async def test_completion_and_definition_right_after_an_edit_answer_for_the_edit
     edit(client, uri, 3, broken)
     cursor = position_of(broken, "lint.results.", len("lint.results."))
     assert set(await complete(client, uri, cursor)) == {"report"}
+
+
+async def test_completion_on_a_line_that_hides_the_pipeline_around_it(client, editor):
+    # an indented line right under "kind: Pipeline" parses, as the rest of the kind's value:
+    # the tasks come from the text without it
+    uri, _ = await editor.open(PIPELINE, "pipeline.yaml")
+    typed = "kind: Pipeline\n  $(tasks."
+    text = PIPELINE.replace("kind: Pipeline\n", typed + "\n", 1)
+    await editor.change(uri, 2, text)
+
+    items = await complete(client, uri, position_of(text, typed, len(typed)))
+
+    assert set(items) == {"build", "deploy"}

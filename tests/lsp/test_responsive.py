@@ -370,7 +370,7 @@ def test_the_text_without_a_line_being_typed_is_analysed_once_for_the_latest_tex
         source = Source(text, uri)
         analysis = analyse(text, source.file)
         assert analysis.syntax_error is not None
-        return await ls.repaired(uri, source, analysis, line0)
+        return await ls.repaired(uri, source, analysis, line0, len(source.line(line0)))
 
     async def typing() -> list:
         ls = lsp_server.TektonLanguageServer()
@@ -381,7 +381,11 @@ def test_the_text_without_a_line_being_typed_is_analysed_once_for_the_latest_tex
         await asyncio.sleep(0)  # each request has asked for its analysis
         busy.set()
         await asyncio.gather(*(job.future for job in held))
-        return await asyncio.gather(*requests, return_exceptions=True)
+        answers = await asyncio.gather(*requests, return_exceptions=True)
+        # nor is it analysed for a completion where nothing is being typed that it could offer
+        source = Source(texts[2], uri)
+        assert await ls.repaired(uri, source, analyse(texts[2]), 3, 4) is None
+        return answers
 
     answers = asyncio.run(typing())
     assert analysed == [without_line(texts[2], line0)], "analysed more than the latest text"

@@ -1,9 +1,10 @@
 """Completion: Tekton variables after ``$(``, and step names in ``beforeSteps``.
 
 Works on the line's text, not on the YAML: while a variable is being typed the YAML often does not
-parse (an open quote or bracket). The declarations then come from the text without the line being
-typed (:func:`without_line`, analysed by the server off its event loop), or else from the last
-version of the document that parsed.
+parse (an open quote or bracket), or parses as something else (an indented line right under
+``kind: Task`` continues its value). The declarations then come from the text without the line
+being typed (:func:`without_line`, analysed by the server off its event loop), or else from the
+last version of the document that parsed.
 """
 
 from __future__ import annotations
@@ -39,41 +40,58 @@ def without_line(text: str, line0: int) -> str | None:
     return "".join(lines)
 
 
+def typed_variable(before: str) -> str | None:
+    """What is typed of a variable at the end of ``before`` (the line up to the cursor), after
+    its ``$(``; None when the cursor is not in one."""
+    start = before.rfind("$(")
+    if start < 0 or ")" in before[start:]:
+        return None
+    return before[start + 2:]
+
+
+def completes(source: Source, line0: int, column0: int) -> bool:
+    """Whether completion may offer something at the cursor: a variable or a ``beforeSteps``
+    entry is being typed there."""
+    typed = typed_variable(source.line(line0)[:column0])
+    return (typed is not None and _TYPED.match(typed) is not None) \
+        or _before_steps(source, line0, column0) is not None
+
+
 def completion(analysis: Analysis, repaired: Analysis | None, fallback: Analysis | None,
                source: Source, line0: int, column0: int) -> list[types.CompletionItem]:
-    """Items at the cursor. When ``analysis`` does not parse: ``repaired`` is the analysis of
-    the text :func:`without_line` ``line0``, ``fallback`` the last analysis of this document that
+    """Items at the cursor. When no Task or TaskRun of ``analysis`` holds the line (its YAML
+    does not parse, or the line hides the object around it): ``repaired`` is the analysis of the
+    text :func:`without_line` ``line0``, ``fallback`` the last analysis of this document that
     parsed."""
-    if not analysis.tekton:
-        return []
-    known = _known(analysis, repaired, fallback)
+    known = _known(analysis, repaired, fallback, line0 + 1)
     if known is None:
         return []
     obj = known.object_at(line0 + 1)
     if obj is None:
         return []
     task = referenced_task(known, obj)
-    text = source.line(line0)
-    before = text[:column0]
-    start = before.rfind("$(")
-    if start >= 0 and ")" not in before[start:]:
-        typed = before[start + 2:]
-        if _TYPED.match(typed):
-            return _variables(typed, task, source, line0, column0)
+    typed = typed_variable(source.line(line0)[:column0])
+    if typed is not None and _TYPED.match(typed):
+        return _variables(typed, task, source, line0, column0)
     names = _before_steps(source, line0, column0)
     if names is not None and task is not None:
         return _steps(task, names, source, line0, column0)
     return []
 
 
-def _known(analysis: Analysis, repaired: Analysis | None,
-           fallback: Analysis | None) -> Analysis | None:
-    """The analysis to take declarations from: this text's; when it does not parse, this text
-    without the line being typed; else the last one that parsed."""
-    if analysis.objects:
+def _known(analysis: Analysis, repaired: Analysis | None, fallback: Analysis | None,
+           line: int) -> Analysis | None:
+    """The analysis to take declarations from: this text's when one of its objects holds
+    ``line``; else this text without the line being typed; else this text's other objects;
+    else, while this text does not parse, the last one that did. None outside Tekton."""
+    if any(o.contains(line) for o in analysis.objects):
         return analysis
     if repaired is not None and repaired.objects:
         return repaired
+    if analysis.objects:
+        return analysis
+    if not analysis.tekton:
+        return None
     return fallback if fallback is not None and fallback.objects else None
 
 

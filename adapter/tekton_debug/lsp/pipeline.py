@@ -16,6 +16,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from tekton_debug.lsp.completion import typed_variable
 from tekton_debug.lsp.document import Analysis, task_info
 from tekton_debug.lsp.lenses import DEBUG_FILE_COMMAND
 from tekton_debug.lsp.refs import reference_at
@@ -91,7 +92,7 @@ def _get(data: Any, path: Path) -> Any:
     return data
 
 
-def _pipeline_at(analysis: Analysis, line: int) -> _Pipeline | None:
+def pipeline_at(analysis: Analysis, line: int) -> _Pipeline | None:
     """The Pipeline, or PipelineRun with a pipelineSpec, whose lines hold ``line`` (1-based)."""
     for d in analysis.docs:
         span = d.span(())
@@ -133,18 +134,15 @@ def pipeline_completion(analysis: Analysis, repaired: Analysis | None, source: S
     """After ``$(tasks.``: the tasks a task may refer to, then ``results.`` / ``status`` /
     ``reason`` (and ``matrix.`` for a matrixed task), then the results its Task declares (with
     ``[*]`` for a matrixed task's, which are arrays). None elsewhere. ``repaired``: the analysis
-    of the text without the line being typed, when this text does not parse
-    (``completion.without_line``)."""
-    before = source.line(line0)[:column0]
-    start = before.rfind("$(")
-    if start < 0 or ")" in before[start:]:
-        return None
-    m = _TYPED_TASKS.match(before[start + 2:])
+    of the text without the line being typed, when no Pipeline of this text holds the line (it
+    does not parse, or hides the Pipeline around it; ``completion.without_line``)."""
+    typed = typed_variable(source.line(line0)[:column0])
+    m = _TYPED_TASKS.match(typed) if typed is not None else None
     if m is None:
         return None
-    pipeline = _pipeline_at(analysis, line0 + 1)
+    pipeline = pipeline_at(analysis, line0 + 1)
     if pipeline is None and repaired is not None:
-        pipeline = _pipeline_at(repaired, line0 + 1)
+        pipeline = pipeline_at(repaired, line0 + 1)
     if pipeline is None:
         return None
     here = pipeline.task_at(line0 + 1)
@@ -197,7 +195,7 @@ def pipeline_completion(analysis: Analysis, repaired: Analysis | None, source: S
 
 def pipeline_definition(analysis: Analysis, source: Source, line0: int,
                         column0: int) -> types.Location | None:
-    pipeline = _pipeline_at(analysis, line0 + 1)
+    pipeline = pipeline_at(analysis, line0 + 1)
     if pipeline is None:
         return None
     ref = reference_at(source.line(line0), column0)

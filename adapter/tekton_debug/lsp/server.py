@@ -29,13 +29,15 @@ from pygls.lsp.server import LanguageServer
 
 from tekton_debug import __version__
 from tekton_debug.lsp.actions import code_actions
-from tekton_debug.lsp.completion import TRIGGER_CHARACTERS, completion, without_line
+from tekton_debug.lsp.completion import (TRIGGER_CHARACTERS, completes, completion,
+                                         without_line)
 from tekton_debug.lsp.definition import definition
 from tekton_debug.lsp.diagnostics import diagnostics
 from tekton_debug.lsp.document import Analysis, analyse
 from tekton_debug.lsp.hover import hover
 from tekton_debug.lsp.lenses import code_lenses
-from tekton_debug.lsp.pipeline import pipeline_completion, pipeline_definition, pipeline_lenses
+from tekton_debug.lsp.pipeline import (pipeline_at, pipeline_completion, pipeline_definition,
+                                       pipeline_lenses)
 from tekton_debug.lsp.source import Source, file_of
 from tekton_debug.lsp.stdio import SKIPPED, BoundedStdin
 from tekton_debug.lsp.symbols import document_symbols
@@ -90,13 +92,18 @@ class TektonLanguageServer(LanguageServer):
             self._parsed[uri] = result
         return result
 
-    async def repaired(self, uri: str, source: Source, analysis: Analysis,
-                       line0: int) -> Analysis | None:
-        """When ``analysis`` (of ``source``) found no YAML, as while a line is typed: the analysis
-        of the text without line ``line0`` (``completion.without_line``), on the worker's threads;
-        kept and shared as :meth:`analysis` does (the one for an older text is dropped). None
-        when the text parses."""
-        if analysis.docs:
+    async def repaired(self, uri: str, source: Source, analysis: Analysis, line0: int,
+                       column0: int) -> Analysis | None:
+        """When no Task, TaskRun or Pipeline of ``analysis`` (of ``source``) holds line ``line0``
+        and completion is asked for there (a variable or a ``beforeSteps`` entry being typed): the
+        analysis of the text without that line (``completion.without_line``), as while the line
+        does not parse yet, or parses but hides the object around it (``kind: Task`` followed by
+        an indented line reads as one value). Kept and shared as :meth:`analysis` does: the one
+        for an older text is dropped. None elsewhere."""
+        line = line0 + 1
+        if any(o.contains(line) for o in analysis.objects) \
+                or pipeline_at(analysis, line) is not None \
+                or not completes(source, line0, column0):
             return None
         text = without_line(source.text, line0)
         if text is None:
@@ -259,7 +266,7 @@ def build_server() -> TektonLanguageServer:
     async def complete(ls: TektonLanguageServer, params: types.CompletionParams):
         uri = params.text_document.uri
         src, an, line, col = await ls.at(uri, params.position)
-        repaired = await ls.repaired(uri, src, an, line)
+        repaired = await ls.repaired(uri, src, an, line, col)
         fallback = ls.fallback(uri)
         return await ls.answer((an, repaired, fallback), _completion, an, repaired, fallback,
                                src, line, col)
