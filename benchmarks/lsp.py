@@ -18,6 +18,11 @@ changed, written together with a hover on a small document: the time to each ans
 servers (the folder read on the lookup thread, or on the event loop as before); and the same
 definition again, answered from the folder kept. Median of the rounds.
 
+And typing a few keys, each followed by a completion (written at once, as a fast typist's editor
+sends them), at the end of a 10,000-step Task whose last line does not parse: the time to the last
+completion's answer, on the server as it is (the text without the line typed analysed once) and
+on one that analyses it for each completion, as it did before. Median of the rounds.
+
 And a document's analysis with its diagnostics, in this process, on the same large Task and
 Pipeline: as the server does it (diagnostics from the documents the analysis parsed) and as it did
 before (``diagnose`` parsing the text again). Median of the rounds. Standalone, not part of ``run``.
@@ -55,6 +60,29 @@ class OnTheLoop(worker.Worker):
         return job
 
 server.Worker = OnTheLoop
+sys.exit(server.main())
+"""
+
+# The server as it was before the text without the line being typed was analysed once per text:
+# each completion asks the worker for its own analysis, and none is dropped.
+REPAIRED_PER_REQUEST = """
+import asyncio, sys
+from tekton_debug.lsp import server
+from tekton_debug.lsp.completion import without_line
+from tekton_debug.lsp.document import analyse
+
+async def repaired(self, uri, source, analysis, line0, column0):
+    if analysis.docs:
+        return None
+    text = without_line(source.text, line0)
+    kept = self._repaired.get(uri)
+    if kept is not None and kept[0] == text:
+        return kept[1]
+    result = await asyncio.shield(self._worker.submit(analyse, text, analysis.file).future)
+    self._repaired[uri] = (text, result)
+    return result
+
+server.TektonLanguageServer.repaired = repaired
 sys.exit(server.main())
 """
 
@@ -204,6 +232,60 @@ def measure_pipeline(rounds: int = 5, tasks: int = 1000) -> dict[str, float]:
             **{name: statistics.median(values) for name, values in times.items()}}
 
 
+#: What is typed, a key at a time, at the end of a broken 10,000-step Task.
+TYPED = "known"
+
+
+def typing_time(server: Server, uri: str) -> float:
+    """Seconds from writing the keys of ``TYPED`` into the document ``uri`` (open, analysed, its
+    last line an unclosed ``args: ["$(params.``), each followed by a completion, to the answer
+    to the last completion; every completion is answered before it returns."""
+    text = task_with_bad_references(10_000) + '    - name: typed\n      args: ["$(params.'
+    line = text.count("\n")
+    column = len(text) - text.rfind("\n") - 1
+    server.send_raw(open_document(uri, text))
+    server.diagnostics(uri)
+    data, ids = b"", []
+    for n, key in enumerate(TYPED):
+        place = {"line": line, "character": column + n}
+        data += Server.notification("textDocument/didChange", {
+            "textDocument": {"uri": uri, "version": n + 2},
+            "contentChanges": [{"range": {"start": place, "end": place}, "text": key}]})
+        id, request = server.request("textDocument/completion", at(uri, line, column + n + 1))
+        data += request
+        ids.append(id)
+    start = time.perf_counter()
+    server.send_raw(data)
+    last = server.response(ids[-1])
+    elapsed = time.perf_counter() - start
+    assert any(item["label"] == "known" for item in last["result"]), last
+    for id in ids[:-1]:
+        if not any(m.get("id") == id for m in server.seen):
+            server.response(id)
+    server.send_raw(Server.notification("textDocument/didClose", {"textDocument": {"uri": uri}}))
+    return elapsed
+
+
+def measure_typing(rounds: int = 5) -> dict[str, float]:
+    """Median seconds of :func:`typing_time`, on the server as it is and on the server that
+    analysed the text without the line being typed once per completion."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        servers = {"shared": Server(tmp_path),
+                   "per request": Server(tmp_path, [sys.executable, "-c", REPAIRED_PER_REQUEST])}
+        times: dict[str, list[float]] = {name: [] for name in servers}
+        try:
+            for server in servers.values():
+                server.initialize()
+            for n in range(rounds):
+                for name, server in servers.items():
+                    times[name].append(typing_time(server, (tmp_path / f"typed-{n}.yaml").as_uri()))
+        finally:
+            for server in servers.values():
+                server.stop()
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def measure_diagnostics(rounds: int = 5) -> dict[str, float]:
     """Median seconds of analysing a text and finding its problems, once parsing the text once
     ("once") and once parsing it again for the problems ("twice", as before)."""
@@ -242,6 +324,11 @@ if __name__ == "__main__":
                       f"{p[name + ' small'] * 1000:.1f} ms)"
                       for name in ("completion", "definition", "code lens"))
           + f"; parsing its YAML once: {p['parse'] * 1000:.1f} ms")
+    t = measure_typing(3 if "--quick" in sys.argv else 7)
+    print(f"typing {len(TYPED)} keys, each with a completion, into a broken 10,000-step Task, "
+          f"median: the last completion answered in {t['shared'] * 1000:.0f} ms (the text "
+          f"without the line typed analysed once per completion, as before: "
+          f"{t['per request'] * 1000:.0f} ms)")
     r = measure(3 if "--quick" in sys.argv else 7)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"hover on a small document, median: idle {r['idle'] * 1000:.1f} ms; while a "
