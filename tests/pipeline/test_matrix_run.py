@@ -158,6 +158,33 @@ def test_a_matrix_with_an_empty_array_or_a_false_when_is_skipped_whole(tmp_path)
         ps.session_of("guarded")
 
 
+def test_a_matrix_with_an_empty_array_is_skipped_even_if_its_other_params_cannot_resolve(tmp_path):
+    # Tekton decides the skip first: the index past the result's end is never read
+    path = pipeline_file(tmp_path, """
+        params:
+          - {name: none, type: array, default: []}
+        tasks:
+          - name: words
+            taskSpec:
+              results: [{name: list, type: array}]
+              steps:
+                - {name: s, image: alpine, script: "echo -n '[\\"a\\"]' > $(results.list.path)"}
+          - name: empty
+            params: [{name: y, value: "$(tasks.words.results.list[5])"}]
+            matrix:
+              params: [{name: x, value: "$(params.none[*])"}]
+            taskSpec:
+              params: [{name: x}, {name: y}]
+              steps: [{name: s, image: alpine, script: "echo $(params.x) $(params.y)"}]
+        """)
+    ps, rec = start(path, runtime="local")
+    end = finish(ps, rec)
+    assert (end.succeeded, end.reason) == (True, "Completed")
+    assert rec.ended()["words"].status == "succeeded"
+    empty = rec.ended()["empty"]
+    assert (empty.status, empty.reason) == ("skipped", "Matrix Parameters have an empty array")
+
+
 def test_array_and_object_results_pass_between_tasks(tmp_path):
     path = pipeline_file(tmp_path, """
         tasks:

@@ -443,14 +443,16 @@ class PipelineSession:
     def _start_task(self, st: TaskState, ctx: PipelineContext) -> None:
         """Resolve the task once for all its TaskRuns, then start its TaskRun, or fan a matrixed
         task out into one per combination."""
+        matrixed = st.task.matrix is not None
         try:
-            combinations = None if st.task.matrix is None else matrix_combinations(st.task, ctx)
-            self._resolved[st.name] = resolve_task(st.task, self.params, ctx)
+            combinations = matrix_combinations(st.task, ctx) if matrixed else None
+            if not matrixed or combinations is not None:  # an empty array skips it, as it is
+                self._resolved[st.name] = resolve_task(st.task, self.params, ctx)
         except (MissingResult, UserError) as exc:
             self._end(st, "failed", "Failed",
                       str(exc) if isinstance(exc, UserError) else f"{exc} is missing")
             return
-        if st.task.matrix is None:
+        if not matrixed:
             self._start_unit(st)
             return
         if combinations is None:
