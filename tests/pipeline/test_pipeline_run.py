@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tekton_debug.errors import UserError
 from tekton_debug.events import (Notice, PauseKind, PipelineRunFinished, Progress, Release,
                                  StepLog, StepPaused, TaskEnded, TaskEvent, TaskStarted)
 from tekton_debug.options import LaunchOptions
@@ -349,6 +350,129 @@ def test_stop_while_a_taskrun_starts_cancels_it_once_started(tmp_path):
         assert rec.ended()["long"].status == "cancelled"
     finally:
         go_on.set()
+        ps.close()
+
+
+class SlowStart:
+    """A runtime factory whose TaskRuns' starts wait until ``go_on`` is set, as a start that pulls
+    an image; a cancel sets it, as it ends a pull (unless ``pull_on``). With ``fail`` the start
+    then fails."""
+
+    def __init__(self, *, fail: bool = False, pull_on: bool = False) -> None:
+        from tekton_debug.runtimes.local.runtime import LocalRuntime
+
+        self.entered, self.go_on, self.cancelled = (threading.Event(), threading.Event(),
+                                                     threading.Event())
+        outer = self
+
+        class Runtime(LocalRuntime):
+            def start(self, run, plan, listener):
+                outer.entered.set()
+                outer.go_on.wait(WAIT * 2)
+                if fail:
+                    raise UserError("the image could not be pulled")
+                super().start(run, plan, listener)
+
+            def cancel(self, reason="TaskRunCancelled"):
+                outer.cancelled.set()
+                if not pull_on:
+                    outer.go_on.set()
+                super().cancel(reason)
+
+        self.runtime = Runtime
+
+    def __call__(self, options):
+        return self.runtime.from_options(options)
+
+
+def slow_pipeline(tmp_path, body: str, slow: SlowStart, **options):
+    rec = Recorder()
+    ps = PipelineSession(LaunchOptions(task_file=pipeline_file(tmp_path, body), **options), rec,
+                         runtime_factory=slow)
+    ps.load()
+    return ps, rec
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["starts", "fails-to-start"])
+def test_stop_cancels_a_taskrun_at_once_while_its_runtime_starts(tmp_path, fail):
+    # a start the cancel cuts short and that then fails ends cancelled too, not failed
+    slow = SlowStart(fail=fail)
+    ps, rec = slow_pipeline(tmp_path, f"""
+        tasks:
+          - name: long
+            taskSpec: {step("sleep 60")}
+        """, slow)
+    ps.start()
+    try:
+        assert slow.entered.wait(WAIT)
+        ps.terminate()
+        assert slow.cancelled.wait(WAIT), "the cancel waited for the start to end"
+        end = rec.next(PipelineRunFinished)
+        assert (end.succeeded, end.reason) == (False, "Cancelled")
+        assert rec.ended()["long"].status == "cancelled"
+    finally:
+        slow.go_on.set()
+        ps.close()
+
+
+def test_a_taskrun_queued_when_close_gives_up_leaves_nothing_on_disk(tmp_path, monkeypatch):
+    from tekton_debug.pipeline import run as pipeline_run
+
+    monkeypatch.setitem(pipeline_run.START_THREADS, "local", 1)  # "sub" waits for "first"
+    monkeypatch.setattr(pipeline_run, "CLOSE_WAIT", 0.2)
+    slow = SlowStart(fail=True, pull_on=True)  # the pull goes on past close()
+    ps, rec = slow_pipeline(tmp_path, f"""
+        workspaces: [{{name: ws}}]
+        tasks:
+          - name: first
+            taskSpec: {step("true")}
+          - name: sub
+            workspaces: [{{name: w, workspace: ws, subPath: deeper}}]
+            taskSpec:
+              workspaces: [{{name: w}}]
+              steps: [{{name: s, image: alpine, script: "true"}}]
+        """, slow, runtime="local")
+    ps.start()
+    run_dir = os.path.dirname(os.path.dirname(ps.workspaces["ws"]))
+    try:
+        assert slow.entered.wait(WAIT) and os.path.isdir(run_dir)
+        ps.close()
+        assert not os.path.exists(run_dir)
+        slow.go_on.set()
+        assert ps.wait(WAIT)
+        assert {t: e.status for t, e in rec.ended().items()} == \
+            {"first": "cancelled", "sub": "cancelled"}
+        assert not os.path.exists(run_dir)
+    finally:
+        slow.go_on.set()
+        ps.close()
+
+
+def test_a_failing_scheduler_tells_the_end_once_the_taskruns_starting_have_ended(tmp_path):
+    slow = SlowStart(pull_on=True)
+    ps, rec = slow_pipeline(tmp_path, f"""
+        tasks:
+          - name: long
+            taskSpec: {step("sleep 60")}
+        """, slow)
+
+    def bug(*, hard):
+        raise RuntimeError("a bug")
+
+    ps._cancel = bug  # the scheduler fails while the TaskRun starts
+    ps.start()
+    try:
+        assert slow.entered.wait(WAIT)
+        ps.terminate()
+        rec.next(Notice, lambda ev: "failed while running the pipeline" in ev.message)
+        slow.go_on.set()
+        end = rec.next(PipelineRunFinished)
+        assert (end.succeeded, end.reason) == (False, "Cancelled")
+        ended = rec.ended()["long"]
+        assert ended.status == "cancelled"
+        assert rec.events.index(ended) < rec.events.index(end)
+    finally:
+        slow.go_on.set()
         ps.close()
 
 

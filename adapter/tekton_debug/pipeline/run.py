@@ -7,6 +7,9 @@ pipeline runs wherever a TaskRun can. One scheduler thread applies Tekton's rule
 failed task stops new ``tasks`` entries from starting (unless its ``onError`` is ``continue``) and
 is retried first when it has ``retries`` left; ``finally`` tasks start once every ``tasks`` entry
 has ended; timeouts (``timeouts.pipeline/tasks/finally`` and a task's own) cancel what runs.
+The scheduler only marks a TaskRun running: a few start threads make and start the TaskRuns
+(``_Starts``: at most ``START_THREADS`` at once, 4 on this host, 16 on a container engine or a
+cluster). The pipeline's timeouts are kept by the process's timer thread (``runtimes.timers``).
 
 A matrixed task fans out into one TaskRun per combination of its params, started together; each
 is retried on its own, and the task ends once they all have (failed if one did), its string
@@ -54,6 +57,8 @@ from tekton_debug.tekton.pipeline import PipelineRun, PipelineTask
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 3600.0  # Tekton's default timeouts.pipeline
+CLOSE_WAIT = 30.0  # how long close() waits for the cancelled TaskRuns to end
+STOP_WAIT = 30.0  # how long a failed scheduler waits for the TaskRuns it stopped to end
 #: how many TaskRuns are made and started at once (``_Starts``), by runtime: on this host a start
 #: is this process's own work (files, processes), which more at once only contend for; a
 #: container engine or a cluster mostly has a start wait for it, and more at once wait together
@@ -113,8 +118,8 @@ class _Starts:
 
 
 class PipelineSession:
-    """A PipelineRun being debugged. Thread-safe; events reach ``listener`` on the sessions' and
-    the scheduler's threads."""
+    """A PipelineRun being debugged. Thread-safe; events reach ``listener`` on the sessions', the
+    scheduler's and the start threads."""
 
     attached = False  # this process runs the PipelineRun (see attach.AttachedPipelineRun)
 
@@ -129,6 +134,7 @@ class PipelineSession:
         self.states: dict[str, TaskState] = {}  # pipeline task -> its state
         self.units: dict[str, TaskState] = {}  # TaskRun key -> its state (TaskState.key)
         self.sessions: dict[str, Session] = {}  # TaskRun key -> its latest attempt's session
+        self._attempts: dict[str, int] = {}  # TaskRun key -> the attempt its session runs
         self.workspaces: dict[str, str] = {}  # pipeline workspace -> host directory
         # on a cluster: pipeline workspace -> the TaskRuns' binding (its claim made), and what
         # makes and deletes the claims (runtimes.pipeline_claims)
@@ -156,7 +162,10 @@ class PipelineSession:
         # (TaskRun key, attempt) of each TaskRun handed to a start thread and not started yet ->
         # the reason to cancel it with once it has (None: none)
         self._starting: dict[tuple[str, int], str | None] = {}
-        self._context: PipelineContext | None = None  # the tasks' variables, until a task ends
+        # the tasks' variables for a scheduling round (``_context_for``): whatever changes what
+        # ``pipeline_context`` reads (a task's status, reason, results, matrix children) sets it
+        # back to None: ``_end``, ``_skip``, ``_start_task``'s fan-out
+        self._context: PipelineContext | None = None
         self._resolved: dict[str, ResolvedTask] = {}  # pipeline task -> what its TaskRuns share
         self._stopping: str | None = None  # why no new `tasks` entry starts: a skipping reason
         self._stopped: str | None = None  # "Cancelled" or "PipelineRunTimeout"
@@ -330,7 +339,25 @@ class PipelineSession:
             for st in self.rows():
                 if st.status == "running":
                     self._stop_unit(st)
+            self._await_stopped()
             self._finish()
+
+    def _await_stopped(self) -> None:
+        """After a failure of the scheduler: wait (``STOP_WAIT`` at most) for the TaskRuns just
+        stopped to end, those still being started among them, so that the run's end is told and
+        its claims released once nothing of it runs."""
+        deadline = time.monotonic() + STOP_WAIT
+        while any(st.status == "running" for st in self.rows()):
+            try:
+                message = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return
+            if message[0] in ("finished", "failed to start"):
+                try:
+                    self._handle(message)
+                except Exception:
+                    log.exception("pipeline scheduler failed again")
+                    return
 
     def _handle(self, message: tuple) -> None:
         kind = message[0]
@@ -459,6 +486,7 @@ class PipelineSession:
             self._skip(st, EMPTY_ARRAY_SKIP)
             return
         with self._lock:
+            self._context = None  # tasks.<name>.matrix.length
             st.status, st.started_at = "running", time.time()
             st.children = [TaskState(st.task, index=i, params=c, parent=st)
                            for i, c in enumerate(combinations)]
@@ -468,24 +496,29 @@ class PipelineSession:
 
     def _start_unit(self, st: TaskState) -> None:
         """Start one TaskRun: a task's, or one combination's of a matrixed task. The scheduler
-        only marks it running; its TaskRun and session are made and started on a start thread
-        (``_launch``), so that ready tasks start together, as Tekton's controller creates their
-        TaskRuns, instead of one after another's run directory and processes."""
+        only marks it running and hands it to a start thread (``_launch``), which makes its
+        TaskRun and session and starts it, so that ready tasks start together, as Tekton's
+        controller creates their TaskRuns, instead of one after another's run directory and
+        processes."""
         with self._lock:
             st.status = "running"
             st.started_at = st.started_at or time.time()
             self._starting[(st.key, st.attempt)] = None
-        self._starts.submit(self._launch, st, st.attempt, self._timeout_for(st.task))
+        self._starts.submit(self._launch, st, st.attempt)
 
-    def _launch(self, st: TaskState, attempt: int, timeout: float | None) -> None:
+    def _launch(self, st: TaskState, attempt: int) -> None:
         """Make attempt ``attempt`` of ``st``'s TaskRun and its session, and start it (on a start
-        thread). A TaskRun cancelled meanwhile (``_stop_unit``) never starts, or is cancelled
-        once it has."""
+        thread). A TaskRun stopped meanwhile (``_stop_unit``) or of a closed run is never made,
+        or never started, or cancelled once it has."""
         assert self.run is not None
         key = (st.key, attempt)
+        if self._stopped_before_start(st, attempt):
+            return
         try:
-            task_run = task_run_for(self.run, self._resolved[st.name], timeout=timeout,
-                                    group=self.uid, bindings=self.bindings, index=st.index,
+            # what the run's timeouts leave now, not when the start was queued
+            task_run = task_run_for(self.run, self._resolved[st.name],
+                                    timeout=self._timeout_for(st.task), group=self.uid,
+                                    bindings=self.bindings, index=st.index,
                                     combination=st.params, attempt=attempt)
             # host directories serve runtimes on this machine; on a cluster the TaskRuns share
             # the PipelineRun's volume (its workspace bindings, in the TaskRun)
@@ -503,25 +536,13 @@ class PipelineSession:
             if not isinstance(exc, UserError):
                 log.exception("making the TaskRun of task %s failed", st.key)
             with self._lock:
-                self._starting.pop(key, None)
-            self._inbox.put(("failed to start", st.key, attempt, str(exc)
-                             if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"))
+                stop = self._starting.pop(key, None)
+            self._start_failed(st.key, attempt, stop, str(exc) if isinstance(exc, UserError)
+                               else f"{type(exc).__name__}: {exc}")
             return
         session.plan.on_failure = self.plan.on_failure
         session.plan.before_steps = self.plan.steps_for(st.task)
-        with self._lock:
-            stop = "TaskRunCancelled" if self._closed else self._starting.get(key)
-            if stop is not None:
-                del self._starting[key]
-            else:
-                previous = self.sessions.get(st.key)
-                if previous is not None:
-                    self._old_sessions.append(previous)
-                self.sessions[st.key] = session
-                st.task_run = task_run.name
-        if stop is not None:
-            self._inbox.put(("finished", st.key, attempt,
-                             RunFinished(False, stop, "stopped before it started")))
+        if self._stopped_before_start(st, attempt, session):
             return
         self._tell(TaskStarted(st.key, task_run.name, attempt, dict(st.params)))
         failure = None
@@ -537,11 +558,42 @@ class PipelineSession:
             stop = self._starting.pop(key, None)
             closed = self._closed
         if failure is not None:
-            self._inbox.put(("failed to start", st.key, attempt, failure))
+            self._start_failed(st.key, attempt, stop, failure)
         elif closed:  # the run was closed while this TaskRun started: nothing of it may stay
             session.close()
-        elif stop is not None:
-            self._cancel_session(session, stop)
+        elif stop is not None:  # cancelled when stopped too, but its runtime may not have been
+            self._cancel_session(session, stop)  # made yet, or not have taken the cancel
+
+    def _stopped_before_start(self, st: TaskState, attempt: int,
+                              session: Session | None = None) -> bool:
+        """Whether attempt ``attempt`` of ``st``'s TaskRun was stopped, or its run closed, before
+        it started: if so it ends with the stop's reason, never started. If not, ``session`` (when
+        given) becomes its session (``sessions``), which a stop from here on cancels at once."""
+        key = (st.key, attempt)
+        with self._lock:
+            stop = "TaskRunCancelled" if self._closed else self._starting.get(key)
+            if stop is not None:
+                self._starting.pop(key, None)
+            elif session is not None:
+                previous = self.sessions.get(st.key)
+                if previous is not None:
+                    self._old_sessions.append(previous)
+                self.sessions[st.key] = session
+                self._attempts[st.key] = attempt
+                assert session.run is not None
+                st.task_run = session.run.name
+        if stop is not None:
+            self._inbox.put(("finished", st.key, attempt,
+                             RunFinished(False, stop, "stopped before it started")))
+        return stop is not None
+
+    def _start_failed(self, key: str, attempt: int, stop: str | None, message: str) -> None:
+        """A TaskRun that could not be made or started fails its task, or ends as it was stopped
+        (``stop``: the reason it was stopped with meanwhile)."""
+        if stop is not None:
+            self._inbox.put(("finished", key, attempt, RunFinished(False, stop, message)))
+        else:
+            self._inbox.put(("failed to start", key, attempt, message))
 
     def _create_runtime(self, options: LaunchOptions):
         """A TaskRun's runtime, by name: what ``auto`` probes (engine, images) is probed once
@@ -641,14 +693,16 @@ class PipelineSession:
                 self._stop_unit(st)
 
     def _stop_unit(self, st: TaskState, reason: str = "TaskRunCancelled") -> None:
-        """Cancel one running TaskRun; one still being started is cancelled once it has started,
-        or never starts (``_launch``)."""
+        """Cancel the current attempt of one running TaskRun. One still being started is
+        cancelled at once if its session is made (its runtime may take minutes to start: an image
+        pull), and again once it has started; one not made yet never starts (``_launch``)."""
         with self._lock:
             key = (st.key, st.attempt)
             if key in self._starting:
                 self._starting[key] = reason
-                return
-            session = self.sessions.get(st.key)
+            # never an earlier attempt's session: this attempt's may have failed to be made
+            session = self.sessions.get(st.key) \
+                if self._attempts.get(st.key) == st.attempt else None
         if session is not None:
             self._cancel_session(session, reason)
 
@@ -657,9 +711,10 @@ class PipelineSession:
         thread: a runtime's cancel waits for its steps to end)."""
         def stop() -> None:
             try:
-                if reason == "TaskRunTimeout" and session.runtime is not None:
+                runtime = session.runtime
+                if reason == "TaskRunTimeout" and runtime is not None:
                     session.plan.halt = True
-                    session.runtime.cancel(reason)
+                    runtime.cancel(reason)
                 else:
                     session.terminate()
             except Exception as exc:  # a runtime that cannot cancel: say so, go on
@@ -746,7 +801,7 @@ class PipelineSession:
         """End the run (cancelling what still runs) and remove every directory it made."""
         if self._scheduler is not None and self.finished is None:
             self._inbox.put(("cancel", True))
-            self._done.wait(30)
+            self._done.wait(CLOSE_WAIT)
         for t in self._timers:
             t.cancel()
         with self._lock:
