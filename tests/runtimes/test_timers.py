@@ -94,3 +94,25 @@ def test_a_deadline_cancelled_after_it_came_due_but_before_it_ran_does_not_run(m
 
     assert fired.get(timeout=WAIT) == "next"
     assert fired.empty()
+
+
+def test_cancelling_a_deadline_that_is_not_the_next_due_leaves_the_timer_thread_asleep():
+    # a PipelineRun's close cancels twenty TaskRuns' hour-long timeouts: only the one due first
+    # changes when the thread must wake
+    timers, fired = Timers(), queue.Queue()
+    wakes = []
+    notify = timers._wake.notify
+    timers._wake.notify = lambda *a: (wakes.append(1), notify(*a))
+    first = timers.call_later(0.3, lambda: fired.put("first"))
+    later = [timers.call_later(3600 + i, lambda: fired.put("later")) for i in range(5)]
+    woken = len(wakes)
+
+    for deadline in later:
+        deadline.cancel()
+    assert len(wakes) == woken
+    first.cancel()
+    assert len(wakes) == woken + 1
+
+    timers.call_later(0.05, lambda: fired.put("after"))
+    assert fired.get(timeout=WAIT) == "after"
+    assert fired.empty()

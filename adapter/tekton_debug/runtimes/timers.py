@@ -70,11 +70,18 @@ class Timers:
     def _discard(self, deadline: Deadline) -> None:
         """Forget a cancelled deadline now (a TaskRun's is an hour away): the thread can end."""
         with self._lock:
-            kept = [entry for entry in self._heap if entry[2] is not deadline]
-            if len(kept) != len(self._heap):
-                heapq.heapify(kept)
-                self._heap = kept
-                self._wake.notify()
+            heap = self._heap
+            if heap and heap[0][2] is deadline:
+                heapq.heappop(heap)
+                self._wake.notify()  # the next due changed: the thread waits for another time
+                return
+            for i, entry in enumerate(heap):
+                if entry[2] is deadline:  # not the next due: the thread sleeps on undisturbed
+                    last = heap.pop()
+                    if i < len(heap):
+                        heap[i] = last
+                        heapq.heapify(heap)
+                    return
 
     def _run(self) -> None:
         try:
