@@ -80,6 +80,7 @@ class _StepState:
     resumed: threading.Event = field(default_factory=threading.Event)
     process: StepProcess | None = None
     retry: StepProcess | None = None  # the step's new definition, running while it is paused
+    retrying: bool = False  # a retry is being prepared or runs (checked and set under the lock)
     retry_python: Any = None  # the retry's Python debugger (tekton_debug.python), if it has one
 
 
@@ -634,18 +635,27 @@ class LocalRuntime:
             if st.paused is not PauseKind.ON_FAILURE or self._closed:
                 raise WrongTime(f"step {name!r} is not paused on a failure ({st.status})",
                                 fix="retry a step while it is paused after failing")
-            if st.retry is not None:
+            if st.retrying:
                 raise WrongTime(f"step {name!r} is being retried already",
                                 fix="wait for that retry to end")
+            st.retrying = True
+        # prepared outside the lock: a container's Python step is probed by exec (seconds), and
+        # the run's other requests (status, exec, close) must not wait for it
+        process = None
+        try:
             process, local = self._retry_process(index, run,
                                                  resolve_params(run, self._param_overrides))
-            st.retry = process
-        # the edited step may reference another Secret: known before it prints anything
-        self._emit(SecretValues(frozenset(local.env[n] for n in local.secret_env
-                                          if n in local.env)))
-        for notice in local.notices:
-            self._emit(Notice(notice, "warning"))
-        try:
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    st.retry = process
+            if closed:
+                raise WrongTime(f"the TaskRun ended while step {name!r} was being retried")
+            # the edited step may reference another Secret: known before it prints anything
+            self._emit(SecretValues(frozenset(local.env[n] for n in local.secret_env
+                                              if n in local.env)))
+            for notice in local.notices:
+                self._emit(Notice(notice, "warning"))
             code = process.run(local.step.timeout)
         except lifecycle.StepTimedOut:
             self._emit(StepLog(index, "stderr", f"step {name!r} timed out after "
@@ -657,9 +667,10 @@ class LocalRuntime:
         except lifecycle.StepCancelled:
             raise WrongTime(f"the TaskRun ended while step {name!r} was being retried") from None
         finally:
-            process.end()
+            if process is not None:
+                process.end()
             with self._lock:
-                st.retry = None
+                st.retry, st.retrying = None, False
                 python, st.retry_python = st.retry_python, None
             if python is not None:
                 python.close()
