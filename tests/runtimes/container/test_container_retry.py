@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
+from tekton_debug.errors import UserError
 from tekton_debug.events import RunFinished, StepPaused, StepRetrying
 from tests import containers
 from tests.runtimes.container.test_container_runtime import running
@@ -58,6 +61,19 @@ def test_a_retry_that_fails_again_leaves_the_container_paused(session, task_file
     assert running(s.runtime.container_name(1))
     res = s.evaluate(1, "echo still here")
     assert res.stdout == b"still here\n"
+
+
+def test_a_retry_with_a_nul_byte_in_its_env_says_which_variable(session, task_file):
+    task = task_file(STEPS)
+    s, rec = session(task)
+    rec.wait_for(StepPaused)
+    Path(task).write_text(Path(task).read_text().replace("value: strict", 'value: "str\\0ict"'))
+
+    with pytest.raises(UserError, match="step 'check': env 'LEVEL' contains a NUL byte") as e:
+        s.retry(1)
+
+    assert e.value.first.fix and "\0ict" not in str(e.value)
+    assert running(s.runtime.container_name(1))  # still paused: fixed, it can be retried
 
 
 def test_a_retry_in_an_image_without_a_shell_uses_the_mounted_one(session, task_file,

@@ -43,7 +43,7 @@ from tekton_debug.runtimes.container.engine import (
 from tekton_debug.runtimes.container.shell import StaticShell, find_static_shell
 from tekton_debug.runtimes.container.step import (TOKEN, WRAPPER, ControlShell, StepContainer,
                                                   wrapper_args)
-from tekton_debug.runtimes.local.environment import (LocalStep, declared_env, expand,
+from tekton_debug.runtimes.local.environment import (LocalStep, declared_env, expand, refuse_nul,
                                                      write_step_script)
 from tekton_debug.runtimes.local.process import StepProcess, run_captured
 from tekton_debug.runtimes.local.runtime import (_SCRIPTS, RELEASE_ACK_TIMEOUT, LocalRuntime,
@@ -568,7 +568,7 @@ class ContainerRuntime(LocalRuntime):
     def _retry_process(self, index: int, run: TaskRun, params) -> tuple[StepProcess, LocalStep]:
         """``<engine> exec`` of the edited step in the paused step's own container: its image,
         mounts, working directory and environment; the script travels in the command."""
-        from tekton_debug.runtimes.rerun import exec_argv
+        from tekton_debug.runtimes.rerun import exec_argv, literal_env
         from tekton_debug.tekton.substitution import substitute_step, substitution_context
 
         assert self._run is not None
@@ -582,6 +582,8 @@ class ContainerRuntime(LocalRuntime):
         wd = step.working_dir or paused.working_dir
         if not wd.startswith("/"):
             wd = f"/workspace/{wd}"
+        # said before the exec: the engine's argv could not carry it (a ValueError from Popen)
+        refuse_nul(step, [*step.command, *step.args], literal_env(step), wd, step.script or "")
         debugged = self._python_retry(c, paused, run, ctx, step, wd)
         argv, debugger = debugged or (
             self._exec_argv(c, paused, exec_argv(step, wd), interactive=False, tty=False), None)

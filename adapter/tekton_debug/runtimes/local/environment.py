@@ -184,7 +184,7 @@ def prepare_step(step: Step, layout: RunLayout, *, host_env: Mapping[str, str],
 
     argv = [expand(a, declared) for a in argv_raw]
     working_dir = host_path(step.working_dir or "", layout, workspaces)
-    _refuse_nul(step, argv, env, working_dir)
+    refuse_nul(step, argv, env, working_dir)
     try:
         os.makedirs(working_dir, exist_ok=True)
     except OSError as e:
@@ -203,10 +203,12 @@ def prepare_step(step: Step, layout: RunLayout, *, host_env: Mapping[str, str],
     return LocalStep(i, step, argv, env, secret_env, working_dir, notices)
 
 
-def _refuse_nul(step: Step, argv: list[str], env: Mapping[str, str], working_dir: str) -> None:
+def refuse_nul(step: Step, argv: list[str], env: Mapping[str, str], working_dir: str,
+               script: str = "") -> None:
     """A NUL byte cannot stand in a process's arguments, environment or directory (C strings end
     there): say where it is instead of failing to start the step. Values are not shown (they may
-    be secret)."""
+    be secret). ``script`` is the step's script when it travels in an argument (a container
+    retry's ``exec``)."""
     file = step.pos.file if step.pos else None
     where = None
     line = step.pos.line if step.pos else None
@@ -218,6 +220,8 @@ def _refuse_nul(step: Step, argv: list[str], env: Mapping[str, str], working_dir
     else:
         if any("\0" in a for a in argv):
             where = "its command or args"
+        elif "\0" in script:
+            where = "its script"
         elif "\0" in working_dir:
             where = "its workingDir"
         elif any("\0" in k or "\0" in v for k, v in env.items()):
